@@ -1,0 +1,42 @@
+/** Histogram size of the radix passes: 11-bit digits, so the 8 KiB histogram stays in L1. */
+export const DIGIT_BITS = 11;
+export const BUCKETS = 1 << DIGIT_BITS;
+
+/**
+ * Per-thread working memory of the kernels, allocated once per column count and reused for every
+ * row: nothing is allocated in the hot loops. One instance must not be used by two calls at once
+ * (each worker thread and the calling thread own theirs).
+ */
+export interface KernelScratch {
+  /** Columns this scratch was sized for. */
+  readonly cols: number;
+  /** Radix histogram, `BUCKETS` entries; kernels leave it zeroed or zero it before use. */
+  readonly hist: Int32Array;
+  /** Candidate column offsets, in increasing order; one spare slot for the branch-free append. */
+  readonly cand: Int32Array;
+  /** Order keys of the candidates, parallel to `cand`; also the key buffer of the rank sort. */
+  readonly candKeys: Int32Array;
+  /** Refinement buffer of the select, and the second ping-pong buffer of the rank sort. */
+  readonly work: Int32Array;
+  /** Index buffers of the rank sort. */
+  readonly idxA: Int32Array;
+  readonly idxB: Int32Array;
+}
+
+/** Allocates scratch for rows of `cols` elements: about 20 bytes per column plus 24 KiB. */
+export function createScratch(cols: number): KernelScratch {
+  return {
+    cols,
+    hist: new Int32Array(BUCKETS * 3),
+    cand: new Int32Array(cols + 1),
+    candKeys: new Int32Array(cols + 1),
+    work: new Int32Array(cols + 1),
+    idxA: new Int32Array(cols),
+    idxB: new Int32Array(cols),
+  };
+}
+
+/** Returns `scratch` when it fits `cols`, else a new one (so callers can keep one per thread). */
+export function scratchFor(scratch: KernelScratch | undefined, cols: number): KernelScratch {
+  return scratch !== undefined && scratch.cols === cols ? scratch : createScratch(cols);
+}

@@ -1,0 +1,245 @@
+import { NAN_KEY } from './keys.ts';
+import type { KernelScratch } from './scratch.ts';
+import { DIGIT_BITS } from './scratch.ts';
+
+/**
+ * The hard-negative kernel: for rows `rowStart .. rowEnd - 1` of a `(rows, cols)` float32 batch,
+ * writes `out[r * cols + i] = 1` when element `i` ranks below `counts[r]` in the stable descending
+ * order of its row (larger loss first, equal losses by index), else 0. This is the seed's
+ * `idx_rank < num_neg`, bit for bit, in O(cols) per row and without sorting.
+ *
+ * - `bits` is an `Int32Array` view of the float32 losses (the kernel reads IEEE bits).
+ * - `counts[r]` must already be clamped to `0 .. cols`.
+ * - Returns -1 on success. When a NaN is met and `nanLargest` is false, stops and returns the flat
+ *   index of the first NaN of the offending row (the caller reports it); rows before it are written.
+ *   With `nanLargest`, NaN ranks above `+Inf` and all NaNs tie, as in PyTorch.
+ *
+ * How: a 256-element sample of the row gives a pivot that is, with high probability, at or below
+ * the k-th largest key and not far below it. One pass over the row appends every element at or above
+ * the pivot to a candidate list (branch-free, in index order) while the mask row is zero-filled. A
+ * radix select over the few candidates finds the exact threshold key `T` and how many elements equal
+ * to `T` to take; a last pass over the candidates writes the ones. If the sample misled (fewer
+ * candidates than `k`), the row is redone with every element a candidate, so the result never
+ * depends on the sample. Cost: about one read of the row, one memset and O(candidates).
+ */
+export function selectRows(
+  bits: Int32Array,
+  cols: number,
+  rowStart: number,
+  rowEnd: number,
+  counts: Int32Array,
+  out: Uint8Array,
+  scratch: KernelScratch,
+  nanLargest: boolean,
+): number {
+  const hist = scratch.hist;
+  const cand = scratch.cand;
+  const candKeys = scratch.candKeys;
+  const work = scratch.work;
+  for (let r = rowStart; r < rowEnd; r++) {
+    const nanAt = selectRow(bits, r * cols, cols, counts[r]!, out, hist, cand, candKeys, work, nanLargest);
+    if (nanAt >= 0) return nanAt;
+  }
+  return -1;
+}
+
+const INT_MIN = -2147483648;
+/** Sample size for the pivot; rows shorter than `SAMPLE_MIN_COLS` make every element a candidate. */
+const SAMPLE = 256;
+const SAMPLE_MIN_COLS = 2048;
+/** Pivot granularity: the pivot is the floor of a top-11-bit bucket, so compares use `key >> 21`. */
+const PIVOT_SHIFT = 32 - DIGIT_BITS;
+
+function selectRow(
+  bits: Int32Array,
+  base: number,
+  n: number,
+  k: number,
+  out: Uint8Array,
+  hist: Int32Array,
+  cand: Int32Array,
+  candKeys: Int32Array,
+  work: Int32Array,
+  nanLargest: boolean,
+): number {
+  const end = base + n;
+  if (k <= 0 || k >= n) {
+    out.fill(k <= 0 ? 0 : 1, base, end);
+    return nanLargest ? -1 : firstNan(bits, base, end);
+  }
+  out.fill(0, base, end);
+  let pivotHi = INT_MIN >> PIVOT_SHIFT;
+  if (n >= SAMPLE_MIN_COLS) pivotHi = samplePivot(bits, base, n, k, hist);
+  let c = gather(bits, base, n, pivotHi, cand);
+  if (c < 0) {
+    if (!nanLargest) return firstNan(bits, base, end);
+    c = gatherAllWithNan(bits, base, n, cand, candKeys);
+  } else {
+    if (c < k) c = gather(bits, base, n, INT_MIN >> PIVOT_SHIFT, cand);
+    candidateKeys(bits, cand, c, candKeys);
+  }
+  markTopK(candKeys, cand, c, k, hist, work, out);
+  return -1;
+}
+
+/**
+ * Estimates, from an evenly spaced sample, a bucket floor at or below the k-th largest key; returns
+ * it as `key >> PIVOT_SHIFT`. The target count is the expected number of sample elements above the
+ * k-th largest plus three standard deviations, so the pivot is too high (costing one more pass) in
+ * about 0.1% of random rows. Leaves `hist` zeroed.
+ */
+function samplePivot(bits: Int32Array, base: number, n: number, k: number, hist: Int32Array): number {
+  const expected = (k * SAMPLE) / n;
+  const need = Math.ceil(expected + 3 * Math.sqrt(expected) + 2);
+  if (need >= (SAMPLE * 3) >> 2) return INT_MIN >> PIVOT_SHIFT;
+  const step = (n / SAMPLE) | 0;
+  let top = 0;
+  for (let j = 0, i = base; j < SAMPLE; j++, i += step) {
+    const b = bits[i]!;
+    const key = (b ^ ((b >> 31) & 0x7fffffff)) - (b >> 31);
+    const d = (key ^ -2147483648) >>> 21; // PIVOT_SHIFT
+    hist[d]!++;
+    if (d > top) top = d;
+  }
+  let acc = 0;
+  let d = top;
+  for (; d >= 0; d--) {
+    acc += hist[d]!;
+    if (acc >= need) break;
+  }
+  hist.fill(0, 0, top + 1);
+  if (d < 0) return INT_MIN >> PIVOT_SHIFT;
+  // Bucket 0 holds +0 but not -0 in gather's unfixed compare: widen it to take -0 too.
+  const pivotHi = (d - 1024) | 0;
+  return pivotHi === 0 ? -1 : pivotHi;
+}
+
+/**
+ * Appends the flat index of every element whose key's top 11 bits are `>= pivotHi` to `cand`, in
+ * index order, without a branch: the slot is always written and the length advances by the
+ * comparison's sign bit. The bucket compare skips the `-0` fix of the full key (so `-0` falls in
+ * bucket -1, `+0` in bucket 0); `samplePivot` never returns bucket 0 for that reason. Returns the
+ * count, or -1 if the row holds a NaN.
+ */
+function gather(bits: Int32Array, base: number, n: number, pivotHi: number, cand: Int32Array): number {
+  let c = 0;
+  let probe = 0;
+  const limit = (pivotHi - 1) | 0;
+  const end = base + n;
+  for (let i = base; i < end; i++) {
+    const b = bits[i]!;
+    probe |= (b & 0x7fffffff) + 0x007fffff; // NAN_PROBE
+    cand[c] = i;
+    c += (limit - ((b ^ ((b >> 31) & 0x7fffffff)) >> 21)) >>> 31; // 21 = PIVOT_SHIFT
+  }
+  return probe < 0 ? -1 : c;
+}
+
+/** Order keys of the `c` candidates, parallel to `cand`. */
+function candidateKeys(bits: Int32Array, cand: Int32Array, c: number, candKeys: Int32Array): void {
+  for (let j = 0; j < c; j++) {
+    const b = bits[cand[j]!]!;
+    candKeys[j] = (b ^ ((b >> 31) & 0x7fffffff)) - (b >> 31);
+  }
+}
+
+/** Every element is a candidate; NaN gets `NAN_KEY` (above `+Inf`, all tied). */
+function gatherAllWithNan(
+  bits: Int32Array,
+  base: number,
+  n: number,
+  cand: Int32Array,
+  candKeys: Int32Array,
+): number {
+  for (let i = 0; i < n; i++) {
+    const b = bits[base + i]!;
+    cand[i] = base + i;
+    candKeys[i] =
+      (b & 0x7fffffff) > 0x7f800000 ? NAN_KEY : (b ^ ((b >> 31) & 0x7fffffff)) - (b >> 31);
+  }
+  return n;
+}
+
+/**
+ * Among `c` candidates (keys in `candKeys`, flat indices in `cand`, in index order), sets
+ * `out[cand[j]] = 1` for the `k` ranked first in stable descending order.
+ *
+ * Radix select from the highest bit where the candidates differ, 11 bits a level: each level
+ * histograms the remaining keys on one digit, finds the digit holding the k-th largest, and keeps
+ * only that digit's keys. After the level that reaches bit 0 the kept keys are all equal to the
+ * threshold `T`, and `need` is how many of them to take. Then: every key above `T` is taken, and the
+ * first `need` keys equal to `T` in index order (the stable tie-break).
+ */
+function markTopK(
+  candKeys: Int32Array,
+  cand: Int32Array,
+  c: number,
+  k: number,
+  hist: Int32Array,
+  work: Int32Array,
+  out: Uint8Array,
+): void {
+  if (k >= c) {
+    for (let j = 0; j < c; j++) out[cand[j]!] = 1;
+    return;
+  }
+  let lo = candKeys[0]!;
+  let hi = lo;
+  for (let j = 1; j < c; j++) {
+    const key = candKeys[j]!;
+    if (key < lo) lo = key;
+    else if (key > hi) hi = key;
+  }
+  let threshold = hi;
+  let need = k;
+  const diff = lo ^ hi;
+  if (diff !== 0) {
+    // 8-bit digits for short lists: the histogram is cleared and walked each level, so its size
+    // must stay well below the list's. Literal constants here: module bindings slow hot loops.
+    const digitBits = c > 4096 ? 11 : 8;
+    const mask = (1 << digitBits) - 1;
+    const width = 32 - Math.clz32(diff);
+    let shift = width > digitBits ? width - digitBits : 0;
+    let keys = candKeys;
+    let m = c;
+    for (;;) {
+      hist.fill(0, 0, mask + 1);
+      for (let j = 0; j < m; j++) hist[((keys[j]! ^ -2147483648) >>> shift) & mask]!++;
+      let d = mask;
+      for (;;) {
+        const h = hist[d]!;
+        if (h >= need) break;
+        need -= h;
+        d--;
+      }
+      let kept = 0;
+      for (let j = 0; j < m; j++) {
+        const key = keys[j]!;
+        work[kept] = key;
+        kept += (((((key ^ -2147483648) >>> shift) & mask) ^ d) - 1) >>> 31;
+      }
+      keys = work;
+      m = kept;
+      if (shift === 0) break;
+      shift = shift > digitBits ? shift - digitBits : 0;
+    }
+    threshold = keys[0]!;
+  }
+  for (let j = 0; j < c; j++) {
+    const key = candKeys[j]!;
+    if (key > threshold) out[cand[j]!] = 1;
+    else if (key === threshold && need > 0) {
+      out[cand[j]!] = 1;
+      need--;
+    }
+  }
+}
+
+/** Flat index of the first NaN in `bits[start .. end)`, or -1. */
+export function firstNan(bits: Int32Array, start: number, end: number): number {
+  let probe = 0;
+  for (let i = start; i < end; i++) probe |= (bits[i]! & 0x7fffffff) + 0x007fffff; // NAN_PROBE
+  if (probe >= 0) return -1;
+  for (let i = start; i < end; i++) if ((bits[i]! & 0x7fffffff) > 0x7f800000) return i;
+  return -1;
+}

@@ -1,0 +1,48 @@
+import { selectRows } from './kernel/select-rows.ts';
+import type { KernelScratch } from './kernel/scratch.ts';
+import { scratchFor } from './kernel/scratch.ts';
+import type { NanOptions } from './validate.ts';
+import { bitsOf, checkCols, checkLoss, checkNan, checkOut, nanError, toCounts } from './validate.ts';
+
+/** Options of {@link hardNegativeMask}. */
+export interface MaskOptions extends NanOptions {
+  /** Where to write the mask (`rows * cols` bytes); a new array when omitted. */
+  out?: Uint8Array;
+}
+
+let callerScratch: KernelScratch | undefined;
+
+/**
+ * SSD hard negative mask, synchronously on the calling thread: for each row of the `(rows, cols)`
+ * batch `loss`, 1 for the `numNeg[row]` elements ranked first in stable descending order (larger loss
+ * first, equal losses by index, `-0 == +0`), else 0. Bit-identical to the seed's
+ * `loss.sort(desc).indices.sort().indices < num_neg` ({@link referenceMask}).
+ *
+ * Cost: O(cols) per row, no sort (sampled pivot, one gather pass, radix select over the few
+ * candidates); about 1-2 ns per element for SSD-sized rows on one core. Allocates only the result
+ * (and scratch once per column count).
+ *
+ * @param loss float32 losses, row-major, `rows * cols` elements.
+ * @param cols elements per row (8732 for SSD300); must divide `loss.length`.
+ * @param numNeg one count for every row, or one per row; finite integers >= 0. A count above
+ *   `cols` selects the whole row, 0 selects nothing.
+ * @throws {TypeError} an argument of the wrong type.
+ * @throws {RangeError} a bad `cols` or count, or a NaN loss (naming its row and column) unless
+ *   `options.nan` is `'largest'`.
+ */
+export function hardNegativeMask(
+  loss: Float32Array,
+  cols: number,
+  numNeg: number | ArrayLike<number>,
+  options?: MaskOptions,
+): Uint8Array {
+  checkLoss(loss);
+  const rows = checkCols(cols, loss.length);
+  const nanLargest = checkNan(options);
+  const counts = toCounts(numNeg, rows, cols);
+  const out = checkOut(options?.out, loss.length, Uint8Array) ?? new Uint8Array(loss.length);
+  callerScratch = scratchFor(callerScratch, cols);
+  const nanAt = selectRows(bitsOf(loss), cols, 0, rows, counts, out, callerScratch, nanLargest);
+  if (nanAt >= 0) throw nanError(nanAt, cols);
+  return out;
+}
