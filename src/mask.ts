@@ -1,6 +1,6 @@
-import { selectRows } from './kernel/select-rows.ts';
 import type { KernelScratch } from './kernel/scratch.ts';
 import { scratchFor } from './kernel/scratch.ts';
+import { selectRows } from './kernel/select-rows.ts';
 import type { NanOptions } from './validate.ts';
 import { bitsOf, checkCols, checkLoss, checkNan, checkOut, nanError, toCounts } from './validate.ts';
 

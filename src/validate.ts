@@ -17,7 +17,8 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (ArrayBuffer.isView(value)) return value.constructor.name;
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   return typeof value;
 }
@@ -74,7 +75,11 @@ export function toCounts(numNeg: unknown, rows: number, cols: number, into?: Int
     counts.fill(k > cols ? cols : k, 0, rows);
     return counts;
   }
-  if (numNeg === null || typeof numNeg !== 'object' || typeof (numNeg as ArrayLike<unknown>).length !== 'number') {
+  if (
+    numNeg === null ||
+    typeof numNeg !== 'object' ||
+    typeof (numNeg as ArrayLike<unknown>).length !== 'number'
+  ) {
     throw new TypeError(`\`numNeg\` must be a number or an array-like of numbers, got ${describe(numNeg)}`);
   }
   const list = numNeg as ArrayLike<unknown>;
@@ -95,7 +100,10 @@ export function checkOut<T extends Uint8Array | Int32Array>(
   type: { new (n: number): T; name: string },
 ): T | undefined {
   if (out === undefined) return undefined;
-  if (!(out instanceof type)) throw new TypeError(`\`options.out\` must be a ${type.name}, got ${describe(out)}`);
+  if (!(out instanceof type)) {
+    const article = /^[AEIOU]/.test(type.name) ? 'an' : 'a';
+    throw new TypeError(`\`options.out\` must be ${article} ${type.name}, got ${describe(out)}`);
+  }
   if (out.length !== length) {
     throw new RangeError(`\`options.out\` must have ${length} elements (rows * cols), got ${out.length}`);
   }

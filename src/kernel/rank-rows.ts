@@ -42,7 +42,6 @@ export function rankRows(
   return -1;
 }
 
-const MASK = BUCKETS - 1;
 const PASSES = 3;
 
 function rankRow(
@@ -68,32 +67,33 @@ function rankRow(
       key = (b ^ ((b >> 31) & 0x7fffffff)) - (b >> 31);
     }
     // Descending as unsigned ascending: complement the key, then flip the sign bit.
+    // Literal constants: module bindings slow hot loops. Digits: bits 0-10, 11-21, 22-31.
     const u = ~key ^ -2147483648;
     keysA[i] = u;
     idxA[i] = i;
-    hist[u & MASK]!++;
-    hist[BUCKETS + ((u >>> DIGIT_BITS) & MASK)]!++;
-    hist[2 * BUCKETS + (u >>> (2 * DIGIT_BITS))]!++;
+    hist[u & 2047]!++;
+    hist[2048 + ((u >> 11) & 2047)]!++;
+    hist[4096 + (u >>> 22)]!++;
   }
   let srcKeys = keysA;
   let srcIdx = idxA;
   let dstKeys = keysB;
   let dstIdx = idxB;
   for (let pass = 0; pass < PASSES; pass++) {
-    const offset = pass * BUCKETS;
-    const shift = pass * DIGIT_BITS;
+    const offset = (pass * BUCKETS) | 0;
+    const shift = (pass * DIGIT_BITS) | 0;
     // A digit every element shares leaves the order as it is: skip the pass.
-    const first = ((srcKeys[0]! >>> shift) & MASK) + offset;
+    const first = (((srcKeys[0]! >>> shift) & 2047) + offset) | 0;
     if (hist[first] === n) continue;
     let sum = 0;
-    for (let d = offset; d < offset + BUCKETS; d++) {
+    for (let d = offset, end = offset + 2048; d < end; d++) {
       const h = hist[d]!;
       hist[d] = sum;
       sum += h;
     }
     for (let j = 0; j < n; j++) {
       const u = srcKeys[j]!;
-      const at = hist[offset + ((u >>> shift) & MASK)]!++;
+      const at = hist[offset + ((u >>> shift) & 2047)]!++;
       dstKeys[at] = u;
       dstIdx[at] = srcIdx[j]!;
     }

@@ -71,14 +71,16 @@ function selectRow(
   let pivotHi = INT_MIN >> PIVOT_SHIFT;
   if (n >= SAMPLE_MIN_COLS) pivotHi = samplePivot(bits, base, n, k, hist);
   let c = gather(bits, base, n, pivotHi, cand);
+  let top: number;
   if (c < 0) {
     if (!nanLargest) return firstNan(bits, base, end);
     c = gatherAllWithNan(bits, base, n, cand, candKeys);
+    top = topHistogram(candKeys, c, hist);
   } else {
     if (c < k) c = gather(bits, base, n, INT_MIN >> PIVOT_SHIFT, cand);
-    candidateKeys(bits, cand, c, candKeys);
+    top = keysAndTopHistogram(bits, cand, c, candKeys, hist);
   }
-  markTopK(candKeys, cand, c, k, hist, work, out);
+  markTopK(candKeys, cand, c, k, hist, top, work, out);
   return -1;
 }
 
@@ -92,14 +94,17 @@ function samplePivot(bits: Int32Array, base: number, n: number, k: number, hist:
   const expected = (k * SAMPLE) / n;
   const need = Math.ceil(expected + 3 * Math.sqrt(expected) + 2);
   if (need >= (SAMPLE * 3) >> 2) return INT_MIN >> PIVOT_SHIFT;
-  const step = (n / SAMPLE) | 0;
+  // 32 runs of 8 neighbours, evenly spaced: every region of the row is represented, and the sample
+  // costs 32 cache misses rather than 256.
+  const step = (n / (SAMPLE >> 3)) | 0;
   let top = 0;
-  for (let j = 0, i = base; j < SAMPLE; j++, i += step) {
-    const b = bits[i]!;
-    const key = (b ^ ((b >> 31) & 0x7fffffff)) - (b >> 31);
-    const d = (key ^ -2147483648) >>> 21; // PIVOT_SHIFT
-    hist[d]!++;
-    if (d > top) top = d;
+  for (let run = base, runEnd = base + step * (SAMPLE >> 3); run < runEnd; run += step) {
+    for (let i = run; i < run + 8; i++) {
+      const b = bits[i]!;
+      const d = (((b ^ ((b >> 31) & 0x7fffffff)) - (b >> 31)) >> 21) + 1024; // top 11 bits, unsigned
+      hist[d]!++;
+      if (d > top) top = d;
+    }
   }
   let acc = 0;
   let d = top;
@@ -135,12 +140,38 @@ function gather(bits: Int32Array, base: number, n: number, pivotHi: number, cand
   return probe < 0 ? -1 : c;
 }
 
-/** Order keys of the `c` candidates, parallel to `cand`. */
-function candidateKeys(bits: Int32Array, cand: Int32Array, c: number, candKeys: Int32Array): void {
+/**
+ * Order keys of the `c` candidates, parallel to `cand`, and the histogram of their top 11 bits
+ * (`(key >> 21) + 1024`, unsigned order) in `hist`. Returns the highest bucket used.
+ */
+function keysAndTopHistogram(
+  bits: Int32Array,
+  cand: Int32Array,
+  c: number,
+  candKeys: Int32Array,
+  hist: Int32Array,
+): number {
+  let top = 0;
   for (let j = 0; j < c; j++) {
     const b = bits[cand[j]!]!;
-    candKeys[j] = (b ^ ((b >> 31) & 0x7fffffff)) - (b >> 31);
+    const key = (b ^ ((b >> 31) & 0x7fffffff)) - (b >> 31);
+    candKeys[j] = key;
+    const d = (key >> 21) + 1024;
+    hist[d]!++;
+    top = d > top ? d : top;
   }
+  return top;
+}
+
+/** The top-11-bit histogram of `c` precomputed keys (the NaN path). Returns the highest bucket used. */
+function topHistogram(candKeys: Int32Array, c: number, hist: Int32Array): number {
+  let top = 0;
+  for (let j = 0; j < c; j++) {
+    const d = (candKeys[j]! >> 21) + 1024;
+    hist[d]!++;
+    if (d > top) top = d;
+  }
+  return top;
 }
 
 /** Every element is a candidate; NaN gets `NAN_KEY` (above `+Inf`, all tied). */
@@ -154,20 +185,20 @@ function gatherAllWithNan(
   for (let i = 0; i < n; i++) {
     const b = bits[base + i]!;
     cand[i] = base + i;
-    candKeys[i] =
-      (b & 0x7fffffff) > 0x7f800000 ? NAN_KEY : (b ^ ((b >> 31) & 0x7fffffff)) - (b >> 31);
+    candKeys[i] = (b & 0x7fffffff) > 0x7f800000 ? NAN_KEY : (b ^ ((b >> 31) & 0x7fffffff)) - (b >> 31);
   }
   return n;
 }
 
 /**
  * Among `c` candidates (keys in `candKeys`, flat indices in `cand`, in index order), sets
- * `out[cand[j]] = 1` for the `k` ranked first in stable descending order.
+ * `out[cand[j]] = 1` for the `k` ranked first in stable descending order. `hist` holds the
+ * candidates' top-11-bit histogram (highest bucket `top`); it is left zeroed.
  *
- * Radix select from the highest bit where the candidates differ, 11 bits a level: each level
- * histograms the remaining keys on one digit, finds the digit holding the k-th largest, and keeps
- * only that digit's keys. After the level that reaches bit 0 the kept keys are all equal to the
- * threshold `T`, and `need` is how many of them to take. Then: every key above `T` is taken, and the
+ * Radix select: the top-bit histogram gives the bucket holding the k-th largest key; only that
+ * bucket's keys are kept, and the remaining 21 bits are resolved from the highest bit where those
+ * keys differ, 8 bits a level. After the level that reaches bit 0 the kept keys all equal the
+ * threshold `T`, and `need` is how many of them to take. Then every key above `T` is taken, and the
  * first `need` keys equal to `T` in index order (the stable tie-break).
  */
 function markTopK(
@@ -176,59 +207,74 @@ function markTopK(
   c: number,
   k: number,
   hist: Int32Array,
+  top: number,
   work: Int32Array,
   out: Uint8Array,
 ): void {
+  let need = k;
+  let d = top;
+  if (k < c) {
+    for (;;) {
+      const h = hist[d]!;
+      if (h >= need) break;
+      need -= h;
+      d--;
+    }
+  }
+  hist.fill(0, 0, top + 1);
   if (k >= c) {
     for (let j = 0; j < c; j++) out[cand[j]!] = 1;
     return;
   }
-  let lo = candKeys[0]!;
-  let hi = lo;
-  for (let j = 1; j < c; j++) {
+  // Keep the keys of bucket d (11-bit compare: both sides are in -1024 .. 1023).
+  const dHi = d - 1024;
+  let m = 0;
+  let lo = 0x7fffffff;
+  let hi = -2147483648;
+  for (let j = 0; j < c; j++) {
     const key = candKeys[j]!;
-    if (key < lo) lo = key;
-    else if (key > hi) hi = key;
+    work[m] = key;
+    m += ((((key >> 21) ^ dHi) & 2047) - 1) >>> 31;
+  }
+  for (let j = 0; j < m; j++) {
+    const key = work[j]!;
+    lo = key < lo ? key : lo;
+    hi = key > hi ? key : hi;
   }
   let threshold = hi;
-  let need = k;
   const diff = lo ^ hi;
   if (diff !== 0) {
-    // 8-bit digits for short lists: the histogram is cleared and walked each level, so its size
-    // must stay well below the list's. Literal constants here: module bindings slow hot loops.
-    const digitBits = c > 4096 ? 11 : 8;
-    const mask = (1 << digitBits) - 1;
+    // The kept keys share their top 11 bits: resolve the rest, 8 bits a level, from the highest
+    // differing bit (signed shifts are exact here since shift + 8 <= 21).
     const width = 32 - Math.clz32(diff);
-    let shift = width > digitBits ? width - digitBits : 0;
-    let keys = candKeys;
-    let m = c;
+    let shift = width > 8 ? width - 8 : 0;
     for (;;) {
-      hist.fill(0, 0, mask + 1);
-      for (let j = 0; j < m; j++) hist[((keys[j]! ^ -2147483648) >>> shift) & mask]!++;
-      let d = mask;
+      hist.fill(0, 0, 256);
+      for (let j = 0; j < m; j++) hist[(work[j]! >> shift) & 255]!++;
+      let digit = 255;
       for (;;) {
-        const h = hist[d]!;
+        const h = hist[digit]!;
         if (h >= need) break;
         need -= h;
-        d--;
+        digit--;
       }
       let kept = 0;
       for (let j = 0; j < m; j++) {
-        const key = keys[j]!;
+        const key = work[j]!;
         work[kept] = key;
-        kept += (((((key ^ -2147483648) >>> shift) & mask) ^ d) - 1) >>> 31;
+        kept += ((((key >> shift) & 255) ^ digit) - 1) >>> 31;
       }
-      keys = work;
       m = kept;
       if (shift === 0) break;
-      shift = shift > digitBits ? shift - digitBits : 0;
+      shift = shift > 8 ? shift - 8 : 0;
     }
-    threshold = keys[0]!;
+    hist.fill(0, 0, 256);
+    threshold = work[0]!;
   }
-  for (let j = 0; j < c; j++) {
-    const key = candKeys[j]!;
-    if (key > threshold) out[cand[j]!] = 1;
-    else if (key === threshold && need > 0) {
+  // Branch-free for the keys above T (about half the candidates, in random order), then the ties.
+  for (let j = 0; j < c; j++) out[cand[j]!] = (candKeys[j]! > threshold) as unknown as number;
+  for (let j = 0; need > 0 && j < c; j++) {
+    if (candKeys[j] === threshold) {
       out[cand[j]!] = 1;
       need--;
     }
