@@ -6,8 +6,8 @@ import { checkCols, checkLoss, checkNan, nanError, toCounts } from './validate.t
  * and under `nan: 'largest'` NaN above everything with all NaNs tied, as PyTorch sorts.
  */
 function compareDescending(x: number, y: number): number {
-  if (x !== x) return y !== y ? 0 : -1;
-  if (y !== y) return 1;
+  if (Number.isNaN(x)) return Number.isNaN(y) ? 0 : -1;
+  if (Number.isNaN(y)) return 1;
   return x > y ? -1 : x < y ? 1 : 0;
 }
 
