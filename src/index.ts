@@ -3,4 +3,19 @@ export { hardNegativeMask } from './mask.ts';
 export type { RankOptions } from './rank.ts';
 export { rankDescending } from './rank.ts';
 export { referenceMask, referenceRank } from './reference.ts';
+export type { LabelArray } from './ssd/confidence-loss.ts';
+export { confidenceLoss } from './ssd/confidence-loss.ts';
+export { ssdNegatives } from './ssd/negatives.ts';
+export type {
+  SsdCommonOptions,
+  SsdLogitsInput,
+  SsdLossInput,
+  SsdNegativesOptions,
+  SsdNegativesResult,
+} from './ssd/plan.ts';
+export type { PositivesInput } from './ssd/positives.ts';
+export type { CountCap, PositiveHandling, PresetSpec, SsdPreset } from './ssd/presets.ts';
+export { DEFAULT_PRESET, DEFAULT_RATIO, PRESET_NAMES, PRESETS } from './ssd/presets.ts';
+export type { ReferenceSsdOptions } from './ssd/reference-presets.ts';
+export { referenceSsdNegatives } from './ssd/reference-presets.ts';
 export type { NanOptions, NanPolicy } from './validate.ts';

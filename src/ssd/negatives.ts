@@ -1,0 +1,65 @@
+import type { KernelScratch } from '../kernel/scratch.ts';
+import { scratchFor } from '../kernel/scratch.ts';
+import { selectRows } from '../kernel/select-rows.ts';
+import { bitsOf } from '../validate.ts';
+import type { SsdNegativesOptions, SsdNegativesResult, SsdPlan } from './plan.ts';
+import { finishSsdNegatives, planSsdNegatives } from './plan.ts';
+
+let rowScratch: KernelScratch | undefined;
+let batchScratch: KernelScratch | undefined;
+
+/**
+ * Runs the mining kernel of a plan on the calling thread: per row for the per-image presets, one
+ * top-k over the flattened batch for ssd_keras (the same mask as a batch-wide select, ties by flat
+ * index). Writes and returns the mask. O(rows * cols).
+ */
+export function mineSsdPlan(plan: SsdPlan): Uint8Array {
+  const { rows, cols, modified, kernelCounts, nanLargest } = plan;
+  const n = modified.length;
+  const negatives = plan.out ?? new Uint8Array(n);
+  if (n === 0) return negatives;
+  // The plan already rejected NaN under `nan: 'error'`, so the kernel never reports one.
+  if (plan.spec.batchWide) {
+    batchScratch = scratchFor(batchScratch, n);
+    selectRows(bitsOf(modified), n, 0, 1, kernelCounts, negatives, batchScratch, nanLargest);
+  } else {
+    rowScratch = scratchFor(rowScratch, cols);
+    selectRows(bitsOf(modified), cols, 0, rows, kernelCounts, negatives, rowScratch, nanLargest);
+  }
+  return negatives;
+}
+
+/**
+ * SSD hard negative mining as a training framework does it, synchronously on the calling thread.
+ * `preset` picks the framework (DESIGN.md, "SSD front end and framework presets"):
+ *
+ * | preset | positives before ranking | k per row | positives in the mask? |
+ * |---|---|---|---|
+ * | `'ssd.pytorch'` (default) | loss set to 0 | `min(ratio * P, N - 1)` | yes, when k reaches them |
+ * | `'pytorch_advanced'` | loss set to 0 | `min(ratio * P, N)` | yes, when k reaches them |
+ * | `'torchvision'` | loss set to `-Inf` | `ratio * P`, no cap | yes, when k exceeds the negatives above `-Inf` |
+ * | `'mmdet'` | excluded | `min(ratio * P, #negatives)` | never |
+ * | `'ssd_keras'` | excluded; zero-loss negatives never picked | batch-wide `min(max(ratio * P_batch, n_neg_min), #nonzero negatives)` | never |
+ *
+ * The PyTorch-based presets mark `rank < k`, with `rank` the stable descending rank of the modified
+ * loss, exactly as the framework's `idx_rank < num_neg` (so a fractional `k` rounds up, and `ratio *
+ * P` is computed in float32 as PyTorch does). mmdet's top-k over the negatives and ssd_keras's top-k
+ * over the flattened batch break ties by index too. `minNegatives` raises k before the cap (per image;
+ * for ssd_keras it is `n_neg_min`).
+ *
+ * Input: `{ loss, positives, cols }` or `{ logits, labels, classes, cols }` (the loss is then
+ * {@link confidenceLoss} and positives are `label > 0`).
+ *
+ * Cost: O(rows * cols): one pass that builds the modified loss (a copy), the O(N) select kernel, one
+ * pass for the counts and the loss sum; plus O(rows * cols * classes) from logits. Allocates the
+ * modified loss and the result.
+ *
+ * @throws {TypeError} a missing or mistyped option, or both input forms at once.
+ * @throws {RangeError} a bad `cols`, `ratio` (a fraction for mmdet/ssd_keras), `minNegatives`, preset
+ *   name, shape, a positive that is not 0/1, a label out of range, or a NaN loss anywhere (positives
+ *   included) unless `nan: 'largest'` — each naming the argument, or the row and column.
+ */
+export function ssdNegatives(options: SsdNegativesOptions): SsdNegativesResult {
+  const plan = planSsdNegatives(options);
+  return finishSsdNegatives(plan, mineSsdPlan(plan));
+}

@@ -1,0 +1,286 @@
+import { firstNan } from '../kernel/select-rows.ts';
+import type { NanOptions } from '../validate.ts';
+import { bitsOf, checkCols, checkLoss, checkNan, checkOut, nanError } from '../validate.ts';
+import type { LabelArray } from './confidence-loss.ts';
+import { checkLogitsShape, confidenceLoss } from './confidence-loss.ts';
+import { markNegInfCandidates } from './mark-neg-inf.ts';
+import type { PositivesInput } from './positives.ts';
+import { positivesFromLabels, toPositives } from './positives.ts';
+import { prepareRows } from './prepare-rows.ts';
+import type { PresetSpec, SsdPreset } from './presets.ts';
+import { batchCount, checkMinNegatives, checkPreset, checkRatio, perImageCount } from './presets.ts';
+
+/** Options shared by both input forms of {@link ssdNegatives}. */
+export interface SsdCommonOptions extends NanOptions {
+  /** Elements per row (anchors per image, 8732 for SSD300). */
+  cols: number;
+  /** The framework to reproduce; `'ssd.pytorch'` when omitted. */
+  preset?: SsdPreset;
+  /**
+   * Negatives per positive; 3 when omitted. Any positive number for the PyTorch-based presets (a
+   * fractional `ratio * P` rounds up, as `rank < k` does); whole numbers for mmdet and ssd_keras.
+   */
+  ratio?: number;
+  /**
+   * A floor on the count, 0 when omitted: per image `k = max(ratio * P, minNegatives)` before the
+   * preset's cap; for ssd_keras the batch's `n_neg_min`.
+   */
+  minNegatives?: number;
+  /** Where to write the negative mask (`rows * cols` bytes); a new array when omitted. */
+  out?: Uint8Array;
+}
+
+/** {@link ssdNegatives} input as a loss and a positive mask. */
+export interface SsdLossInput extends SsdCommonOptions {
+  /** float32 confidence loss `(rows, cols)`, row-major. */
+  loss: Float32Array;
+  /** `(rows, cols)` positives: 0/1 bytes, or booleans / 0/1 numbers. */
+  positives: PositivesInput;
+  logits?: never;
+  labels?: never;
+  classes?: never;
+}
+
+/** {@link ssdNegatives} input as raw logits and labels; the loss is {@link confidenceLoss}. */
+export interface SsdLogitsInput extends SsdCommonOptions {
+  /** float32 logits `(rows, cols, classes)`, row-major. */
+  logits: Float32Array;
+  /** `(rows, cols)` integer class labels, 0 = background; positives are `label > 0`. */
+  labels: LabelArray;
+  /** Classes per box, background included. */
+  classes: number;
+  loss?: never;
+  positives?: never;
+}
+
+/** Options of {@link ssdNegatives}: one of the two input forms plus the common options. */
+export type SsdNegativesOptions = SsdLossInput | SsdLogitsInput;
+
+/**
+ * What {@link ssdNegatives} returns. Invariants: `counts[r]` is the number of ones in row `r` of
+ * `negatives`; `numNegatives` is their sum; `negatives` contains a positive only for the presets whose
+ * `canMarkPositives` is true (see `PRESETS`).
+ */
+export interface SsdNegativesResult {
+  /** The preset's negative mask, `rows * cols` bytes (0/1), exactly the framework's `neg` mask. */
+  negatives: Uint8Array;
+  /**
+   * Elements marked per row: the framework's `num_neg` after its cap (`ceil` of a fractional count,
+   * at most `cols`). For ssd_keras, whose count is batch-wide, how the batch count fell on each row.
+   */
+  counts: Int32Array;
+  /** Elements marked in the whole batch: for ssd_keras the batch count `n_negative_keep`. */
+  numNegatives: number;
+  /** Positives per row (P). */
+  positivesPerRow: Int32Array;
+  /** Positives in the batch (the usual loss normaliser `N`; the frameworks divide by `max(1, N)`). */
+  numPositives: number;
+  /**
+   * Sum of the original (unmodified) loss over `positives ∪ negatives`, in float64 and index order:
+   * the numerator of the classification loss. An element that is both is counted once (ssd.pytorch and
+   * pytorch_advanced select `pos | neg`); torchvision sums the two sets separately, so where a
+   * positive was marked as a negative it counts that loss twice.
+   */
+  lossSum: number;
+  /** The loss that was ranked: the input `loss`, or the one computed from `logits`. */
+  loss: Float32Array;
+  /** The positives as 0/1 bytes (the input when it was a Uint8Array). */
+  positives: Uint8Array;
+}
+
+/**
+ * Everything {@link ssdNegatives} prepares on the calling thread before the mining: the validated
+ * inputs, the modified loss that is ranked, and the counts the mining kernel takes.
+ */
+export interface SsdPlan {
+  readonly spec: PresetSpec;
+  readonly rows: number;
+  readonly cols: number;
+  readonly nanLargest: boolean;
+  readonly loss: Float32Array;
+  readonly positives: Uint8Array;
+  /** The loss with the preset's replacement (see `prepareRows`); ranked instead of `loss`. */
+  readonly modified: Float32Array;
+  readonly positivesPerRow: Int32Array;
+  readonly numPositives: number;
+  /**
+   * Per-image presets: the per-row count for the mining kernel. ssd_keras: a single entry, the count
+   * of the one top-k over the flattened batch.
+   */
+  readonly kernelCounts: Int32Array;
+  /**
+   * Excluded presets: how many `-Inf` candidates each row (ssd_keras: the batch, one entry) still
+   * needs after the kernel; `null` otherwise.
+   */
+  readonly extra: Int32Array | null;
+  /** Counts per row when known before mining (per-image presets); ssd_keras counts after. */
+  readonly counts: Int32Array | null;
+  readonly out: Uint8Array | undefined;
+}
+
+/** Allocates the modified loss; the pooled path passes one that allocates shared memory. */
+export type FloatAllocator = (length: number) => Float32Array;
+
+const MODE: Readonly<Record<PresetSpec['positives'], number>> = { zero: 0, '-inf': 1, excluded: 2 };
+
+/**
+ * Validates the options of {@link ssdNegatives}, computes the loss from logits if needed, and
+ * prepares the mining: one pass builds the modified loss and counts positives, then the counts follow
+ * the preset. Throws what {@link ssdNegatives} documents. O(rows * cols) (times `classes` from logits).
+ */
+export function planSsdNegatives(options: SsdNegativesOptions, allocate?: FloatAllocator): SsdPlan {
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`\`options\` must be an object, got ${options === null ? 'null' : typeof options}`);
+  }
+  const spec = checkPreset(options.preset, 'options.preset');
+  const ratio = checkRatio(options.ratio, spec, 'options.ratio');
+  const minNegatives = checkMinNegatives(options.minNegatives, 'options.minNegatives');
+  const nanLargest = checkNan(options);
+  const hasLoss = options.loss !== undefined || options.positives !== undefined;
+  const hasLogits =
+    options.logits !== undefined || options.labels !== undefined || options.classes !== undefined;
+  if (hasLoss === hasLogits) {
+    throw new TypeError(
+      hasLoss
+        ? '`options` must give either `loss` and `positives` or `logits`, `labels` and `classes`, not both'
+        : '`options` must give `loss` and `positives`, or `logits`, `labels` and `classes`',
+    );
+  }
+  let loss: Float32Array;
+  let positives: Uint8Array;
+  let rows: number;
+  const cols = options.cols;
+  if (hasLoss) {
+    loss = checkLoss(options.loss, 'options.loss');
+    rows = checkCols(cols, loss.length);
+    positives = toPositives(options.positives, loss.length, cols, 'options.positives');
+  } else {
+    const { logits, labels, classes } = options as SsdLogitsInput;
+    if (!(logits instanceof Float32Array)) checkLoss(logits, 'options.logits');
+    if (typeof classes !== 'number' || !Number.isInteger(classes) || classes < 1) {
+      throw new (typeof classes === 'number' ? RangeError : TypeError)(
+        `\`options.classes\` must be a positive integer, got ${String(classes)}`,
+      );
+    }
+    checkCols(cols, 0);
+    if (logits.length % (cols * classes) !== 0) {
+      throw new RangeError(
+        `\`options.logits.length\` (${logits.length}) must be a multiple of cols * classes (${cols} * ${classes})`,
+      );
+    }
+    rows = logits.length / (cols * classes);
+    checkLogitsShape(logits, labels, rows, cols, classes);
+    loss = confidenceLoss(logits, labels, rows, cols, classes);
+    positives = positivesFromLabels(labels, loss.length);
+  }
+  const n = loss.length;
+  const out = checkOut(options.out, n, Uint8Array);
+  const bits = bitsOf(loss);
+  if (!nanLargest) {
+    // A NaN anywhere, a positive's included, means training diverged: report it even where the
+    // preset would overwrite it before ranking.
+    const at = firstNan(bits, 0, n);
+    if (at >= 0) throw nanError(at, cols);
+  }
+
+  const mode = spec.positives === 'excluded' ? (spec.skipZeroLoss ? 3 : 2) : MODE[spec.positives];
+  const modified = allocate ? allocate(n) : new Float32Array(n);
+  const positivesPerRow = new Int32Array(rows);
+  const excluded = mode >= 2;
+  const candCount = excluded ? new Int32Array(rows) : positivesPerRow;
+  const liveCount = excluded ? new Int32Array(rows) : positivesPerRow;
+  prepareRows(bits, positives, cols, 0, rows, mode, bitsOf(modified), positivesPerRow, candCount, liveCount);
+  let numPositives = 0;
+  for (let r = 0; r < rows; r++) numPositives += positivesPerRow[r]!;
+
+  let kernelCounts: Int32Array;
+  let extra: Int32Array | null = null;
+  let counts: Int32Array | null = null;
+  if (spec.batchWide) {
+    let candidates = 0;
+    let live = 0;
+    for (let r = 0; r < rows; r++) {
+      candidates += candCount[r]!;
+      live += liveCount[r]!;
+    }
+    const k = batchCount(ratio, minNegatives, numPositives, candidates);
+    const kernelK = k < live ? k : live;
+    kernelCounts = Int32Array.of(kernelK);
+    extra = Int32Array.of(k - kernelK);
+  } else {
+    counts = new Int32Array(rows);
+    for (let r = 0; r < rows; r++)
+      counts[r] = perImageCount(spec, ratio, minNegatives, cols, positivesPerRow[r]!);
+    if (excluded) {
+      kernelCounts = new Int32Array(rows);
+      extra = new Int32Array(rows);
+      for (let r = 0; r < rows; r++) {
+        const k = counts[r]!;
+        const live = liveCount[r]!;
+        kernelCounts[r] = k < live ? k : live;
+        extra[r] = k - kernelCounts[r]!;
+      }
+    } else {
+      kernelCounts = counts;
+    }
+  }
+  return {
+    spec,
+    rows,
+    cols,
+    nanLargest,
+    loss,
+    positives,
+    modified,
+    positivesPerRow,
+    numPositives,
+    kernelCounts,
+    extra,
+    counts,
+    out,
+  };
+}
+
+/**
+ * After the mining kernel wrote `negatives` from `plan.modified` and `plan.kernelCounts`: adds the
+ * `-Inf` candidates of the excluded presets, counts ssd_keras's negatives per row and sums the loss
+ * over `positives ∪ negatives`. O(rows * cols).
+ */
+export function finishSsdNegatives(plan: SsdPlan, negatives: Uint8Array): SsdNegativesResult {
+  const { rows, cols, loss, positives, extra } = plan;
+  const bits = bitsOf(loss);
+  if (extra !== null) {
+    if (plan.spec.batchWide) {
+      if (extra[0]! > 0) markNegInfCandidates(bits, positives, 0, loss.length, extra[0]!, negatives);
+    } else {
+      for (let r = 0; r < rows; r++) {
+        if (extra[r]! > 0)
+          markNegInfCandidates(bits, positives, r * cols, (r + 1) * cols, extra[r]!, negatives);
+      }
+    }
+  }
+  const counts = plan.counts ?? new Int32Array(rows);
+  const countRows = plan.counts === null;
+  let lossSum = 0;
+  let numNegatives = 0;
+  for (let r = 0; r < rows; r++) {
+    let c = 0;
+    for (let i = r * cols, end = i + cols; i < end; i++) {
+      const neg = negatives[i]!;
+      c += neg;
+      if ((neg | positives[i]!) !== 0) lossSum += loss[i]!;
+    }
+    if (countRows) counts[r] = c;
+    numNegatives += c;
+  }
+  return {
+    negatives,
+    counts,
+    numNegatives,
+    positivesPerRow: plan.positivesPerRow,
+    numPositives: plan.numPositives,
+    lossSum,
+    loss,
+    positives,
+  };
+}

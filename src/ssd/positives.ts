@@ -1,0 +1,57 @@
+import type { LabelArray } from './confidence-loss.ts';
+
+/** Positives as accepted by the SSD front end: 0/1 bytes, or any array-like of booleans or 0/1. */
+export type PositivesInput = Uint8Array | ArrayLike<boolean> | ArrayLike<number>;
+
+/**
+ * Validates `positives` (one entry per element of the `(rows, cols)` batch, each `0`, `1`, `false` or
+ * `true`) and returns it as 0/1 bytes: a `Uint8Array` is returned as it is after the check, anything
+ * else is copied. O(rows * cols).
+ *
+ * @throws {TypeError} not an array-like.
+ * @throws {RangeError} the wrong length, or an entry that is not 0/1/boolean (naming row and column).
+ */
+export function toPositives(
+  positives: unknown,
+  length: number,
+  cols: number,
+  name = 'positives',
+): Uint8Array {
+  if (
+    positives === null ||
+    typeof positives !== 'object' ||
+    typeof (positives as ArrayLike<unknown>).length !== 'number'
+  ) {
+    throw new TypeError(
+      `\`${name}\` must be a Uint8Array or an array-like of booleans or 0/1, got ${positives === null ? 'null' : typeof positives}`,
+    );
+  }
+  const list = positives as ArrayLike<unknown>;
+  if (list.length !== length) {
+    throw new RangeError(`\`${name}\` must have one entry per element (${length}), got ${list.length}`);
+  }
+  if (positives instanceof Uint8Array) {
+    for (let i = 0; i < length; i++) if (positives[i]! > 1) throw entryError(name, i, cols, positives[i]);
+    return positives;
+  }
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) {
+    const v = list[i];
+    if (v === 1 || v === true) out[i] = 1;
+    else if (!(v === 0 || v === false)) throw entryError(name, i, cols, v);
+  }
+  return out;
+}
+
+function entryError(name: string, flat: number, cols: number, value: unknown): RangeError {
+  return new RangeError(
+    `\`${name}\` at row ${Math.floor(flat / cols)}, column ${flat % cols} must be 0, 1 or a boolean, got ${String(value)}`,
+  );
+}
+
+/** Positives from already validated class labels: `label > 0` (0 is background). O(length). */
+export function positivesFromLabels(labels: LabelArray, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = (labels[i] as number) > 0 ? 1 : 0;
+  return out;
+}
