@@ -1,7 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { SsdNegativesResult, SsdPreset } from '../src/index.ts';
-import { confidenceLoss, PRESET_NAMES, PRESETS, referenceSsdNegatives, ssdNegatives } from '../src/index.ts';
+import {
+  confidenceLoss,
+  hardNegativeMask,
+  PRESET_NAMES,
+  PRESETS,
+  referenceSsdNegatives,
+  ssdNegatives,
+} from '../src/index.ts';
+import { prepareBatch, prepareImageRows } from '../src/ssd/prepare.ts';
 import { ssdKerasTfReference } from '../src/ssd/reference-presets.ts';
 import { firstDifference, lossValue, prng } from './support/adversarial.ts';
 
@@ -559,5 +567,50 @@ describe('validation', () => {
     expect(() => ssdNegatives({ logits, labels: [0, 0, 0, 0, 0, 0], classes: 0, cols: 3 })).toThrow(
       /`options\.classes`/,
     );
+  });
+});
+
+describe('the streaming building blocks', () => {
+  it('prepareImageRows in place + the per-row kernel, and prepareBatch + a flat top-k, give the preset mask', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.constantFrom(...PRESET_NAMES),
+        fc.integer(),
+        (rows, cols, preset, seed) => {
+          const rand = prng(seed);
+          const values = [0, -0, 1, 2, -1, INF, -INF];
+          const loss = Float32Array.from(
+            { length: rows * cols },
+            () => values[Math.floor(rand() * values.length)]!,
+          );
+          const positives = Uint8Array.from(loss, () => (rand() < 0.3 ? 1 : 0));
+          const spec = PRESETS[preset];
+          const expected = referenceSsdNegatives({ loss, cols, positives, preset, ratio: 2 });
+          const work = loss.slice();
+          const bits = new Int32Array(work.buffer);
+          const perRow = new Int32Array(rows);
+          let got: Uint8Array;
+          if (spec.batchWide) {
+            const k = prepareBatch(spec, 2, 0, bits, positives, cols, rows, bits, perRow);
+            got = hardNegativeMask(work, rows * cols, k);
+          } else {
+            const counts = new Int32Array(rows);
+            prepareImageRows(spec, 2, 0, bits, positives, cols, rows, bits, counts, perRow);
+            got = hardNegativeMask(work, cols, counts);
+          }
+          expect([...got]).toEqual([...expected]);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('refuses to mix per-image and batch-wide preparation', () => {
+    const z = new Int32Array(2);
+    const p = new Uint8Array(2);
+    expect(() => prepareImageRows(PRESETS.ssd_keras, 3, 0, z, p, 2, 1, z, z, z)).toThrow(/whole batch/);
+    expect(() => prepareBatch(PRESETS.mmdet, 3, 0, z, p, 2, 1, z, z)).toThrow(/per image/);
   });
 });

@@ -14,17 +14,26 @@ let batchScratch: KernelScratch | undefined;
  * index). Writes and returns the mask. O(rows * cols).
  */
 export function mineSsdPlan(plan: SsdPlan): Uint8Array {
-  const { rows, cols, modified, kernelCounts, nanLargest } = plan;
+  const { rows, cols, modified, nanLargest } = plan;
   const n = modified.length;
   const negatives = plan.out ?? new Uint8Array(n);
   if (n === 0) return negatives;
   // The plan already rejected NaN under `nan: 'error'`, so the kernel never reports one.
-  if (plan.spec.batchWide) {
+  if (plan.counts === null) {
     batchScratch = scratchFor(batchScratch, n);
-    selectRows(bitsOf(modified), n, 0, 1, kernelCounts, negatives, batchScratch, nanLargest);
+    selectRows(
+      bitsOf(modified),
+      n,
+      0,
+      1,
+      Int32Array.of(plan.batchCount),
+      negatives,
+      batchScratch,
+      nanLargest,
+    );
   } else {
     rowScratch = scratchFor(rowScratch, cols);
-    selectRows(bitsOf(modified), cols, 0, rows, kernelCounts, negatives, rowScratch, nanLargest);
+    selectRows(bitsOf(modified), cols, 0, rows, plan.counts, negatives, rowScratch, nanLargest);
   }
   return negatives;
 }

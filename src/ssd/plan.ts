@@ -3,12 +3,11 @@ import type { NanOptions } from '../validate.ts';
 import { bitsOf, checkCols, checkLoss, checkNan, checkOut, nanError } from '../validate.ts';
 import type { LabelArray } from './confidence-loss.ts';
 import { checkLogitsShape, confidenceLoss } from './confidence-loss.ts';
-import { markNegInfCandidates } from './mark-neg-inf.ts';
 import type { PositivesInput } from './positives.ts';
 import { positivesFromLabels, toPositives } from './positives.ts';
-import { prepareRows } from './prepare-rows.ts';
+import { prepareBatch, prepareImageRows } from './prepare.ts';
 import type { PresetSpec, SsdPreset } from './presets.ts';
-import { batchCount, checkMinNegatives, checkPreset, checkRatio, perImageCount } from './presets.ts';
+import { checkMinNegatives, checkPreset, checkRatio } from './presets.ts';
 
 /** Options shared by both input forms of {@link ssdNegatives}. */
 export interface SsdCommonOptions extends NanOptions {
@@ -90,7 +89,9 @@ export interface SsdNegativesResult {
 
 /**
  * Everything {@link ssdNegatives} prepares on the calling thread before the mining: the validated
- * inputs, the modified loss that is ranked, and the counts the mining kernel takes.
+ * inputs, the loss that is ranked, and the count(s) the mining kernel takes. Mining `modified` per row
+ * with `counts` (per-image presets), or over the flattened batch with `batchCount` (ssd_keras), gives
+ * the preset's mask exactly; nothing is fixed up afterwards.
  */
 export interface SsdPlan {
   readonly spec: PresetSpec;
@@ -99,34 +100,24 @@ export interface SsdPlan {
   readonly nanLargest: boolean;
   readonly loss: Float32Array;
   readonly positives: Uint8Array;
-  /** The loss with the preset's replacement (see `prepareRows`); ranked instead of `loss`. */
+  /** The loss with the preset's replacement (see `rewriteRows`); ranked instead of `loss`. */
   readonly modified: Float32Array;
   readonly positivesPerRow: Int32Array;
   readonly numPositives: number;
-  /**
-   * Per-image presets: the per-row count for the mining kernel. ssd_keras: a single entry, the count
-   * of the one top-k over the flattened batch.
-   */
-  readonly kernelCounts: Int32Array;
-  /**
-   * Excluded presets: how many `-Inf` candidates each row (ssd_keras: the batch, one entry) still
-   * needs after the kernel; `null` otherwise.
-   */
-  readonly extra: Int32Array | null;
-  /** Counts per row when known before mining (per-image presets); ssd_keras counts after. */
+  /** Per-image presets: the per-row counts (clamped to `0 .. cols`). ssd_keras: `null`. */
   readonly counts: Int32Array | null;
+  /** ssd_keras: the count of the one top-k over the flattened batch. Per-image presets: -1. */
+  readonly batchCount: number;
   readonly out: Uint8Array | undefined;
 }
 
 /** Allocates the modified loss; the pooled path passes one that allocates shared memory. */
 export type FloatAllocator = (length: number) => Float32Array;
 
-const MODE: Readonly<Record<PresetSpec['positives'], number>> = { zero: 0, '-inf': 1, excluded: 2 };
-
 /**
  * Validates the options of {@link ssdNegatives}, computes the loss from logits if needed, and
- * prepares the mining: one pass builds the modified loss and counts positives, then the counts follow
- * the preset. Throws what {@link ssdNegatives} documents. O(rows * cols) (times `classes` from logits).
+ * prepares the mining (`prepareImageRows` / `prepareBatch`). Throws what {@link ssdNegatives}
+ * documents. O(rows * cols) (times `classes` from logits).
  */
 export function planSsdNegatives(options: SsdNegativesOptions, allocate?: FloatAllocator): SsdPlan {
   if (options === null || typeof options !== 'object') {
@@ -182,48 +173,39 @@ export function planSsdNegatives(options: SsdNegativesOptions, allocate?: FloatA
     const at = firstNan(bits, 0, n);
     if (at >= 0) throw nanError(at, cols);
   }
-
-  const mode = spec.positives === 'excluded' ? (spec.skipZeroLoss ? 3 : 2) : MODE[spec.positives];
   const modified = allocate ? allocate(n) : new Float32Array(n);
   const positivesPerRow = new Int32Array(rows);
-  const excluded = mode >= 2;
-  const candCount = excluded ? new Int32Array(rows) : positivesPerRow;
-  const liveCount = excluded ? new Int32Array(rows) : positivesPerRow;
-  prepareRows(bits, positives, cols, 0, rows, mode, bitsOf(modified), positivesPerRow, candCount, liveCount);
-  let numPositives = 0;
-  for (let r = 0; r < rows; r++) numPositives += positivesPerRow[r]!;
-
-  let kernelCounts: Int32Array;
-  let extra: Int32Array | null = null;
   let counts: Int32Array | null = null;
+  let batchCount = -1;
   if (spec.batchWide) {
-    let candidates = 0;
-    let live = 0;
-    for (let r = 0; r < rows; r++) {
-      candidates += candCount[r]!;
-      live += liveCount[r]!;
-    }
-    const k = batchCount(ratio, minNegatives, numPositives, candidates);
-    const kernelK = k < live ? k : live;
-    kernelCounts = Int32Array.of(kernelK);
-    extra = Int32Array.of(k - kernelK);
+    batchCount = prepareBatch(
+      spec,
+      ratio,
+      minNegatives,
+      bits,
+      positives,
+      cols,
+      rows,
+      bitsOf(modified),
+      positivesPerRow,
+    );
   } else {
     counts = new Int32Array(rows);
-    for (let r = 0; r < rows; r++)
-      counts[r] = perImageCount(spec, ratio, minNegatives, cols, positivesPerRow[r]!);
-    if (excluded) {
-      kernelCounts = new Int32Array(rows);
-      extra = new Int32Array(rows);
-      for (let r = 0; r < rows; r++) {
-        const k = counts[r]!;
-        const live = liveCount[r]!;
-        kernelCounts[r] = k < live ? k : live;
-        extra[r] = k - kernelCounts[r]!;
-      }
-    } else {
-      kernelCounts = counts;
-    }
+    prepareImageRows(
+      spec,
+      ratio,
+      minNegatives,
+      bits,
+      positives,
+      cols,
+      rows,
+      bitsOf(modified),
+      counts,
+      positivesPerRow,
+    );
   }
+  let numPositives = 0;
+  for (let r = 0; r < rows; r++) numPositives += positivesPerRow[r]!;
   return {
     spec,
     rows,
@@ -234,31 +216,18 @@ export function planSsdNegatives(options: SsdNegativesOptions, allocate?: FloatA
     modified,
     positivesPerRow,
     numPositives,
-    kernelCounts,
-    extra,
     counts,
+    batchCount,
     out,
   };
 }
 
 /**
- * After the mining kernel wrote `negatives` from `plan.modified` and `plan.kernelCounts`: adds the
- * `-Inf` candidates of the excluded presets, counts ssd_keras's negatives per row and sums the loss
- * over `positives ∪ negatives`. O(rows * cols).
+ * After the mining wrote `negatives` from the plan: counts ssd_keras's negatives per row and sums the
+ * original loss over `positives ∪ negatives`. O(rows * cols).
  */
 export function finishSsdNegatives(plan: SsdPlan, negatives: Uint8Array): SsdNegativesResult {
-  const { rows, cols, loss, positives, extra } = plan;
-  const bits = bitsOf(loss);
-  if (extra !== null) {
-    if (plan.spec.batchWide) {
-      if (extra[0]! > 0) markNegInfCandidates(bits, positives, 0, loss.length, extra[0]!, negatives);
-    } else {
-      for (let r = 0; r < rows; r++) {
-        if (extra[r]! > 0)
-          markNegInfCandidates(bits, positives, r * cols, (r + 1) * cols, extra[r]!, negatives);
-      }
-    }
-  }
+  const { rows, cols, loss, positives } = plan;
   const counts = plan.counts ?? new Int32Array(rows);
   const countRows = plan.counts === null;
   let lossSum = 0;
