@@ -10,15 +10,19 @@ export const BUCKETS = 1 << DIGIT_BITS;
 export interface KernelScratch {
   /** Columns this scratch was sized for. */
   readonly cols: number;
-  /** Radix histogram, `BUCKETS` entries; kernels leave it zeroed or zero it before use. */
+  /**
+   * Radix histograms, `4 * BUCKETS` entries: the select's top-bit histogram is interleaved four ways
+   * (entry `4 * bucket + (j & 3)`), so runs of equal keys do not serialise on one counter; the rank
+   * sort keeps its three digit histograms here. Kernels leave it zeroed or zero it before use.
+   */
   readonly hist: Int32Array;
   /** Candidate column offsets, in increasing order; one spare slot for the branch-free append. */
   readonly cand: Int32Array;
   /** Order keys of the candidates, parallel to `cand`; also the key buffer of the rank sort. */
   readonly candKeys: Int32Array;
-  /** Refinement buffer of the select, and the second ping-pong buffer of the rank sort. */
+  /** Refinement keys of the select, and the second ping-pong buffer of the rank sort. */
   readonly work: Int32Array;
-  /** Index buffers of the rank sort. */
+  /** Index buffers of the rank sort; `idxA` also holds the select's refinement indices. */
   readonly idxA: Int32Array;
   readonly idxB: Int32Array;
 }
@@ -27,7 +31,7 @@ export interface KernelScratch {
 export function createScratch(cols: number): KernelScratch {
   return {
     cols,
-    hist: new Int32Array(BUCKETS * 3),
+    hist: new Int32Array(BUCKETS * 4),
     cand: new Int32Array(cols + 1),
     candKeys: new Int32Array(cols + 1),
     work: new Int32Array(cols + 1),

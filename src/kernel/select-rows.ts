@@ -36,8 +36,21 @@ export function selectRows(
   const cand = scratch.cand;
   const candKeys = scratch.candKeys;
   const work = scratch.work;
+  const workIdx = scratch.idxA;
   for (let r = rowStart; r < rowEnd; r++) {
-    const nanAt = selectRow(bits, r * cols, cols, counts[r]!, out, hist, cand, candKeys, work, nanLargest);
+    const nanAt = selectRow(
+      bits,
+      r * cols,
+      cols,
+      counts[r]!,
+      out,
+      hist,
+      cand,
+      candKeys,
+      work,
+      workIdx,
+      nanLargest,
+    );
     if (nanAt >= 0) return nanAt;
   }
   return -1;
@@ -60,6 +73,7 @@ function selectRow(
   cand: Int32Array,
   candKeys: Int32Array,
   work: Int32Array,
+  workIdx: Int32Array,
   nanLargest: boolean,
 ): number {
   const end = base + n;
@@ -80,7 +94,7 @@ function selectRow(
     if (c < k) c = gather(bits, base, n, INT_MIN >> PIVOT_SHIFT, cand);
     top = keysAndTopHistogram(bits, cand, c, candKeys, hist);
   }
-  markTopK(candKeys, cand, c, k, hist, top, work, out);
+  markTopK(candKeys, cand, c, k, hist, top, work, workIdx, out);
   return -1;
 }
 
@@ -142,7 +156,8 @@ function gather(bits: Int32Array, base: number, n: number, pivotHi: number, cand
 
 /**
  * Order keys of the `c` candidates, parallel to `cand`, and the histogram of their top 11 bits
- * (`(key >> 21) + 1024`, unsigned order) in `hist`. Returns the highest bucket used.
+ * (bucket `(key >> 21) + 1024`, unsigned order), interleaved four ways: entry `4 * bucket + (j & 3)`.
+ * Returns the highest bucket used.
  */
 function keysAndTopHistogram(
   bits: Int32Array,
@@ -157,19 +172,19 @@ function keysAndTopHistogram(
     const key = (b ^ ((b >> 31) & 0x7fffffff)) - (b >> 31);
     candKeys[j] = key;
     const d = (key >> 21) + 1024;
-    hist[d]!++;
+    hist[(d << 2) | (j & 3)]!++;
     top = d > top ? d : top;
   }
   return top;
 }
 
-/** The top-11-bit histogram of `c` precomputed keys (the NaN path). Returns the highest bucket used. */
+/** The interleaved top-11-bit histogram of `c` precomputed keys (the NaN path); returns the top bucket. */
 function topHistogram(candKeys: Int32Array, c: number, hist: Int32Array): number {
   let top = 0;
   for (let j = 0; j < c; j++) {
     const d = (candKeys[j]! >> 21) + 1024;
-    hist[d]!++;
-    if (d > top) top = d;
+    hist[(d << 2) | (j & 3)]!++;
+    top = d > top ? d : top;
   }
   return top;
 }
@@ -192,14 +207,17 @@ function gatherAllWithNan(
 
 /**
  * Among `c` candidates (keys in `candKeys`, flat indices in `cand`, in index order), sets
- * `out[cand[j]] = 1` for the `k` ranked first in stable descending order. `hist` holds the
- * candidates' top-11-bit histogram (highest bucket `top`); it is left zeroed.
+ * `out[cand[j]] = 1` for the `k` ranked first in stable descending order; the others stay 0.
+ * `hist` holds the candidates' interleaved top-bit histogram (highest bucket `top`); it is left
+ * zeroed. `work`/`workIdx` receive the keys and indices of the threshold's bucket.
  *
- * Radix select: the top-bit histogram gives the bucket holding the k-th largest key; only that
- * bucket's keys are kept, and the remaining 21 bits are resolved from the highest bit where those
- * keys differ, 8 bits a level. After the level that reaches bit 0 the kept keys all equal the
- * threshold `T`, and `need` is how many of them to take. Then every key above `T` is taken, and the
- * first `need` keys equal to `T` in index order (the stable tie-break).
+ * Radix select: the top-bit histogram gives the bucket `d` holding the k-th largest key. One pass
+ * marks every candidate above that bucket and keeps the bucket's keys and indices (in index order).
+ * The remaining 21 bits are resolved from the highest bit where the kept keys differ, 8 bits a
+ * level, each level marking the entries of higher digits and keeping only the digit that holds the
+ * k-th largest. After the level that reaches bit 0, the kept entries all equal the threshold `T`,
+ * still in index order, and `need` is how many of them to take: the first `need` (the stable
+ * tie-break).
  */
 function markTopK(
   candKeys: Int32Array,
@@ -209,39 +227,42 @@ function markTopK(
   hist: Int32Array,
   top: number,
   work: Int32Array,
+  workIdx: Int32Array,
   out: Uint8Array,
 ): void {
-  let need = k;
-  let d = top;
-  if (k < c) {
-    for (;;) {
-      const h = hist[d]!;
-      if (h >= need) break;
-      need -= h;
-      d--;
-    }
-  }
-  hist.fill(0, 0, top + 1);
   if (k >= c) {
+    hist.fill(0, 0, (top + 1) << 2);
     for (let j = 0; j < c; j++) out[cand[j]!] = 1;
     return;
   }
-  // Keep the keys of bucket d (11-bit compare: both sides are in -1024 .. 1023).
+  let need = k;
+  let d = top;
+  for (;;) {
+    const at = d << 2;
+    const h = hist[at]! + hist[at + 1]! + hist[at + 2]! + hist[at + 3]!;
+    if (h >= need) break;
+    need -= h;
+    d--;
+  }
+  hist.fill(0, 0, (top + 1) << 2);
+  // Mark the buckets above d, keep bucket d (11-bit compares: both sides lie in -1024 .. 1023).
   const dHi = d - 1024;
   let m = 0;
-  let lo = 0x7fffffff;
-  let hi = -2147483648;
   for (let j = 0; j < c; j++) {
     const key = candKeys[j]!;
+    const i = cand[j]!;
+    out[i] = ((dHi - (key >> 21)) >>> 31) as number;
     work[m] = key;
+    workIdx[m] = i;
     m += ((((key >> 21) ^ dHi) & 2047) - 1) >>> 31;
   }
+  let lo = 0x7fffffff;
+  let hi = -2147483648;
   for (let j = 0; j < m; j++) {
     const key = work[j]!;
     lo = key < lo ? key : lo;
     hi = key > hi ? key : hi;
   }
-  let threshold = hi;
   const diff = lo ^ hi;
   if (diff !== 0) {
     // The kept keys share their top 11 bits: resolve the rest, 8 bits a level, from the highest
@@ -258,27 +279,24 @@ function markTopK(
         need -= h;
         digit--;
       }
+      // Keep this digit's entries; mark those of a higher digit (they rank above T).
       let kept = 0;
       for (let j = 0; j < m; j++) {
         const key = work[j]!;
+        const i = workIdx[j]!;
+        const dj = (key >> shift) & 255;
+        out[i] = ((digit - dj) >>> 31) as number;
         work[kept] = key;
-        kept += ((((key >> shift) & 255) ^ digit) - 1) >>> 31;
+        workIdx[kept] = i;
+        kept += ((dj ^ digit) - 1) >>> 31;
       }
       m = kept;
       if (shift === 0) break;
       shift = shift > 8 ? shift - 8 : 0;
     }
     hist.fill(0, 0, 256);
-    threshold = work[0]!;
   }
-  // Branch-free for the keys above T (about half the candidates, in random order), then the ties.
-  for (let j = 0; j < c; j++) out[cand[j]!] = (candKeys[j]! > threshold) as unknown as number;
-  for (let j = 0; need > 0 && j < c; j++) {
-    if (candKeys[j] === threshold) {
-      out[cand[j]!] = 1;
-      need--;
-    }
-  }
+  for (let j = 0; j < need; j++) out[workIdx[j]!] = 1;
 }
 
 /** Flat index of the first NaN in `bits[start .. end)`, or -1. */
