@@ -22,10 +22,12 @@ export interface Implementation {
   readonly async?: boolean;
   /** Computes the mask. */
   readonly run: MaskFn;
-  /** Starts and warms whatever `run` needs (the pool's workers); never timed. */
-  readonly setup?: () => Promise<void>;
+  /** Starts and warms whatever `run` needs for rows of `cols` (the pool's workers); never timed. */
+  readonly setup?: (cols: number) => Promise<void>;
   /** Releases what `setup` started. */
   readonly close?: () => Promise<void>;
+  /** A line for the report's notes (the same line from several implementations is shown once). */
+  readonly note?: string;
 }
 
 /** Names of the built-in implementation families, in the order they are run and shown. */

@@ -24,6 +24,7 @@ export interface BenchReport {
   readonly oracle: string;
   readonly results: JsonResult[];
   readonly skipped: Skipped[];
+  readonly notes: string[];
 }
 
 /** Builds the `--json` object (plain data: numbers, strings, booleans, null). */
@@ -32,7 +33,7 @@ export function jsonReport(machine: MachineInfo, config: BenchConfig, suite: Sui
     const { tinybench: _tinybench, ...rest } = r;
     return rest;
   });
-  return { machine, config, oracle: suite.oracle, results, skipped: suite.skipped };
+  return { machine, config, oracle: suite.oracle, results, skipped: suite.skipped, notes: suite.notes };
 }
 
 function fixed(x: number, digits: number): string {
@@ -119,6 +120,7 @@ export function textReport(machine: MachineInfo, config: BenchConfig, suite: Sui
       out.push(`- ${name} skipped at rows ${rows.join(', ')}: ${reason}.`);
     }
   }
+  for (const note of suite.notes) out.push(`- ${note}.`);
   if (suite.results.some((r) => r.speedup_estimated)) {
     out.push(
       "~ speed-up from the seed's ns/element at the largest batch it was timed on (its cost per element does not depend on the row count).",

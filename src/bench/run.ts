@@ -20,6 +20,8 @@ export interface SuiteOptions {
   readonly implementations: readonly Implementation[];
   /** Storage of the loss batches (shared memory, so the pool reads them without a copy). */
   readonly alloc?: (rows: number, cols: number) => Float32Array;
+  /** How long the checking call of an async implementation may take before it is reported as hung (default 120 s). */
+  readonly checkTimeoutMs?: number;
   /** Called before each implementation is checked and timed on a batch (progress display). */
   readonly onProgress?: (done: number, total: number, label: string) => void;
 }
@@ -68,6 +70,8 @@ export interface SuiteResult {
   readonly skipped: Skipped[];
   /** Where the exact mask of each batch came from. */
   readonly oracle: string;
+  /** The implementations' notes, each once. */
+  readonly notes: string[];
 }
 
 function errorText(error: unknown): string {
@@ -130,6 +134,20 @@ function failed(impl: Implementation, batch: Batch, error: string): BenchResult 
   };
 }
 
+class HangError extends Error {}
+
+/** Default of {@link SuiteOptions.checkTimeoutMs}. */
+const CHECK_TIMEOUT_MS = 120_000;
+
+/** `promise`, or a rejection naming the delay if it has not settled after `ms` (the timer is cleared). */
+function settleWithin<T>(promise: PromiseLike<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new HangError(`its promise did not settle within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([Promise.resolve(promise), timeout]).finally(() => clearTimeout(timer));
+}
+
 /** Minimum samples per task: few, because the seed takes a tenth of a second or more per call. */
 const MIN_ITERATIONS = 5;
 
@@ -144,6 +162,7 @@ async function measure(
   expected: Uint8Array,
   pristine: Float32Array,
   timeMs: number,
+  checkTimeoutMs: number,
 ): Promise<BenchResult> {
   const { loss, cols, numNeg } = batch;
   const counts = numNeg.slice();
@@ -158,11 +177,11 @@ async function measure(
     first = impl.run(loss, cols, numNeg);
     if (isThenable(first)) {
       isAsync = true;
-      first = await first;
+      first = await settleWithin(first, checkTimeoutMs);
     }
   } catch (error) {
     restore();
-    return failed(impl, batch, `threw: ${errorText(error)}`);
+    return failed(impl, batch, error instanceof HangError ? error.message : `threw: ${errorText(error)}`);
   }
   if (!sameBits(loss, pristine) || !sameInts(numNeg, counts)) {
     restore();
@@ -282,6 +301,7 @@ export function rankResults(results: BenchResult[]): void {
  */
 export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
   const { rows: sizes, cols, dist, timeMs, dataSeed, implementations } = options;
+  const checkTimeout = options.checkTimeoutMs ?? CHECK_TIMEOUT_MS;
   const results: BenchResult[] = [];
   const skipped: Skipped[] = [];
   const setupError = new Map<string, string>();
@@ -292,7 +312,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
     for (const impl of implementations) {
       options.onProgress?.(done, total, `setting up ${impl.name}`);
       try {
-        await impl.setup?.();
+        await impl.setup?.(cols);
       } catch (error) {
         setupError.set(impl.name, `setup failed: ${errorText(error)}`);
       }
@@ -315,7 +335,7 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
             reason: `not timed above ${impl.maxElements} elements per batch (${rows} x ${cols} = ${rows * cols})`,
           });
         } else {
-          results.push(await measure(impl, batch, expected, pristine, timeMs));
+          results.push(await measure(impl, batch, expected, pristine, timeMs, checkTimeout));
         }
       }
     }
@@ -326,5 +346,6 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
     }
   }
   rankResults(results);
-  return { results, skipped, oracle: [...oracles].join(' / ') };
+  const notes = [...new Set(implementations.flatMap((i) => (i.note === undefined ? [] : [i.note])))];
+  return { results, skipped, oracle: [...oracles].join(' / '), notes };
 }

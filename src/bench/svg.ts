@@ -198,16 +198,16 @@ function threadPanel(results: readonly BenchResult[], box: Box): string {
       .sort((a, b) => a.threads - b.threads)
       .map((r) => ({ x: r.threads, y: one.ns_per_element! / r.ns_per_element! }));
     series.push({
-      name: `${rows} rows`,
+      name: `${rows} ${rows === 1 ? 'row' : 'rows'}`,
       colour: SIZE_COLOURS[i % SIZE_COLOURS.length]!,
       dashed: false,
-      label: `${rows} rows`,
+      label: `${rows} ${rows === 1 ? 'row' : 'rows'}`,
       points,
     });
   });
   if (series.length === 0 || threadsList.length < 2) {
     parts.push(
-      `<text x="${box.left + box.width / 2}" y="${box.top + box.height / 2}" text-anchor="middle" font-size="14">needs exact pool results at 1 and more threads (--threads 1,2,...)</text>`,
+      `<text x="${box.left + box.width / 2}" y="${box.top + box.height / 2}" text-anchor="middle" font-size="14">no exact pool results at 1 and 2+ threads</text>`,
     );
     return parts.join('\n');
   }

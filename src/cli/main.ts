@@ -1,32 +1,12 @@
 #!/usr/bin/env node
 import { removeTempFilesSync } from '../npy/writer.ts';
-import { describeFailure, EXIT_USAGE, UsageError } from './errors.ts';
+import { describeFailure, UsageError } from './errors.ts';
 import { mainUsage, packageVersion } from './usage.ts';
 
 /** One `hnm` command: loaded on first use, so `hnm --help` starts fast. */
 interface Command {
   readonly summary: string;
   run(argv: string[]): Promise<number>;
-}
-
-/**
- * The harness lives in `src/bench/command.ts` (its own issue). The specifier is not a literal so
- * this file type-checks without it; tsc rewrites `.ts` to `.js` at run time in `dist`.
- */
-async function runBench(argv: string[]): Promise<number> {
-  const specifier = '../bench/command.ts';
-  let mod: { benchCommand?: (argv: string[]) => Promise<number> };
-  try {
-    mod = (await import(specifier)) as typeof mod;
-  } catch (e) {
-    if ((e as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND' || !String(e).includes('command')) throw e;
-    mod = {};
-  }
-  if (typeof mod.benchCommand !== 'function') {
-    process.stderr.write('hnm bench: not available yet in this build\n');
-    return EXIT_USAGE;
-  }
-  return mod.benchCommand(argv);
 }
 
 /** The command table: add a command here (name, one-line summary, lazy import). */
@@ -45,7 +25,13 @@ const COMMANDS = new Map<string, Command>([
       run: async (argv) => (await import('./rank.ts')).rankCommand(argv),
     },
   ],
-  ['bench', { summary: 'time mask implementations on the same batches, each checked exact', run: runBench }],
+  [
+    'bench',
+    {
+      summary: 'time mask implementations on the same batches, each checked exact',
+      run: async (argv) => (await import('../bench/command.ts')).benchCommand(argv),
+    },
+  ],
   [
     'demo',
     {
