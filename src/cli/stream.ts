@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import type { NpyReader } from '../npy/reader.ts';
 import { NpyWriter } from '../npy/writer.ts';
 import type { RowSlice } from './args.ts';
@@ -90,6 +91,10 @@ export async function runStream(spec: StreamSpec): Promise<RunSummary> {
     const inputs: StreamInputs = { loss, fileRows, cols, start, end, chunkRows };
     step = await spec.prepare(inputs);
     try {
+      // Renaming onto a folder fails only at the end: refuse it before any work.
+      if ((await stat(spec.outFile).catch(() => undefined))?.isDirectory()) {
+        throw Object.assign(new Error('is a folder'), { code: 'EISDIR' });
+      }
       writer = await NpyWriter.create(spec.outFile, spec.outDescr, [end - start, cols], spec.outItemSize);
     } catch (e) {
       throw fileError(e, 'write', spec.outFile);
@@ -160,9 +165,21 @@ async function pump(
         throw fileError(e, 'write', spec.outFile);
       }
       progress(chunk.rowStart + chunk.rows - start);
+      if (i === 0 && process.env.HNM_TEST_STALL === '1') await stallForTest();
     }
   } finally {
     // A failed step leaves the read-ahead in flight: settle it so it neither leaks nor rejects unhandled.
     await next?.catch(() => undefined);
   }
+}
+
+/**
+ * Test hook (`HNM_TEST_STALL=1`): after the first chunk is written, say so on stderr and wait
+ * forever, so a test can send a signal mid-run, without timing, and check the cleanup.
+ */
+function stallForTest(): Promise<never> {
+  process.stderr.write('hnm: stalled after the first chunk (HNM_TEST_STALL)\n');
+  return new Promise(() => {
+    setInterval(() => {}, 1 << 30);
+  });
 }
