@@ -1,5 +1,7 @@
 import { NpyFormatError } from '../npy/errors.ts';
 import type { NpyReader } from '../npy/reader.ts';
+import { prepareSsdChunk } from '../ssd/chunk.ts';
+import { firstNonBinary } from '../ssd/positives.ts';
 import { checkCountsFile, checkPositivesFile, openInput } from './inputs.ts';
 import type { LossChunk } from './nan.ts';
 import { findNan } from './nan.ts';
@@ -20,7 +22,8 @@ export type CountSpec =
 export interface CountSource {
   /**
    * The counts of `chunk`'s rows, clamped to `0 .. cols`, in a buffer reused by the next call. May
-   * rewrite `chunk.loss` first, as a preset's handling of positives requires.
+   * rewrite `chunk.loss` first, as a preset's handling of positives requires. A batch-wide preset
+   * (ssd_keras) returns a single count for the whole chunk read as one flat row.
    */
   countsFor(chunk: LossChunk): Promise<Int32Array>;
   close(): Promise<void>;
@@ -93,9 +96,27 @@ function positivesCounts(
         const nan = findNan(loss.file, chunk);
         if (nan !== undefined) throw nan;
       }
+      const bad = firstNonBinary(pos, 0, pos.length);
+      if (bad >= 0) {
+        const row = chunk.rowStart + Math.floor(bad / chunk.cols);
+        throw new NpyFormatError(
+          reader.file,
+          'data',
+          `the value at row ${row}, column ${bad % chunk.cols} is ${pos[bad]}; positives must be 0 or 1`,
+        );
+      }
       const out = counts.subarray(0, chunk.rows);
-      presetCounts(spec.preset, chunk.loss, pos, chunk.rows, chunk.cols, spec.ratio, spec.minNeg, out);
-      return out;
+      const used = presetCounts(
+        spec.preset,
+        chunk.loss,
+        pos,
+        chunk.rows,
+        chunk.cols,
+        spec.ratio,
+        spec.minNeg,
+        out,
+      );
+      return out.subarray(0, used);
     },
     close: () => reader.close(),
   };
@@ -103,10 +124,11 @@ function positivesCounts(
 
 /**
  * The one place a preset turns positives into counts (and rewrites the loss as that framework
- * does before ranking). Only `ssd.pytorch` is here for now: positives' loss set to 0,
- * `k = min(max(ceil(ratio * P), minNeg), N - 1)` with P the positives of the row (`rank < ratio * P`
- * takes `ceil` of a fractional product, as PyTorch compares). Other presets are refused by the
- * argument parser until the SSD front end provides them. Cost: O(rows * cols).
+ * does before ranking): the SSD front end's `prepareSsdChunk`, so every preset of the library is
+ * served (ssd.pytorch, pytorch_advanced, torchvision, mmdet, ssd_keras). Returns the number of
+ * entries written to `counts`: `rows` for the per-image presets; 1 for ssd_keras, whose single
+ * batch count applies to the chunk read as one flat row (so the chunk must be the whole batch, see
+ * `StreamSpec.wholeBatch`). Cost: O(rows * cols).
  */
 export function presetCounts(
   preset: string,
@@ -117,18 +139,6 @@ export function presetCounts(
   ratio: number,
   minNeg: number,
   counts: Int32Array,
-): void {
-  if (preset !== 'ssd.pytorch') throw new Error(`preset ${preset} is not implemented`);
-  for (let r = 0; r < rows; r++) {
-    let p = 0;
-    const end = (r + 1) * cols;
-    for (let i = r * cols; i < end; i++) {
-      if (positives[i] !== 0) {
-        p++;
-        loss[i] = 0;
-      }
-    }
-    const k = Math.max(Math.ceil(ratio * p), minNeg);
-    counts[r] = Math.min(k, cols - 1);
-  }
+): number {
+  return prepareSsdChunk(preset, ratio, minNeg, loss, positives, rows, cols, counts);
 }

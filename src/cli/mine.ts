@@ -1,3 +1,4 @@
+import { PRESET_NAMES, PRESETS } from '../ssd/presets.ts';
 import type { OptionTable, OptionValues } from './args.ts';
 import {
   parseCount,
@@ -11,8 +12,10 @@ import {
 } from './args.ts';
 import type { CountSpec } from './counts.ts';
 import { openCountSource } from './counts.ts';
-import { UsageError } from './errors.ts';
+import { fileError, UsageError } from './errors.ts';
+import { lossFromLogits } from './logits.ts';
 import { findNan } from './nan.ts';
+import type { RunSummary } from './stream.ts';
 import { runStream } from './stream.ts';
 import { report } from './summary.ts';
 import { MINE_USAGE } from './usage.ts';
@@ -37,15 +40,16 @@ const OPTIONS: OptionTable = {
   help: { type: 'boolean', short: 'h' },
 };
 
-/** Presets of the SSD front end; only the default is served by the CLI so far. */
-const PRESETS = ['ssd.pytorch', 'pytorch_advanced', 'torchvision', 'mmdet', 'ssd_keras'];
-const AVAILABLE_PRESETS = new Set(['ssd.pytorch']);
-/** These frameworks take whole-number ratios; a fraction would not reproduce them. */
-const WHOLE_RATIO_PRESETS = new Set(['mmdet', 'ssd_keras']);
-
 /** A validated `hnm mine` command line. */
 export interface MinePlan {
+  /** `--loss`; with `--logits`, empty (the loss is computed into a temporary file first). */
   readonly loss: string;
+  /** `--logits`, `--labels` and `--loss-out`, when the loss comes from logits. */
+  readonly logits:
+    | { readonly logits: string; readonly labels: string; readonly lossOut: string | undefined }
+    | undefined;
+  /** The preset ranks the whole batch at once (ssd_keras): one chunk, one flat top-k. */
+  readonly batchWide: boolean;
   readonly out: string;
   readonly counts: CountSpec;
   readonly threads: number | undefined;
@@ -79,11 +83,12 @@ export function planMine(values: OptionValues): MinePlan {
   if (!hasLogits) required(values, 'loss', 'LOSS.npy');
   const out = required(values, 'out', 'MASK.npy');
   const preset = str(values, 'preset') ?? 'ssd.pytorch';
-  if (!PRESETS.includes(preset)) {
-    throw new UsageError(`--preset must be one of ${PRESETS.join(', ')}; got '${preset}'`);
+  if (!Object.hasOwn(PRESETS, preset)) {
+    throw new UsageError(`--preset must be one of ${PRESET_NAMES.join(', ')}; got '${preset}'`);
   }
+  const spec = PRESETS[preset as keyof typeof PRESETS];
   const ratio = parsePositive(str(values, 'ratio') ?? '3', 'ratio');
-  if (WHOLE_RATIO_PRESETS.has(preset) && !Number.isInteger(ratio)) {
+  if (spec.wholeRatio && !Number.isInteger(ratio)) {
     throw new UsageError(
       `--ratio must be a whole number for --preset ${preset} (as that framework takes it), got ${ratio}`,
     );
@@ -121,16 +126,19 @@ export function planMine(values: OptionValues): MinePlan {
     else
       counts = { kind: 'positives', file: required(values, 'positives', 'POS.npy'), preset, ratio, minNeg };
   }
-  if (counts.kind === 'positives' && !AVAILABLE_PRESETS.has(preset)) {
-    throw new UsageError(`--preset ${preset} is not available in this version yet (only ssd.pytorch)`);
-  }
-  if (hasLogits) {
+  const batchWide = counts.kind === 'positives' && spec.batchWide;
+  if (batchWide && rows !== undefined) {
     throw new UsageError(
-      '--logits/--labels is not available in this version yet; compute loss_c and pass --loss',
+      `--preset ${preset} mines one top-k over the whole batch, so --rows would change which rows compete; ` +
+        'mine the whole file (it is read into memory at once) and slice the mask instead',
     );
   }
   return {
-    loss: str(values, 'loss')!,
+    loss: str(values, 'loss') ?? '',
+    logits: hasLogits
+      ? { logits: str(values, 'logits')!, labels: str(values, 'labels')!, lossOut: str(values, 'loss-out') }
+      : undefined,
+    batchWide,
     out,
     counts,
     threads,
@@ -145,6 +153,11 @@ export function planMine(values: OptionValues): MinePlan {
  * `hnm mine`: streams the loss file in row chunks, computes each chunk's counts, mines it and writes
  * the `|b1` mask chunk at its offset; prints the summary. Resolves to the exit status; user errors
  * are thrown as `UsageError`/`DataError` for `main` to report.
+ *
+ * With `--logits`, a first pass (`lossFromLogits`) streams the logits and labels into a temporary
+ * loss file and positives file (just the `--rows` slice), which the same pipeline then mines; the
+ * loss file becomes `--loss-out` once the mask is written, else both are removed. A batch-wide preset
+ * (ssd_keras) reads the whole batch as one chunk and mines it as one flat row.
  */
 export async function mineCommand(argv: readonly string[]): Promise<number> {
   const values = parseOptions(argv, OPTIONS);
@@ -153,21 +166,63 @@ export async function mineCommand(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const plan = planMine(values);
+  const stage =
+    plan.logits === undefined
+      ? undefined
+      : await lossFromLogits({
+          logits: plan.logits.logits,
+          labels: plan.logits.labels,
+          rows: plan.rows,
+          lossTarget: plan.logits.lossOut ?? `${plan.out}.loss.npy`,
+          positivesTarget: `${plan.out}.positives.npy`,
+          nanLargest: plan.nanLargest,
+        });
+  try {
+    const summary = await mineLoss(
+      plan,
+      stage?.loss.tempFile ?? plan.loss,
+      stage === undefined || plan.counts.kind !== 'positives'
+        ? plan.counts
+        : { ...plan.counts, file: stage.positives.tempFile },
+    );
+    if (stage !== undefined) {
+      if (plan.logits?.lossOut !== undefined) {
+        try {
+          await stage.loss.commit();
+        } catch (e) {
+          throw fileError(e, 'write', plan.logits.lossOut);
+        }
+      }
+      const elements = summary.rows * summary.cols;
+      summary.seconds = Number((summary.seconds + stage.seconds).toFixed(6));
+      summary.ns_per_element = elements > 0 ? Number(((summary.seconds * 1e9) / elements).toFixed(3)) : 0;
+    }
+    report(summary, plan, 'mined', `${summary.negatives?.toLocaleString('en-US')} negatives kept`);
+    return 0;
+  } finally {
+    await stage?.loss.abort();
+    await stage?.positives.abort();
+  }
+}
+
+/** Mines `lossFile` (the `--loss` file, or the one computed from `--logits`) with `counts`. */
+async function mineLoss(plan: MinePlan, lossFile: string, countSpec: CountSpec): Promise<RunSummary> {
   let negatives = 0;
-  const summary = await runStream({
+  return runStream({
     command: 'mine',
-    lossFile: plan.loss,
+    lossFile,
     outFile: plan.out,
     outDescr: '|b1',
     outItemSize: 1,
-    rows: plan.rows,
+    rows: plan.logits === undefined ? plan.rows : undefined,
+    wholeBatch: plan.batchWide,
     threads: plan.threads,
     quiet: plan.quiet,
     json: plan.json,
     async prepare(inputs) {
       const source = await openCountSource(
-        plan.counts,
-        { file: plan.loss, rows: inputs.fileRows, cols: inputs.cols, nanLargest: plan.nanLargest },
+        countSpec,
+        { file: lossFile, rows: inputs.fileRows, cols: inputs.cols, nanLargest: plan.nanLargest },
         inputs.chunkRows,
       );
       return {
@@ -175,12 +230,14 @@ export async function mineCommand(argv: readonly string[]): Promise<number> {
           const counts = await source.countsFor(chunk);
           let mask: Uint8Array;
           try {
-            mask = await engine.mask(chunk.loss, chunk.cols, counts, plan.nanLargest);
+            // A batch-wide preset's single count applies to the whole chunk read as one flat row.
+            const cols = plan.batchWide ? chunk.loss.length : chunk.cols;
+            mask = await engine.mask(chunk.loss, cols, counts, plan.nanLargest);
           } catch (e) {
             // The library names the row within the chunk; report it within the file instead.
-            throw (e instanceof RangeError ? findNan(plan.loss, chunk) : undefined) ?? e;
+            throw (e instanceof RangeError ? findNan(lossFile, chunk) : undefined) ?? e;
           }
-          for (let r = 0; r < chunk.rows; r++) negatives += counts[r]!;
+          for (let r = 0; r < counts.length; r++) negatives += counts[r]!;
           return mask;
         },
         negatives: () => negatives,
@@ -188,6 +245,4 @@ export async function mineCommand(argv: readonly string[]): Promise<number> {
       };
     },
   });
-  report(summary, plan, 'mined', `${summary.negatives?.toLocaleString('en-US')} negatives kept`);
-  return 0;
 }

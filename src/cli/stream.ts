@@ -56,6 +56,11 @@ export interface StreamSpec {
   readonly threads: number | undefined;
   readonly quiet: boolean;
   readonly json: boolean;
+  /**
+   * Read the whole slice as one chunk (a batch-wide preset such as ssd_keras ranks every row of the
+   * batch together). Memory: the slice's losses twice (the read-ahead buffer) instead of a chunk's.
+   */
+  readonly wholeBatch?: boolean;
   /** Opens the command's other inputs and validates them against the loss (before any output exists). */
   prepare(inputs: StreamInputs): Promise<StreamStep>;
 }
@@ -87,7 +92,9 @@ export async function runStream(spec: StreamSpec): Promise<RunSummary> {
   try {
     const { rows: fileRows, cols } = checkLossFile(loss);
     const { start, end } = resolveRows(spec.rows, fileRows);
-    const chunkRows = Math.min(chunkRowsFor(cols), Math.max(1, end - start));
+    const chunkRows = spec.wholeBatch
+      ? Math.max(1, end - start)
+      : Math.min(chunkRowsFor(cols), Math.max(1, end - start));
     const inputs: StreamInputs = { loss, fileRows, cols, start, end, chunkRows };
     step = await spec.prepare(inputs);
     try {

@@ -43,16 +43,25 @@ Writes the hard negative mask: for each row of LOSS (B, N), true for the k large
 COUNT, exactly one of:
   --num-neg INT          the same k for every row
   --num-neg-file K.npy   k per row: integers, shape (B,) or (B, 1)
-  --positives POS.npy    bool or uint8 (B, N); k from the number of positives P per row:
-    --preset NAME        ssd.pytorch (default): positives' loss set to 0, k = min(ceil(R*P), N-1)
-                         (pytorch_advanced, torchvision, mmdet, ssd_keras: not available yet)
-    --ratio R            negatives per positive (default 3)
-    --min-neg INT        at least this many negatives per row (before the cap)
+  --positives POS.npy    bool or uint8 0/1 (B, N); k from the number of positives P per row,
+                         as the training framework named by --preset does it:
+    --preset NAME        ssd.pytorch (default)  positives' loss set to 0, k = min(R*P, N-1)
+                         pytorch_advanced       positives' loss set to 0, k = min(R*P, N)
+                         torchvision            positives' loss set to -Inf, k = R*P, no cap
+                         mmdet                  top-k over the negatives, k = min(R*P, #negatives)
+                         ssd_keras              one top-k over the whole batch of the nonzero-loss
+                                                negatives, k = min(max(R*P_batch, M), #those);
+                                                reads the whole batch at once, no --rows
+                         (a fractional k rounds up: rank < k, as in PyTorch)
+    --ratio R            negatives per positive (default 3); whole numbers for mmdet, ssd_keras
+    --min-neg M          at least M negatives per row before the cap (ssd_keras: per batch)
 
 Inputs:
   --loss LOSS.npy        float32 (B, N), C order; float64 is converted to float32
-  --logits LOGITS.npy    float32 (B, N, C) with --labels LABELS.npy (B, N) integers
-                         (0 = background): not available yet
+  --logits LOGITS.npy    float32 (B, N, C) (float64 converted) with --labels LABELS.npy,
+                         integers (B, N), 0 = background, positives = label > 0; the loss is
+                         loss_c = logsumexp(logits) - logits[label], computed stably
+  --loss-out LOSS.npy    with --logits: also write loss_c, float32 (B, N) (just the --rows)
   --out MASK.npy         written to a temporary file in the same folder, renamed on success
 
 Options:

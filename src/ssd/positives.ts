@@ -31,7 +31,8 @@ export function toPositives(
     throw new RangeError(`\`${name}\` must have one entry per element (${length}), got ${list.length}`);
   }
   if (positives instanceof Uint8Array) {
-    for (let i = 0; i < length; i++) if (positives[i]! > 1) throw entryError(name, i, cols, positives[i]);
+    const bad = firstNonBinary(positives, 0, length);
+    if (bad >= 0) throw entryError(name, bad, cols, positives[bad]);
     return positives;
   }
   const out = new Uint8Array(length);
@@ -54,4 +55,13 @@ export function positivesFromLabels(labels: LabelArray, length: number): Uint8Ar
   const out = new Uint8Array(length);
   for (let i = 0; i < length; i++) out[i] = (labels[i] as number) > 0 ? 1 : 0;
   return out;
+}
+
+/** Index of the first byte of `positives[start .. end)` that is neither 0 nor 1, or -1. O(end - start). */
+export function firstNonBinary(positives: Uint8Array, start: number, end: number): number {
+  let any = 0;
+  for (let i = start; i < end; i++) any |= positives[i]!;
+  if (any <= 1) return -1;
+  for (let i = start; i < end; i++) if (positives[i]! > 1) return i;
+  return -1;
 }
