@@ -58,7 +58,7 @@ export function createProgress(
       last = now;
       drawn = true;
       stream.write(
-        `\r${formatProgress(label, done, total, (now - started) / 1000, stream.columns ?? 80)}\x1b[K`,
+        `\r${formatProgress(label, done, total, (now - started) / 1000, stream.columns || 80)}\x1b[K`,
       );
     },
     finish(): void {
