@@ -1,9 +1,14 @@
+export type { BatchWideOptions } from './batch-wide.ts';
+export { hardNegativeMaskBatchWide } from './batch-wide.ts';
 export type { MaskOptions } from './mask.ts';
 export { hardNegativeMask } from './mask.ts';
 export type { NpyDtype, NpyKind } from './npy/dtype.ts';
 export { NpyFormatError } from './npy/errors.ts';
 export type { NpyArray, NpyData, NpyWriteOptions } from './npy/small.ts';
 export { encodeNpy, parseNpy, readNpy, writeNpy } from './npy/small.ts';
+export type { MineOptions, MinerOptions } from './pool/miner.ts';
+export { HardNegativeMiner } from './pool/miner.ts';
+export { allocLoss } from './pool/shared-buffers.ts';
 export type { RankOptions } from './rank.ts';
 export { rankDescending } from './rank.ts';
 export { referenceMask, referenceRank } from './reference.ts';

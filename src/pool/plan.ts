@@ -1,0 +1,38 @@
+/**
+ * How a call is cut into pool tasks: contiguous row ranges, a few per thread, none too small to pay
+ * for its round trip; and below which size a call is not dispatched at all.
+ *
+ * Measured on the 2-core development machine (Node 20, `node dist/bench/pool.bench.js` and the
+ * probes described there): a task round trip through Piscina (post, worker wake-up, answer, promise
+ * settled) costs about 30-45 us; the mask kernel runs at about 1.5-3 ns per element on one core.
+ * Splitting `e` elements over two threads saves about `e * 2 ns / 2`, which beats the round trip's
+ * ~40 us only from about 40-60k elements on. So a call with fewer than {@link INLINE_BELOW} elements
+ * (e.g. one SSD300 row of 8732, or four) runs on the calling thread: B = 1 answers in ~15-30 us
+ * instead of ~60 us, and a task never holds fewer than {@link MIN_TASK_ELEMENTS} elements.
+ */
+
+/** Calls with fewer elements (`rows * cols`) run inline on the calling thread, by default. */
+export const INLINE_BELOW = 1 << 16;
+
+/** Smallest task, in elements (unless a single row is larger): its work must dwarf a round trip. */
+export const MIN_TASK_ELEMENTS = 1 << 16;
+
+/**
+ * Tasks per thread for large calls: more than one evens out threads that the OS (or another
+ * process) slows down, and with 4 the last task to finish is short; more would only add round trips.
+ */
+export const TASKS_PER_THREAD = 4;
+
+/**
+ * Row boundaries of the tasks of a `(rows, cols)` call on `threads` threads: task `t` covers rows
+ * `bounds[t] .. bounds[t + 1] - 1`, contiguous and in order, sizes differing by at most one row.
+ * At most `threads * TASKS_PER_THREAD` tasks, each of at least `MIN_TASK_ELEMENTS` elements (or one
+ * row), at least one task. `rows` must be >= 1. Cost: O(tasks).
+ */
+export function planRanges(rows: number, cols: number, threads: number): Int32Array {
+  const bySize = Math.max(1, Math.floor((rows * cols) / MIN_TASK_ELEMENTS));
+  const tasks = Math.max(1, Math.min(rows, threads * TASKS_PER_THREAD, bySize));
+  const bounds = new Int32Array(tasks + 1);
+  for (let t = 0; t <= tasks; t++) bounds[t] = Math.floor((t * rows) / tasks);
+  return bounds;
+}

@@ -1,0 +1,141 @@
+/**
+ * Piscina worker entry: runs the same kernels as the synchronous API on one contiguous row range,
+ * reading and writing the call's `SharedArrayBuffer`s in place. A thin wrapper: no validation (the
+ * coordinator validated the call), one `KernelScratch` per thread, allocated once per column count;
+ * per task only a few typed-array views are created.
+ *
+ * Every task answers a number: -1 (done), the flat index of the first NaN it met, or -2 when it saw
+ * its call's cancel flag (checked before starting and between chunks of about 2^18 elements, so an
+ * aborted or closed call frees its threads within a fraction of a millisecond).
+ */
+import { histogramRefine, histogramTop, writeRange } from '../src/kernel/batch-wide.ts';
+import { rankRows } from '../src/kernel/rank-rows.ts';
+import type { KernelScratch } from '../src/kernel/scratch.ts';
+import { scratchFor } from '../src/kernel/scratch.ts';
+import { firstNan, selectRows } from '../src/kernel/select-rows.ts';
+import type { MineTask, TestFault } from '../src/pool/protocol.ts';
+import {
+  RESULT_CANCELLED,
+  RESULT_OK,
+  TASK_HISTOGRAM,
+  TASK_MASK,
+  TASK_RANK,
+  TASK_WRITE,
+} from '../src/pool/protocol.ts';
+import { CTRL_CANCEL, CTRL_WORDS, HIST_WORDS } from '../src/pool/shared-buffers.ts';
+
+let scratch: KernelScratch | undefined;
+
+/** Fault injection is for the fault tests only, and only when the environment asks for it. */
+const faultsEnabled = process.env.HNM_TEST_FAULTS === '1';
+
+/** Elements between two looks at the cancel flag. */
+const CHUNK_ELEMENTS = 1 << 18;
+
+/** Runs one task (see protocol.ts); answers -1, a NaN's flat index, or -2 (cancelled). */
+export default function mineTask(task: MineTask): number | Promise<number> {
+  if (task.fault !== null) {
+    const crashed = injectFault(task.fault);
+    if (crashed !== undefined) return crashed;
+  }
+  const ctrl = new Int32Array(task.ctx, 0, CTRL_WORDS);
+  if (Atomics.load(ctrl, CTRL_CANCEL) !== 0) return RESULT_CANCELLED;
+  const bits = new Int32Array(task.loss, task.lossAt, task.length);
+  const cols = task.cols;
+  const rowEnd = task.rowEnd;
+  const chunkRows = Math.max(1, Math.floor(CHUNK_ELEMENTS / cols));
+  const nanLargest = task.nanLargest;
+  switch (task.kind) {
+    case TASK_MASK: {
+      scratch = scratchFor(scratch, cols);
+      const counts = new Int32Array(task.ctx, CTRL_WORDS * 4, task.length / cols);
+      const out = new Uint8Array(task.out!);
+      for (let r = task.rowStart; r < rowEnd; ) {
+        const e = Math.min(rowEnd, r + chunkRows);
+        const nanAt = selectRows(bits, cols, r, e, counts, out, scratch, nanLargest);
+        if (nanAt >= 0) return nanAt;
+        r = e;
+        if (r < rowEnd && Atomics.load(ctrl, CTRL_CANCEL) !== 0) return RESULT_CANCELLED;
+      }
+      return RESULT_OK;
+    }
+    case TASK_RANK: {
+      scratch = scratchFor(scratch, cols);
+      const out = new Int32Array(task.out!);
+      for (let r = task.rowStart; r < rowEnd; ) {
+        const e = Math.min(rowEnd, r + chunkRows);
+        const nanAt = rankRows(bits, cols, r, e, out, scratch, nanLargest);
+        if (nanAt >= 0) return nanAt;
+        r = e;
+        if (r < rowEnd && Atomics.load(ctrl, CTRL_CANCEL) !== 0) return RESULT_CANCELLED;
+      }
+      return RESULT_OK;
+    }
+    case TASK_HISTOGRAM: {
+      const hist = new Int32Array(task.ctx);
+      const slot = task.slot;
+      hist.fill(0, slot, slot + HIST_WORDS);
+      let firstNanAt = -1;
+      for (let r = task.rowStart; r < rowEnd; ) {
+        const e = Math.min(rowEnd, r + chunkRows);
+        if (task.level === 0) {
+          const nanAt = histogramTop(bits, r * cols, e * cols, hist, slot, nanLargest);
+          if (nanAt >= 0 && firstNanAt < 0) {
+            firstNanAt = nanAt;
+            if (!nanLargest) return nanAt;
+          }
+        } else {
+          histogramRefine(bits, r * cols, e * cols, task.level, task.prefix, hist, slot, task.hasNan);
+        }
+        r = e;
+        if (r < rowEnd && Atomics.load(ctrl, CTRL_CANCEL) !== 0) return RESULT_CANCELLED;
+      }
+      return firstNanAt;
+    }
+    case TASK_WRITE: {
+      if (task.checkNan && !nanLargest) {
+        const nanAt = firstNan(bits, task.rowStart * cols, rowEnd * cols);
+        if (nanAt >= 0) return nanAt;
+      }
+      const out = new Uint8Array(task.out!);
+      let quota = task.quota;
+      for (let r = task.rowStart; r < rowEnd; ) {
+        const e = Math.min(rowEnd, r + chunkRows);
+        quota = writeRange(bits, r * cols, e * cols, task.shift, task.prefix, quota, out, task.hasNan);
+        r = e;
+        if (r < rowEnd && Atomics.load(ctrl, CTRL_CANCEL) !== 0) return RESULT_CANCELLED;
+      }
+      return RESULT_OK;
+    }
+    default:
+      throw new Error(`unknown task kind ${task.kind}`);
+  }
+}
+
+/**
+ * Test-only faults (see `TestFault`): handshake through the gate if any, then throw, exit the
+ * thread, crash it without answering, or carry on (undefined).
+ */
+function injectFault(fault: TestFault): Promise<number> | undefined {
+  if (!faultsEnabled) throw new Error('test fault injection is disabled (set HNM_TEST_FAULTS=1)');
+  if (fault.gate !== null) {
+    const gate = new Int32Array(fault.gate);
+    Atomics.store(gate, 0, 1);
+    Atomics.notify(gate, 0);
+    Atomics.wait(gate, 0, 1);
+  }
+  switch (fault.action) {
+    case 'throw':
+      throw new Error('injected fault');
+    case 'exit':
+      process.exit(70);
+      break;
+    case 'crash':
+      return new Promise<number>(() => {
+        queueMicrotask(() => {
+          throw new Error('injected crash');
+        });
+      });
+  }
+  return undefined;
+}
