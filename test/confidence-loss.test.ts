@@ -1,6 +1,9 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { confidenceLoss } from '../src/index.ts';
+import { readNpy } from '../src/npy/small.ts';
 import { prng } from './support/adversarial.ts';
 
 /** The textbook float64 computation: logsumexp with the max subtracted, minus the label's logit. */
@@ -155,5 +158,28 @@ describe('confidenceLoss', () => {
     expect(() => confidenceLoss(logits, labels, 2, 3, 1.5)).toThrow(/`classes`/);
     expect(() => confidenceLoss(logits, labels, '2' as never, 3, 4)).toThrow(TypeError);
     expect(confidenceLoss(new Float32Array(0), [], 0, 3, 4).length).toBe(0);
+  });
+});
+
+describe('confidenceLoss against PyTorch 1.13 (fixtures, logits up to ±1e4)', () => {
+  const dir = fileURLToPath(new URL('./fixtures/ssd/', import.meta.url));
+  const load = async (name: string) => (await readNpy(join(dir, name))).data;
+
+  it('is within float32 rounding of torch float64, and within a few ulps of F.cross_entropy in float32', async () => {
+    const logits = (await load('logits.npy')) as Float32Array;
+    const labels = (await load('labels.npy')) as BigInt64Array;
+    const loss = confidenceLoss(logits, labels, 4, 50, 6);
+    const exact = (await load('loss_c_float64.npy')) as Float64Array;
+    const crossEntropy = (await load('loss_c_cross_entropy.npy')) as Float32Array;
+    const logsumexp = (await load('loss_c_logsumexp.npy')) as Float32Array;
+    for (let i = 0; i < loss.length; i++) {
+      expect(Number.isFinite(loss[i]!)).toBe(true);
+      expect(Math.abs(loss[i]! - exact[i]!)).toBeLessThanOrEqual(
+        ulp32(exact[i]!) / 2 + 1e-12 * Math.abs(exact[i]!),
+      );
+      // PyTorch's float32 kernels round several times; ours rounds once.
+      expect(Math.abs(loss[i]! - crossEntropy[i]!)).toBeLessThanOrEqual(8 * ulp32(exact[i]!) + 1e-6);
+      expect(Math.abs(loss[i]! - logsumexp[i]!)).toBeLessThanOrEqual(8 * ulp32(exact[i]!) + 2e-3);
+    }
   });
 });

@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { SsdNegativesResult, SsdPreset } from '../src/index.ts';
@@ -9,6 +11,7 @@ import {
   referenceSsdNegatives,
   ssdNegatives,
 } from '../src/index.ts';
+import { readNpy } from '../src/npy/small.ts';
 import { prepareBatch, prepareImageRows } from '../src/ssd/prepare.ts';
 import { ssdKerasTfReference } from '../src/ssd/reference-presets.ts';
 import { firstDifference, lossValue, prng } from './support/adversarial.ts';
@@ -180,20 +183,21 @@ describe('edge cases', () => {
     const pos = [0, 0, 0, 0, 0, 1];
     expect(mask('pytorch_advanced', loss, pos, 6, 2.5)).toEqual([1, 1, 1, 0, 0, 0]);
     expect(mask('torchvision', loss, pos, 6, 0.5)).toEqual([1, 0, 0, 0, 0, 0]);
-    // 30 positives * 0.1: float32 gives exactly 3 (float64 would give 3.0000000000000004, so 4).
-    const cols = 40;
+    // PyTorch multiplies the int64 count by the Python float in float32 (checked with torch 1.13):
+    // 0.3 * 50 = 15.000000953674316 there, so rank < k keeps 16 (float64 gives 15 exactly, so 15);
+    // 1.1 * 50 = 55 there (float64: 55.00000000000001, so 56).
+    const cols = 80;
     const big = Array.from({ length: cols }, (_, i) => cols - i);
-    const many = Array.from({ length: cols }, (_, i) => (i >= 10 ? 1 : 0));
+    const many = Array.from({ length: cols }, (_, i) => (i >= 30 ? 1 : 0));
     for (const preset of ['ssd.pytorch', 'pytorch_advanced', 'torchvision'] as const) {
-      const result = ssdNegatives({
-        loss: Float32Array.from(big),
-        cols,
-        positives: many,
-        preset,
-        ratio: 0.1,
-      });
-      expect(result.counts[0]).toBe(3);
-      expect(mask(preset, big, many, cols, 0.1).slice(0, 10)).toEqual([1, 1, 1, 0, 0, 0, 0, 0, 0, 0]);
+      for (const [ratio, k] of [
+        [0.3, 16],
+        [1.1, 55],
+      ] as const) {
+        const result = ssdNegatives({ loss: Float32Array.from(big), cols, positives: many, preset, ratio });
+        expect(result.counts[0]).toBe(k);
+        expect(mask(preset, big, many, cols, ratio).slice(0, k + 1)).toEqual([...Array(k).fill(1), 0]);
+      }
     }
   });
 
@@ -612,5 +616,39 @@ describe('the streaming building blocks', () => {
     const p = new Uint8Array(2);
     expect(() => prepareImageRows(PRESETS.ssd_keras, 3, 0, z, p, 2, 1, z, z, z)).toThrow(/whole batch/);
     expect(() => prepareBatch(PRESETS.mmdet, 3, 0, z, p, 2, 1, z, z)).toThrow(/per image/);
+  });
+});
+
+describe('fixtures made by PyTorch 1.13 running each framework’s own lines', () => {
+  const dir = fileURLToPath(new URL('./fixtures/ssd/', import.meta.url));
+  const load = async (name: string) => (await readNpy(join(dir, name))).data;
+
+  it('ssd.pytorch, pytorch_advanced and torchvision, integer and fractional ratios (float32 products)', async () => {
+    const loss = (await load('loss.npy')) as Float32Array;
+    const positives = (await load('positives.npy')) as Uint8Array;
+    const cols = 64;
+    for (const preset of ['ssd.pytorch', 'pytorch_advanced', 'torchvision'] as const) {
+      for (const ratio of ['3', '1', '2.5', '0.1', '0.3', '1.1']) {
+        const expected = (await load(`mask_${preset}_r${ratio}.npy`)) as Uint8Array;
+        const got = ssdNegatives({ loss, cols, positives, preset, ratio: Number(ratio) }).negatives;
+        expect(firstDifference(got, expected), `${preset} ratio ${ratio}`).toBe(-1);
+        expect(
+          firstDifference(
+            referenceSsdNegatives({ loss, cols, positives, preset, ratio: Number(ratio) }),
+            expected,
+          ),
+        ).toBe(-1);
+      }
+    }
+  });
+
+  it('mmdet (torch.topk over the negatives, tie-free losses)', async () => {
+    const loss = (await load('loss_distinct.npy')) as Float32Array;
+    const positives = (await load('positives.npy')) as Uint8Array;
+    for (const ratio of [3, 1]) {
+      const expected = (await load(`mask_mmdet_r${ratio}.npy`)) as Uint8Array;
+      const got = ssdNegatives({ loss, cols: 64, positives, preset: 'mmdet', ratio }).negatives;
+      expect(firstDifference(got, expected)).toBe(-1);
+    }
   });
 });

@@ -153,9 +153,10 @@ export function checkMinNegatives(minNegatives: unknown, name = 'minNegatives'):
 /**
  * `ratio * positives` as the framework computes it. The PyTorch-based frameworks multiply an int64
  * count by a Python float, which PyTorch does in float32 (the default dtype), so a fractional ratio
- * is rounded there: ratio 0.1 with 30 positives gives exactly 3 in float32 (3.0000000000000004 in
- * float64). For an integer ratio and fewer than 2^24 positives both agree. mmdet and ssd_keras
- * multiply integers.
+ * is rounded there, and `rank < k` then rounds the product up: with 50 positives, ratio 0.3 gives
+ * 15.000000953674316 in float32, so 16 negatives (float64: exactly 15), and ratio 1.1 gives 55
+ * (float64: 55.00000000000001, so 56); checked against torch 1.13 (test/fixtures/ssd). For an
+ * integer ratio and fewer than 2^24 positives both agree. mmdet and ssd_keras multiply integers.
  */
 export function negativeBudget(spec: PresetSpec, ratio: number, positives: number): number {
   if (spec.wholeRatio) return ratio * positives;
