@@ -1,20 +1,49 @@
+import { HardNegativeMiner } from '../pool/miner.ts';
+import { INLINE_BELOW } from '../pool/plan.ts';
+import { allocLoss } from '../pool/shared-buffers.ts';
+import { makeBatch } from './data.ts';
 import type { Implementation } from './implementations.ts';
 
-/** Loss storage in shared memory, so the pool reads the batch without copying it. */
+/** Loss storage in shared memory (`allocLoss`), so the pool reads the batches without a copy. */
 export function sharedLoss(rows: number, cols: number): Float32Array {
-  return new Float32Array(new SharedArrayBuffer(rows * cols * 4));
+  return allocLoss(rows, cols);
 }
 
-/** Placeholder until the worker pool lands: reported as a failed setup. */
+/** Warm-up elements per thread: four of the pool's smallest tasks (65536 elements), so every thread gets work. */
+const WARM_ELEMENTS_PER_THREAD = 1 << 18;
+
+/**
+ * `pool@T`: `HardNegativeMiner.mask` with `T` worker threads, as users call it (default inline
+ * threshold, so a small batch runs on the calling thread). `setup` creates the miner and runs a few
+ * calls on a batch large enough to start and JIT-warm every worker, so no start-up is ever timed.
+ */
 export function poolImplementation(threads: number): Implementation {
+  let miner: HardNegativeMiner | undefined;
   return {
     name: `pool@${threads}`,
     threads,
     builtin: true,
     maxElements: Number.POSITIVE_INFINITY,
-    setup: () => Promise.reject(new Error('the worker pool is not available yet')),
-    run: () => {
-      throw new Error('unreachable');
+    async: true,
+    setup: async (cols) => {
+      miner = new HardNegativeMiner({ threads });
+      const warm = makeBatch(
+        'exp',
+        Math.max(1, Math.ceil((threads * WARM_ELEMENTS_PER_THREAD) / cols)),
+        cols,
+        0,
+        allocLoss,
+      );
+      for (let i = 0; i < 3; i++) await miner.mask(warm.loss, cols, warm.numNeg);
     },
+    run: (loss, cols, numNeg) => {
+      if (miner === undefined) return Promise.reject(new Error('pool not set up'));
+      return miner.mask(loss, cols, numNeg);
+    },
+    close: async () => {
+      await miner?.close();
+      miner = undefined;
+    },
+    note: `pool@T: the miner runs calls under ${INLINE_BELOW} elements on the calling thread, as a task round trip (~40 us) would cost more`,
   };
 }
