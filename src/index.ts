@@ -22,6 +22,8 @@ export type {
   SsdNegativesOptions,
   SsdNegativesResult,
 } from './ssd/plan.ts';
+export type { SsdNegativesPooledOptions } from './ssd/pooled.ts';
+export { ssdNegativesPooled } from './ssd/pooled.ts';
 export type { PositivesInput } from './ssd/positives.ts';
 export type { CountCap, PositiveHandling, PresetSpec, SsdPreset } from './ssd/presets.ts';
 export { DEFAULT_PRESET, DEFAULT_RATIO, PRESET_NAMES, PRESETS } from './ssd/presets.ts';

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { SsdNegativesResult, SsdPreset } from '../src/index.ts';
 import {
   confidenceLoss,
+  HardNegativeMiner,
   hardNegativeMask,
   PRESET_NAMES,
   PRESETS,
@@ -12,6 +13,7 @@ import {
   ssdNegatives,
 } from '../src/index.ts';
 import { readNpy } from '../src/npy/small.ts';
+import { ssdNegativesPooled } from '../src/ssd/pooled.ts';
 import { prepareBatch, prepareImageRows } from '../src/ssd/prepare.ts';
 import { ssdKerasTfReference } from '../src/ssd/reference-presets.ts';
 import { firstDifference, lossValue, prng } from './support/adversarial.ts';
@@ -650,5 +652,51 @@ describe('fixtures made by PyTorch 1.13 running each framework’s own lines', (
       const got = ssdNegatives({ loss, cols: 64, positives, preset: 'mmdet', ratio }).negatives;
       expect(firstDifference(got, expected)).toBe(-1);
     }
+  });
+});
+
+describe('the pooled twin (HardNegativeMiner.ssdNegatives)', () => {
+  it('equals the synchronous result for every preset, in the workers and inline', async () => {
+    await using miner = new HardNegativeMiner({ threads: 2, inlineBelow: 0 });
+    await using inline = new HardNegativeMiner({ threads: 1 });
+    const rows = 8;
+    const cols = 3001;
+    const rand = prng(77);
+    const loss = Float32Array.from({ length: rows * cols }, () =>
+      rand() < 0.1 ? 0 : rand() < 0.02 ? -INF : Math.round(rand() * 40) / 8,
+    );
+    const positives = Uint8Array.from(loss, (_, i) =>
+      rand() < [0, 1, 0.01, 0.3][Math.floor(i / cols) % 4]! ? 1 : 0,
+    );
+    for (const preset of PRESET_NAMES) {
+      const options = { loss, cols, positives, preset, minNegatives: 5 };
+      const sync = ssdNegatives(options);
+      for (const m of [miner, inline]) {
+        const pooled = await m.ssdNegatives(options);
+        expect(firstDifference(pooled.negatives, sync.negatives), preset).toBe(-1);
+        expect([...pooled.counts]).toEqual([...sync.counts]);
+        expect(pooled.numNegatives).toBe(sync.numNegatives);
+        expect(pooled.lossSum).toBe(sync.lossSum);
+        expect(pooled.numPositives).toBe(sync.numPositives);
+      }
+    }
+    const out = new Uint8Array(rows * cols);
+    const viaOut = await ssdNegativesPooled(miner, { loss, cols, positives, preset: 'mmdet', out });
+    expect(viaOut.negatives).toBe(out);
+    expect([...out]).toEqual([...ssdNegatives({ loss, cols, positives, preset: 'mmdet' }).negatives]);
+  });
+
+  it('rejects (never throws) on bad options, an aborted signal or a closed miner', async () => {
+    const miner = new HardNegativeMiner({ threads: 1, inlineBelow: 0 });
+    const loss = new Float32Array([1, 2, 3, 4]);
+    const bad = miner.ssdNegatives({ loss, cols: 2, positives: [0, 1, 0, 0], preset: 'mmdet', ratio: 1.5 });
+    await expect(bad).rejects.toThrow(/`options\.ratio`/);
+    const controller = new AbortController();
+    controller.abort();
+    await expect(
+      miner.ssdNegatives({ loss, cols: 2, positives: [0, 1, 0, 0], signal: controller.signal }),
+    ).rejects.toMatchObject({ name: 'AbortError' });
+    await miner.close();
+    await expect(miner.ssdNegatives({ loss, cols: 2, positives: [0, 1, 0, 0] })).rejects.toThrow(/closed/);
   });
 });

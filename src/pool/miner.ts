@@ -8,6 +8,9 @@ import { rankRows } from '../kernel/rank-rows.ts';
 import type { KernelScratch } from '../kernel/scratch.ts';
 import { scratchFor } from '../kernel/scratch.ts';
 import { selectRows } from '../kernel/select-rows.ts';
+import type { SsdNegativesResult } from '../ssd/plan.ts';
+import type { SsdNegativesPooledOptions } from '../ssd/pooled.ts';
+import { ssdNegativesPooled } from '../ssd/pooled.ts';
 import type { NanOptions } from '../validate.ts';
 import { bitsOf, checkCols, checkLoss, checkNan, nanError, toCounts } from '../validate.ts';
 import { INLINE_BELOW, planRanges } from './plan.ts';
@@ -251,6 +254,16 @@ export class HardNegativeMiner {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * `ssdNegatives` (the SSD framework presets) with the mining on this pool; the same result, bit for
+   * bit. Preparation and the loss sum run on the calling thread, the select kernel in the workers;
+   * see {@link ssdNegativesPooled}. Rejects (never throws) with `ssdNegatives`' errors or
+   * {@link mask}'s.
+   */
+  ssdNegatives(options: SsdNegativesPooledOptions): Promise<SsdNegativesResult> {
+    return ssdNegativesPooled(this, options);
   }
 
   /**

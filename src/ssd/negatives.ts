@@ -1,3 +1,4 @@
+import { hardNegativeMaskBatchWide } from '../batch-wide.ts';
 import type { KernelScratch } from '../kernel/scratch.ts';
 import { scratchFor } from '../kernel/scratch.ts';
 import { selectRows } from '../kernel/select-rows.ts';
@@ -6,35 +7,26 @@ import type { SsdNegativesOptions, SsdNegativesResult, SsdPlan } from './plan.ts
 import { finishSsdNegatives, planSsdNegatives } from './plan.ts';
 
 let rowScratch: KernelScratch | undefined;
-let batchScratch: KernelScratch | undefined;
 
 /**
  * Runs the mining kernel of a plan on the calling thread: per row for the per-image presets, one
- * top-k over the flattened batch for ssd_keras (the same mask as a batch-wide select, ties by flat
- * index). Writes and returns the mask. O(rows * cols).
+ * top-k over the flattened batch for ssd_keras (`hardNegativeMaskBatchWide`, ties by flat index).
+ * Writes and returns the mask. O(rows * cols).
  */
 export function mineSsdPlan(plan: SsdPlan): Uint8Array {
   const { rows, cols, modified, nanLargest } = plan;
   const n = modified.length;
   const negatives = plan.out ?? new Uint8Array(n);
   if (n === 0) return negatives;
-  // The plan already rejected NaN under `nan: 'error'`, so the kernel never reports one.
+  // The plan already rejected NaN under `nan: 'error'`, so the kernels never report one.
   if (plan.counts === null) {
-    batchScratch = scratchFor(batchScratch, n);
-    selectRows(
-      bitsOf(modified),
-      n,
-      0,
-      1,
-      Int32Array.of(plan.batchCount),
-      negatives,
-      batchScratch,
-      nanLargest,
-    );
-  } else {
-    rowScratch = scratchFor(rowScratch, cols);
-    selectRows(bitsOf(modified), cols, 0, rows, plan.counts, negatives, rowScratch, nanLargest);
+    return hardNegativeMaskBatchWide(modified, cols, plan.batchCount, {
+      nan: nanLargest ? 'largest' : 'error',
+      out: negatives,
+    });
   }
+  rowScratch = scratchFor(rowScratch, cols);
+  selectRows(bitsOf(modified), cols, 0, rows, plan.counts, negatives, rowScratch, nanLargest);
   return negatives;
 }
 
