@@ -504,11 +504,18 @@ describe('hnm bench', () => {
         plugin('wrong'),
         '--impl',
         plugin('throws'),
+        '--svg',
+        join(temp, 'limited.svg'),
       ],
       io,
     );
     expect(code).toBe(1);
     const text = io.out();
+    const svg = readFileSync(join(temp, 'limited.svg'), 'utf8');
+    expect(parseXml(svg)).toBe('svg');
+    expect(svg).toMatch(
+      /seed not timed above 100 elements per batch; failed \(not drawn\): throws; generated /,
+    );
     expect(text).toMatch(/Task name +Rows +Threads +Latency avg \(ns\) +Latency med \(ns\)/);
     expect(text).toMatch(/ns\/element +vs seed +Exact/);
     expect(text).toMatch(/^seed +1 +1 .* 1\.00x +yes$/m);

@@ -249,7 +249,7 @@ export async function benchCommand(
   }
   if (parsed.svg !== undefined) {
     try {
-      await writeAtomically(parsed.svg, svgChart(suite.results, config, machine));
+      await writeAtomically(parsed.svg, svgChart(suite.results, config, machine, suite.skipped));
       if (!parsed.quiet) io.stderr.write(`hnm bench: wrote ${parsed.svg}\n`);
     } catch (error) {
       io.stderr.write(

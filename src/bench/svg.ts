@@ -1,7 +1,7 @@
 import type { MachineInfo } from './machine.ts';
 import type { BenchConfig } from './report.ts';
 import { formatNs } from './report.ts';
-import type { BenchResult } from './run.ts';
+import type { BenchResult, Skipped } from './run.ts';
 
 /** Escapes text for XML content and attribute values. */
 export function escapeXml(text: string): string {
@@ -252,7 +252,12 @@ function threadPanel(results: readonly BenchResult[], box: Box): string {
  * opens in any browser): ns per element by batch size on log scales, one line per implementation
  * (one that is not exact is grey and dashed), and the pool's thread scaling as a second panel.
  */
-export function svgChart(results: readonly BenchResult[], config: BenchConfig, machine: MachineInfo): string {
+export function svgChart(
+  results: readonly BenchResult[],
+  config: BenchConfig,
+  machine: MachineInfo,
+  skipped: readonly Skipped[] = [],
+): string {
   const width = 1280;
   const height = 560;
   const sizeBox: Box = { left: 80, top: 90, width: 500, height: 360 };
@@ -260,9 +265,15 @@ export function svgChart(results: readonly BenchResult[], config: BenchConfig, m
   const failures = results.filter((r) => r.status === 'failed');
   const failedNames = [...new Set(failures.map((r) => r.name))];
   const title = `hnm bench: hard negative masks, dist ${config.dist}, ${config.cols} columns`;
-  const subtitle = `${machine.model}, ${machine.cpus} CPUs, Node ${machine.node}, ${config.time_ms} ms per task; every point checked exact before timing`;
-  const footer =
-    failedNames.length > 0 ? `failed (not drawn): ${failedNames.join(', ')}` : `generated ${machine.date}`;
+  const subtitle = `${machine.model}, ${machine.cpus} CPUs, Node ${machine.node}, load ${machine.loadavg[0]} at start, ${config.time_ms} ms per task; every point checked exact before timing`;
+  const notes: string[] = [];
+  for (const name of new Set(skipped.map((s) => s.name))) {
+    const reason = skipped.find((s) => s.name === name)!.reason.replace(/ \(.*\)$/, '');
+    notes.push(`${name} ${reason}`);
+  }
+  if (failedNames.length > 0) notes.push(`failed (not drawn): ${failedNames.join(', ')}`);
+  notes.push(`generated ${machine.date}`);
+  const footer = notes.join('; ');
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif">`,
