@@ -165,6 +165,8 @@ describe('confidenceLoss against PyTorch 1.13 (fixtures, logits up to ±1e4)', (
   const dir = fileURLToPath(new URL('./fixtures/ssd/', import.meta.url));
   const load = async (name: string) => (await readNpy(join(dir, name))).data;
 
+  // torch's float64 `logsumexp - gather` cancels for confident boxes (|logits| up to 1e4: an absolute
+  // error near 1e4 * 2^-52), where ours keeps the tiny loss through log1p; hence the 1e-11.
   it('is within float32 rounding of torch float64, and within a few ulps of F.cross_entropy in float32', async () => {
     const logits = (await load('logits.npy')) as Float32Array;
     const labels = (await load('labels.npy')) as BigInt64Array;
@@ -174,9 +176,7 @@ describe('confidenceLoss against PyTorch 1.13 (fixtures, logits up to ±1e4)', (
     const logsumexp = (await load('loss_c_logsumexp.npy')) as Float32Array;
     for (let i = 0; i < loss.length; i++) {
       expect(Number.isFinite(loss[i]!)).toBe(true);
-      expect(Math.abs(loss[i]! - exact[i]!)).toBeLessThanOrEqual(
-        ulp32(exact[i]!) / 2 + 1e-12 * Math.abs(exact[i]!),
-      );
+      expect(Math.abs(loss[i]! - exact[i]!)).toBeLessThanOrEqual(ulp32(exact[i]!) / 2 + 1e-11);
       // PyTorch's float32 kernels round several times; ours rounds once.
       expect(Math.abs(loss[i]! - crossEntropy[i]!)).toBeLessThanOrEqual(8 * ulp32(exact[i]!) + 1e-6);
       expect(Math.abs(loss[i]! - logsumexp[i]!)).toBeLessThanOrEqual(8 * ulp32(exact[i]!) + 2e-3);
