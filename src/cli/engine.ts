@@ -1,4 +1,7 @@
 import { hardNegativeMask } from '../mask.ts';
+import type { MineOptions } from '../pool/miner.ts';
+import { HardNegativeMiner } from '../pool/miner.ts';
+import { allocLoss } from '../pool/shared-buffers.ts';
 import { rankDescending } from '../rank.ts';
 
 /**
@@ -22,9 +25,9 @@ export interface Engine {
 }
 
 /**
- * The engine on the calling thread (the sync `hardNegativeMask` / `rankDescending`), writing into
- * one output buffer grown to the largest chunk. Used until the worker pool is wired in, and for
- * `--threads 1`.
+ * An engine on the calling thread (the sync `hardNegativeMask` / `rankDescending`), writing into one
+ * output buffer grown to the largest chunk: no worker threads at all. For embedding and tests; the
+ * CLI uses {@link createEngine}.
  */
 export function createSyncEngine(): Engine {
   let maskOut = new Uint8Array(0);
@@ -46,7 +49,68 @@ export function createSyncEngine(): Engine {
   };
 }
 
-/** The engine for `--threads` (undefined: the machine's default). */
-export async function createEngine(_threads: number | undefined): Promise<Engine> {
-  return createSyncEngine();
+/** Miner options plus the caller-owned shared result buffer the streaming CLI reuses for every chunk. */
+type MineOptionsWithOut = MineOptions & { out?: Uint8Array | Int32Array };
+
+/** Options of {@link createEngine}. */
+export interface EngineOptions {
+  /**
+   * The engine serves a stream of chunks (`mine`, `rank`), so memory must not grow with the number
+   * of calls: every result goes into one reused shared buffer (`options.out` of the miner). A miner
+   * that returns a fresh `SharedArrayBuffer` per call instead lets both the coordinator and the
+   * worker isolates keep each one alive until their next GC, which (measured) does not come: RSS
+   * grows by the whole output. So if the miner does not honour `out`, the engine finishes the run on
+   * the calling thread (bounded memory, one thread) rather than grow without bound.
+   */
+  streaming?: boolean;
+}
+
+/**
+ * The engine of every command: a {@link HardNegativeMiner} over worker threads (`threads`, default
+ * the machine's CPU count), mining each chunk in shared memory. Loss chunks come from the pool's
+ * `allocLoss`, so they reach the workers without a copy; results go to one reused shared buffer
+ * when streaming (see {@link EngineOptions.streaming}).
+ */
+export async function createEngine(
+  threads: number | undefined,
+  options: EngineOptions = {},
+): Promise<Engine> {
+  const miner = new HardNegativeMiner(threads === undefined ? {} : { threads });
+  const streaming = options.streaming === true;
+  let maskOut = new Uint8Array(new SharedArrayBuffer(0));
+  let rankOut = new Int32Array(new SharedArrayBuffer(0));
+  let fallback: Engine | undefined;
+  const nan = (largest: boolean): 'largest' | 'error' => (largest ? 'largest' : 'error');
+  /** After a result that did not land in `out`: stop using the pool for the rest of the stream. */
+  const checkLanded = async (result: ArrayBufferView, out: ArrayBufferView): Promise<void> => {
+    if (streaming && result.buffer !== out.buffer && fallback === undefined) {
+      fallback = createSyncEngine();
+      await miner.close();
+    }
+  };
+  return {
+    get threads() {
+      return fallback === undefined ? miner.threads : fallback.threads;
+    },
+    allocLoss: (rows, cols) => allocLoss(rows, cols),
+    async mask(loss, cols, counts, nanLargest) {
+      if (fallback !== undefined) return fallback.mask(loss, cols, counts, nanLargest);
+      if (maskOut.length < loss.length) maskOut = new Uint8Array(new SharedArrayBuffer(loss.length));
+      const out = maskOut.subarray(0, loss.length);
+      const mineOptions: MineOptionsWithOut = { nan: nan(nanLargest), ...(streaming ? { out } : {}) };
+      const result = await miner.mask(loss, cols, counts, mineOptions);
+      await checkLanded(result, out);
+      return result;
+    },
+    async rank(loss, cols, nanLargest) {
+      if (fallback !== undefined) return fallback.rank(loss, cols, nanLargest);
+      if (rankOut.length < loss.length) rankOut = new Int32Array(new SharedArrayBuffer(loss.length * 4));
+      const out = rankOut.subarray(0, loss.length);
+      const mineOptions: MineOptionsWithOut = { nan: nan(nanLargest), ...(streaming ? { out } : {}) };
+      const result = await miner.rank(loss, cols, mineOptions);
+      await checkLanded(result, out);
+      return result;
+    },
+    close: () => miner.close(),
+  };
 }

@@ -106,7 +106,7 @@ export async function runStream(spec: StreamSpec): Promise<RunSummary> {
     } catch (e) {
       throw fileError(e, 'write', spec.outFile);
     }
-    engine = await createEngine(spec.threads);
+    engine = await createEngine(spec.threads, { streaming: true });
     const progress = createProgress(spec.command, end - start, !spec.quiet && process.stderr.isTTY === true);
     try {
       await pump(inputs, engine, step, writer, spec, progress.update);
