@@ -1,0 +1,494 @@
+import { availableParallelism } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  allocLoss,
+  HardNegativeMiner,
+  hardNegativeMask,
+  rankDescending,
+  referenceMask,
+} from '../src/index.ts';
+import type { MineOptions } from '../src/pool/miner.ts';
+import { planRanges } from '../src/pool/plan.ts';
+import type { TestFault, TestFaultAction } from '../src/pool/protocol.ts';
+import { kTestFault } from '../src/pool/protocol.ts';
+import { SharedStaging } from '../src/pool/shared-buffers.ts';
+import { batch, firstDifference, generate, prng, SPECIAL_VALUES } from './support/adversarial.ts';
+
+// The worker honours injected faults only with this set; workers copy the environment when they start.
+process.env.HNM_TEST_FAULTS = '1';
+
+/** Every call goes to the pool (no inline path), on two threads: most tests share this miner. */
+const pooled = new HardNegativeMiner({ threads: 2, inlineBelow: 0 });
+afterAll(() => pooled.close());
+
+const SSD_COLS = 8732;
+
+function expLoss(rows: number, cols: number, seed: number, shared: boolean): Float32Array {
+  const random = prng(seed);
+  const loss = shared ? allocLoss(rows, cols) : new Float32Array(rows * cols);
+  for (let i = 0; i < loss.length; i++) loss[i] = -Math.log(1 - random());
+  return loss;
+}
+
+function ssdCounts(rows: number, seed: number): number[] {
+  const random = prng(seed);
+  return Array.from({ length: rows }, () => Math.floor(random() * 601));
+}
+
+interface AtomicsWaitAsync {
+  waitAsync(
+    array: Int32Array,
+    index: number,
+    value: number,
+  ): { async: boolean; value: Promise<string> | string };
+}
+
+/** A gate for a fault: the worker stores 1 when it reaches the task and waits until released. */
+function gate(): { buffer: SharedArrayBuffer; reached: Promise<unknown>; release: () => void } {
+  const buffer = new SharedArrayBuffer(4);
+  const word = new Int32Array(buffer);
+  // Atomics.waitAsync (ES2024, Node >= 16) is not in the ES2023 lib this project compiles against.
+  const wait = (Atomics as unknown as AtomicsWaitAsync).waitAsync(word, 0, 0);
+  return {
+    buffer,
+    reached: Promise.resolve(wait.value),
+    release: () => {
+      Atomics.store(word, 0, 2);
+      Atomics.notify(word, 0);
+    },
+  };
+}
+
+function withFault(
+  action: TestFaultAction,
+  buffer: SharedArrayBuffer | null,
+  options: MineOptions = {},
+  task = 0,
+) {
+  const fault: TestFault = { action, gate: buffer };
+  return { ...options, [kTestFault]: { fault, task } } as MineOptions;
+}
+
+/** Whether a promise has settled, without waiting for it. */
+async function isSettled(promise: Promise<unknown>): Promise<boolean> {
+  const pending = Symbol('pending');
+  const first = await Promise.race([
+    promise.then(
+      () => 'settled',
+      () => 'settled',
+    ),
+    Promise.resolve(pending),
+  ]);
+  return first !== pending;
+}
+
+describe('HardNegativeMiner options', () => {
+  it('defaults to one thread per CPU and the measured inline threshold', () => {
+    const miner = new HardNegativeMiner();
+    expect(miner.threads).toBe(availableParallelism());
+    expect(miner.inlineBelow).toBe(1 << 16);
+    expect(miner.closed).toBe(false);
+  });
+
+  it('rejects bad options with messages naming them', () => {
+    expect(() => new HardNegativeMiner({ threads: 0 })).toThrow(
+      new RangeError('`threads` must be a positive integer, got 0'),
+    );
+    expect(() => new HardNegativeMiner({ threads: 1.5 })).toThrow(
+      '`threads` must be a positive integer, got 1.5',
+    );
+    expect(() => new HardNegativeMiner({ threads: -2 })).toThrow(RangeError);
+    expect(() => new HardNegativeMiner({ threads: Number.NaN })).toThrow('got NaN');
+    expect(() => new HardNegativeMiner({ threads: '2' as unknown as number })).toThrow(
+      new TypeError('`threads` must be a number, got string'),
+    );
+    expect(() => new HardNegativeMiner({ inlineBelow: -1 })).toThrow(
+      new RangeError('`inlineBelow` must be an integer >= 0, got -1'),
+    );
+    expect(() => new HardNegativeMiner(null as unknown as undefined)).toThrow(
+      new TypeError('`options` must be an object, got null'),
+    );
+  });
+});
+
+describe('allocLoss', () => {
+  it('returns a zeroed Float32Array over a SharedArrayBuffer', () => {
+    const loss = allocLoss(3, 5);
+    expect(loss).toBeInstanceOf(Float32Array);
+    expect(loss.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(loss.length).toBe(15);
+    expect(loss.every((x) => x === 0)).toBe(true);
+    expect(allocLoss(0, 4).length).toBe(0);
+  });
+
+  it('validates rows and cols', () => {
+    expect(() => allocLoss(-1, 4)).toThrow(new RangeError('`rows` must be an integer >= 0, got -1'));
+    expect(() => allocLoss(2, 0)).toThrow(new RangeError('`cols` must be a positive integer, got 0'));
+    expect(() => allocLoss(2, 2.5)).toThrow(RangeError);
+    expect(() => allocLoss('2' as unknown as number, 4)).toThrow(TypeError);
+    expect(() => allocLoss(1 << 16, 1 << 16)).toThrow('`rows * cols` must be at most 2147483647');
+  });
+});
+
+describe('planRanges', () => {
+  it('covers the rows with contiguous ranges, a few per thread, none tiny', () => {
+    for (const [rows, cols, threads] of [
+      [1024, 8732, 2],
+      [7, 8732, 2],
+      [1, 8732, 4],
+      [3, 10, 2],
+      [5, 1 << 20, 3],
+    ] as const) {
+      const bounds = planRanges(rows, cols, threads);
+      const tasks = bounds.length - 1;
+      expect(bounds[0]).toBe(0);
+      expect(bounds[tasks]).toBe(rows);
+      expect(tasks).toBeGreaterThanOrEqual(1);
+      expect(tasks).toBeLessThanOrEqual(Math.min(rows, threads * 4));
+      for (let t = 0; t < tasks; t++)
+        expect(bounds[t + 1]! - bounds[t]!).toBeGreaterThanOrEqual(Math.floor(rows / tasks));
+    }
+    expect(planRanges(1024, 8732, 2).length - 1).toBe(8);
+    expect(planRanges(3, 10, 2).length - 1).toBe(1);
+  });
+});
+
+describe('SharedStaging', () => {
+  it('reuses released buffers (best fit) and bounds its free list', () => {
+    const staging = new SharedStaging(2, 1 << 20);
+    const a = staging.acquire(100);
+    const b = staging.acquire(5000);
+    expect(a.byteLength).toBeGreaterThanOrEqual(100);
+    expect(b.byteLength).toBeGreaterThanOrEqual(5000);
+    staging.release(a);
+    staging.release(b);
+    expect(staging.stats.buffers).toBe(2);
+    expect(staging.acquire(4000)).toBe(a);
+    expect(staging.acquire(4500)).toBe(b);
+    expect(staging.acquire(10)).not.toBe(a);
+    staging.release(a);
+    staging.release(b);
+    staging.release(new SharedArrayBuffer(4096));
+    expect(staging.stats.buffers).toBe(2);
+    staging.clear();
+    expect(staging.stats).toEqual({ buffers: 0, bytes: 0 });
+  });
+});
+
+describe('pool results equal the synchronous API', () => {
+  it('mask and rank on random adversarial batches (odd shapes, counts beyond cols)', async () => {
+    await fc.assert(
+      fc.asyncProperty(batch({ maxRows: 9, maxCols: 60, nan: true }), fc.boolean(), async (b, shared) => {
+        let loss: Float32Array = b.loss;
+        if (shared) {
+          loss = allocLoss(b.rows, b.cols);
+          loss.set(b.loss);
+        }
+        const mask = await pooled.mask(loss, b.cols, b.counts, { nan: 'largest' });
+        expect(mask.buffer).toBeInstanceOf(SharedArrayBuffer);
+        expect(firstDifference(mask, referenceMask(b.loss, b.cols, b.counts, { nan: 'largest' }))).toBe(-1);
+        const rank = await pooled.rank(loss, b.cols, { nan: 'largest' });
+        expect(firstDifference(rank, rankDescending(b.loss, b.cols, { nan: 'largest' }))).toBe(-1);
+      }),
+      { numRuns: 120 },
+    );
+  });
+
+  it('SSD-sized batches split over several tasks, shared and copied input, odd row counts', async () => {
+    for (const [rows, shared] of [
+      [37, true],
+      [37, false],
+      [8, true],
+      [1, false],
+    ] as const) {
+      const loss = expLoss(rows, SSD_COLS, rows, shared);
+      const counts = ssdCounts(rows, rows + 1);
+      expect(planRanges(rows, SSD_COLS, 2).length - 1).toBe(
+        Math.max(1, Math.floor((rows * SSD_COLS) / 65536)),
+      );
+      const expected = hardNegativeMask(loss, SSD_COLS, counts);
+      expect(firstDifference(await pooled.mask(loss, SSD_COLS, counts), expected)).toBe(-1);
+      expect(
+        firstDifference(await pooled.mask(loss, SSD_COLS, 300), hardNegativeMask(loss, SSD_COLS, 300)),
+      ).toBe(-1);
+    }
+    const loss = expLoss(9, SSD_COLS, 3, true);
+    expect(firstDifference(await pooled.rank(loss, SSD_COLS), rankDescending(loss, SSD_COLS))).toBe(-1);
+  });
+
+  it('reads views that start inside their buffer (shared and not)', async () => {
+    const cols = 20000;
+    const whole = expLoss(6, cols, 9, true);
+    const view = whole.subarray(cols, 5 * cols);
+    const plain = Float32Array.from(whole).subarray(cols, 5 * cols);
+    const expected = hardNegativeMask(view, cols, [1, 500, 19999, 7]);
+    expect(firstDifference(await pooled.mask(view, cols, [1, 500, 19999, 7]), expected)).toBe(-1);
+    expect(firstDifference(await pooled.mask(plain, cols, [1, 500, 19999, 7]), expected)).toBe(-1);
+  });
+
+  it('adversarial values: ties, -0/+0, infinities, denormals, NaN as largest', async () => {
+    const cols = 30011;
+    const random = prng(5);
+    const loss = generate(5, cols, () => {
+      const r = random();
+      if (r < 0.5) return SPECIAL_VALUES[Math.floor(random() * SPECIAL_VALUES.length)]!;
+      if (r < 0.55) return Number.NaN;
+      return Math.floor(random() * 4);
+    });
+    for (const k of [0, 1, 17, 15000, cols - 1, cols]) {
+      const expected = hardNegativeMask(loss, cols, k, { nan: 'largest' });
+      expect(firstDifference(await pooled.mask(loss, cols, k, { nan: 'largest' }), expected)).toBe(-1);
+    }
+    expect(
+      firstDifference(
+        await pooled.rank(loss, cols, { nan: 'largest' }),
+        rankDescending(loss, cols, { nan: 'largest' }),
+      ),
+    ).toBe(-1);
+  });
+
+  it('B < threads and B = 1 on a wider pool; small calls run inline with the same result', async () => {
+    await using miner = new HardNegativeMiner({ threads: 3 });
+    for (const rows of [1, 2]) {
+      const loss = expLoss(rows, 100_000, rows, true);
+      expect(planRanges(rows, 100_000, 3).length - 1).toBe(rows);
+      expect(
+        firstDifference(await miner.mask(loss, 100_000, 600), hardNegativeMask(loss, 100_000, 600)),
+      ).toBe(-1);
+    }
+    const one = expLoss(1, SSD_COLS, 2, false); // below inlineBelow: calling thread
+    const mask = await miner.mask(one, SSD_COLS, [250]);
+    expect(mask.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(firstDifference(mask, hardNegativeMask(one, SSD_COLS, [250]))).toBe(-1);
+    expect(firstDifference(await miner.rank(one, SSD_COLS), rankDescending(one, SSD_COLS))).toBe(-1);
+    expect(await miner.mask(new Float32Array(0), 3, 1)).toEqual(new Uint8Array(0));
+  });
+});
+
+describe('validation and NaN, as rejections with the synchronous messages', () => {
+  const cases: [string, () => unknown[]][] = [
+    ['a non-Float32Array loss', () => [new Float64Array(4), 2, 1]],
+    ['cols not dividing the length', () => [new Float32Array(10), 3, 1]],
+    ['cols zero', () => [new Float32Array(10), 0, 1]],
+    ['a negative count', () => [new Float32Array(10), 5, -1]],
+    ['a fractional count', () => [new Float32Array(10), 5, [1, 0.5]]],
+    ['a count list of the wrong length', () => [new Float32Array(10), 5, [1, 2, 3]]],
+    ['a bad nan option', () => [new Float32Array(10), 5, 1, { nan: 'smallest' }]],
+  ];
+  for (const [name, args] of cases) {
+    it(`rejects ${name}`, async () => {
+      const a = args() as Parameters<typeof hardNegativeMask>;
+      let syncError: unknown;
+      try {
+        hardNegativeMask(...a);
+      } catch (error) {
+        syncError = error;
+      }
+      expect(syncError).toBeInstanceOf(Error);
+      for (const miner of [pooled, new HardNegativeMiner({ threads: 1 })]) {
+        let promise: Promise<unknown> | undefined;
+        expect(() => {
+          promise = miner.mask(...a);
+        }).not.toThrow();
+        await expect(promise).rejects.toThrow(syncError as Error);
+        await expect(promise).rejects.toBeInstanceOf((syncError as Error).constructor);
+      }
+    });
+  }
+
+  it('rejects a signal that is not an AbortSignal', async () => {
+    await expect(pooled.mask(new Float32Array(4), 2, 1, { signal: {} as AbortSignal })).rejects.toThrow(
+      new TypeError('`options.signal` must be an AbortSignal, got object'),
+    );
+  });
+
+  it("names the batch's first NaN (row and column), like the sync path, when it sits in a later task", async () => {
+    const rows = 40;
+    const loss = expLoss(rows, SSD_COLS, 1, true);
+    loss[37 * SSD_COLS + 5] = Number.NaN;
+    loss[21 * SSD_COLS + 8000] = Number.NaN;
+    loss[21 * SSD_COLS + 9] = Number.NaN;
+    let syncMessage = '';
+    try {
+      hardNegativeMask(loss, SSD_COLS, 10);
+    } catch (error) {
+      syncMessage = (error as Error).message;
+    }
+    expect(syncMessage).toMatch(/row 21, column 9;/);
+    await expect(pooled.mask(loss, SSD_COLS, 10)).rejects.toThrow(new RangeError(syncMessage));
+    await expect(pooled.mask(loss, SSD_COLS, 0)).rejects.toThrow(syncMessage);
+    await expect(pooled.rank(loss, SSD_COLS)).rejects.toThrow(syncMessage);
+    const small = new Float32Array([1, 2, Number.NaN, 4]);
+    await expect(new HardNegativeMiner({ threads: 1 }).mask(small, 2, 1)).rejects.toThrow(/row 1, column 0;/);
+  });
+});
+
+describe('faults', () => {
+  // 16 rows: two tasks (planRanges), so a fault in task 1 leaves task 0 to finish normally.
+  const loss = expLoss(16, SSD_COLS, 11, true);
+  const counts = ssdCounts(16, 12);
+  const expected = hardNegativeMask(loss, SSD_COLS, counts);
+
+  async function stillWorks(miner: HardNegativeMiner) {
+    expect(firstDifference(await miner.mask(loss, SSD_COLS, counts), expected)).toBe(-1);
+    expect(miner.stats.active).toBe(0);
+  }
+
+  it('an error thrown in a worker rejects that call only; the pool stays usable', async () => {
+    const other = pooled.mask(loss, SSD_COLS, counts);
+    await expect(pooled.mask(loss, SSD_COLS, counts, withFault('throw', null, {}, 1))).rejects.toThrow(
+      'hard negative mining failed in a worker thread: injected fault',
+    );
+    expect(firstDifference(await other, expected)).toBe(-1);
+    await stillWorks(pooled);
+  });
+
+  it('a worker that exits mid-task rejects its call; the pool replaces it and the next call succeeds', async () => {
+    const g = gate();
+    const call = pooled.mask(loss, SSD_COLS, counts, withFault('exit', g.buffer));
+    await g.reached;
+    expect(await isSettled(call)).toBe(false);
+    g.release();
+    await expect(call).rejects.toThrow(/worker thread: worker exited with code: 70/);
+    await stillWorks(pooled);
+    await stillWorks(pooled);
+  });
+
+  it('a worker that crashes (uncaught exception) rejects its call; the next call succeeds', async () => {
+    await expect(pooled.mask(loss, SSD_COLS, counts, withFault('crash', null, {}, 1))).rejects.toThrow(
+      /injected crash/,
+    );
+    await stillWorks(pooled);
+  });
+
+  it('an aborted signal rejects before dispatch with an AbortError', async () => {
+    const signal = AbortSignal.abort(new Error('stop'));
+    for (const promise of [
+      pooled.mask(loss, SSD_COLS, counts, { signal }),
+      pooled.rank(loss, SSD_COLS, { signal }),
+      pooled.maskBatchWide(loss, SSD_COLS, 1000, { signal }),
+      new HardNegativeMiner({ threads: 1 }).mask(new Float32Array(8), 4, 1, { signal }),
+    ]) {
+      const error = await promise.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(DOMException);
+      expect((error as DOMException).name).toBe('AbortError');
+      expect((error as Error).cause).toBe(signal.reason);
+    }
+  });
+
+  it('aborting after dispatch rejects at once with an AbortError and cancels the pending tasks', async () => {
+    const g = gate();
+    const controller = new AbortController();
+    const call = pooled.mask(
+      loss,
+      SSD_COLS,
+      counts,
+      withFault('none', g.buffer, { signal: controller.signal }),
+    );
+    await g.reached; // task 0 is running in a worker, the others queued or running
+    controller.abort();
+    await expect(call).rejects.toMatchObject({ name: 'AbortError' });
+    expect(pooled.stats.active).toBe(0);
+    g.release();
+    await stillWorks(pooled);
+  });
+
+  it('aborting a batch-wide call between its phases rejects with an AbortError', async () => {
+    const g = gate();
+    const controller = new AbortController();
+    const call = pooled.maskBatchWide(
+      loss,
+      SSD_COLS,
+      5000,
+      withFault('none', g.buffer, { signal: controller.signal }),
+    );
+    await g.reached;
+    controller.abort();
+    g.release();
+    await expect(call).rejects.toMatchObject({ name: 'AbortError' });
+    await stillWorks(pooled);
+  });
+
+  it('close() while calls are pending settles every one, even with a worker blocked; later calls reject', async () => {
+    const miner = new HardNegativeMiner({ threads: 2, inlineBelow: 0 });
+    await stillWorks(miner);
+    const g = gate();
+    const calls = [
+      miner.mask(loss, SSD_COLS, counts, withFault('none', g.buffer)),
+      miner.mask(loss, SSD_COLS, counts),
+      miner.rank(loss, SSD_COLS),
+      miner.maskBatchWide(loss, SSD_COLS, 100),
+    ];
+    await g.reached;
+    const closing = miner.close();
+    expect(miner.closed).toBe(true);
+    const results = await Promise.allSettled(calls);
+    for (const result of results) {
+      expect(result.status).toBe('rejected');
+      expect(String((result as PromiseRejectedResult).reason)).toMatch(/HardNegativeMiner is closed/);
+    }
+    await closing; // terminates the blocked worker: no release needed
+    await expect(miner.mask(loss, SSD_COLS, counts)).rejects.toThrow('this HardNegativeMiner is closed');
+    await expect(miner.rank(new Float32Array(4), 2)).rejects.toThrow(/closed/);
+    await expect(miner.close()).resolves.toBeUndefined();
+  });
+
+  it('await using closes the miner at the end of the scope', async () => {
+    let escaped: HardNegativeMiner | undefined;
+    {
+      await using miner = new HardNegativeMiner({ threads: 1, inlineBelow: 0 });
+      escaped = miner;
+      expect(firstDifference(await miner.mask(loss, SSD_COLS, counts), expected)).toBe(-1);
+    }
+    expect(escaped.closed).toBe(true);
+    await expect(escaped.mask(loss, SSD_COLS, counts)).rejects.toThrow(/closed/);
+  });
+});
+
+describe('load', () => {
+  it('10,000 concurrent small calls are all correct; memory does not grow with the number of calls', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const random = prng(77);
+    const inputs = Array.from({ length: 64 }, (_, i) => {
+      const rows = 1 + (i % 3);
+      const cols = 16 + ((i * 7) % 33);
+      const loss = generate(rows, cols, () => Math.floor(random() * 6) - 2);
+      const counts = Array.from({ length: rows }, () => Math.floor(random() * (cols + 2)));
+      return { loss, cols, counts, expected: hardNegativeMask(loss, cols, counts) };
+    });
+    async function soak(): Promise<number> {
+      const calls: Promise<Uint8Array>[] = [];
+      for (let i = 0; i < 10_000; i++) {
+        const input = inputs[i % inputs.length]!;
+        calls.push(pooled.mask(input.loss, input.cols, input.counts));
+      }
+      const results = await Promise.all(calls);
+      let wrong = 0;
+      for (let i = 0; i < results.length; i++) {
+        if (firstDifference(results[i]!, inputs[i % inputs.length]!.expected) !== -1) wrong++;
+      }
+      return wrong;
+    }
+    expect(await soak()).toBe(0);
+    gc();
+    const after1 = process.memoryUsage();
+    expect(await soak()).toBe(0);
+    expect(await soak()).toBe(0);
+    gc();
+    const after3 = process.memoryUsage();
+    expect(pooled.stats.active).toBe(0);
+    expect(pooled.stats.stagingBuffers).toBeLessThanOrEqual(64);
+    // 20,000 more calls may not leave more than a few MiB of heap behind (a leak of 200 bytes per
+    // call would). Shared buffers are freed once the workers' heaps drop their handles too, which
+    // their own GC decides: a looser bound, still far below one unrecycled 4 KiB staging buffer per call.
+    expect(after3.heapUsed - after1.heapUsed).toBeLessThan(4 * 1024 * 1024);
+    expect(after3.arrayBuffers - after1.arrayBuffers).toBeLessThan(32 * 1024 * 1024);
+  });
+});
