@@ -46,7 +46,9 @@ export function mineSsdPlan(plan: SsdPlan): Uint8Array {
  * loss, exactly as the framework's `idx_rank < num_neg` (so a fractional `k` rounds up, and `ratio *
  * P` is computed in float32 as PyTorch does). mmdet's top-k over the negatives and ssd_keras's top-k
  * over the flattened batch break ties by index too. `minNegatives` raises k before the cap (per image;
- * for ssd_keras it is `n_neg_min`).
+ * for ssd_keras it is `n_neg_min`). ssd_keras follows the preset table: its TensorFlow code ranks
+ * `loss * negatives`, which equals this for every loss >= 0 (any cross-entropy) but would rank the
+ * zeroed positives above a negative loss value; here positives are never picked.
  *
  * Input: `{ loss, positives, cols }` or `{ logits, labels, classes, cols }` (the loss is then
  * {@link confidenceLoss} and positives are `label > 0`).
