@@ -13,10 +13,13 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, createSyncEngine } from '../src/cli/engine.ts';
 import { Prng } from '../src/cli/prng.ts';
 import { formatProgress } from '../src/cli/progress.ts';
+import { hardNegativeMask } from '../src/mask.ts';
 import type { NpyData } from '../src/npy/small.ts';
 import { encodeNpy, parseNpy } from '../src/npy/small.ts';
+import { rankDescending } from '../src/rank.ts';
 import { referenceMask, referenceRank } from '../src/reference.ts';
 
 /**
@@ -652,5 +655,49 @@ describe('progress bar', () => {
       HNM_CHUNK_ROWS: '1',
     });
     expect(r.stderr).toBe('');
+  });
+});
+
+describe('engine (in process)', () => {
+  const cols = 8192;
+  const chunk = (rows: number, seed: number, into: Float32Array): Float32Array => {
+    into.set(randomLoss(rows, cols, seed));
+    return into;
+  };
+
+  it('streams chunks into one reused shared buffer on the pool, or finishes on one thread', async () => {
+    const engine = await createEngine(2, { streaming: true });
+    try {
+      const masks = new Set<ArrayBufferLike>();
+      const ranks = new Set<ArrayBufferLike>();
+      const buffer = engine.allocLoss(12, cols);
+      for (const rows of [12, 12, 5]) {
+        const loss = chunk(rows, rows * 7 + masks.size, buffer.subarray(0, rows * cols));
+        const counts = randomCounts(rows, cols, rows);
+        const mask = await engine.mask(loss, cols, counts, false);
+        expect(mask).toEqual(hardNegativeMask(loss, cols, counts));
+        masks.add(mask.buffer);
+        const rank = await engine.rank(loss, cols, false);
+        expect(rank).toEqual(rankDescending(loss, cols));
+        ranks.add(rank.buffer);
+      }
+      // On the pool every result lands in the same buffer; after a fallback, in the sync engine's.
+      const most = engine.threads === 1 ? 2 : 1;
+      expect(masks.size).toBeLessThanOrEqual(most);
+      expect(ranks.size).toBeLessThanOrEqual(most);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('the sync engine reuses one buffer and reports NaN like the library', async () => {
+    const engine = createSyncEngine();
+    const loss = randomLoss(3, 10, 1);
+    const a = await engine.mask(loss, 10, new Int32Array([1, 2, 3]), false);
+    const b = await engine.mask(loss.subarray(0, 20), 10, new Int32Array([4, 5]), false);
+    expect(b.buffer).toBe(a.buffer);
+    loss[13] = Number.NaN;
+    await expect(engine.rank(loss, 10, false)).rejects.toThrow(/row 1, column 3/);
+    await engine.close();
   });
 });
