@@ -174,6 +174,35 @@ describe('hnm mine --positives --preset', () => {
     expect(JSON.parse(printed).negatives).toBe(expected.numNegatives);
   });
 
+  it('mines ssd_keras over a batch big enough for the worker pool (one batch-wide top-k)', async () => {
+    const big = batch(40, 3000, 9);
+    const lossFile = await npy(big.loss, [40, 3000]);
+    const posFile = await npy(big.positives, [40, 3000], true);
+    process.env.HNM_CHUNK_ROWS = '7';
+    for (const threads of ['2', '1']) {
+      const out = outFile();
+      await mine([
+        '--loss',
+        lossFile,
+        '--positives',
+        posFile,
+        '--preset',
+        'ssd_keras',
+        '--threads',
+        threads,
+        '--out',
+        out,
+      ]);
+      const expected = ssdNegatives({
+        loss: big.loss,
+        cols: 3000,
+        positives: big.positives,
+        preset: 'ssd_keras',
+      });
+      expect(await maskOf(out)).toEqual([...expected.negatives]);
+    }
+  });
+
   it('refuses ssd_keras with --rows, and a fractional ratio for mmdet and ssd_keras (exit 2)', async () => {
     const lossFile = await npy(loss, [rows, cols]);
     const posFile = await npy(positives, [rows, cols], true);

@@ -1,3 +1,4 @@
+import { hardNegativeMaskBatchWide } from '../batch-wide.ts';
 import { hardNegativeMask } from '../mask.ts';
 import type { MineOptions } from '../pool/miner.ts';
 import { HardNegativeMiner } from '../pool/miner.ts';
@@ -19,6 +20,12 @@ export interface Engine {
    * `0 .. cols`). Rejects with the library's `RangeError` for a NaN under `nanLargest = false`.
    */
   mask(loss: Float32Array, cols: number, counts: Int32Array, nanLargest: boolean): Promise<Uint8Array>;
+  /**
+   * The batch-wide mask of `loss`: the `k` largest losses of the whole chunk read as one flat row,
+   * ties by flat index (ssd_keras's one top-k per batch); `cols` only shapes NaN messages. Same NaN
+   * contract.
+   */
+  maskBatchWide(loss: Float32Array, cols: number, k: number, nanLargest: boolean): Promise<Uint8Array>;
   /** `idx_rank` of `loss` as int32; same NaN contract. */
   rank(loss: Float32Array, cols: number, nanLargest: boolean): Promise<Int32Array>;
   close(): Promise<void>;
@@ -39,6 +46,11 @@ export function createSyncEngine(): Engine {
       if (maskOut.length < loss.length) maskOut = new Uint8Array(loss.length);
       const out = maskOut.subarray(0, loss.length);
       return hardNegativeMask(loss, cols, counts, { nan: nanLargest ? 'largest' : 'error', out });
+    },
+    async maskBatchWide(loss, cols, k, nanLargest) {
+      if (maskOut.length < loss.length) maskOut = new Uint8Array(loss.length);
+      const out = maskOut.subarray(0, loss.length);
+      return hardNegativeMaskBatchWide(loss, cols, k, { nan: nanLargest ? 'largest' : 'error', out });
     },
     async rank(loss, cols, nanLargest) {
       if (rankOut.length < loss.length) rankOut = new Int32Array(loss.length);
@@ -99,6 +111,15 @@ export async function createEngine(
       const out = maskOut.subarray(0, loss.length);
       const mineOptions: MineOptionsWithOut = { nan: nan(nanLargest), ...(streaming ? { out } : {}) };
       const result = await miner.mask(loss, cols, counts, mineOptions);
+      await checkLanded(result, out);
+      return result;
+    },
+    async maskBatchWide(loss, cols, k, nanLargest) {
+      if (fallback !== undefined) return fallback.maskBatchWide(loss, cols, k, nanLargest);
+      if (maskOut.length < loss.length) maskOut = new Uint8Array(new SharedArrayBuffer(loss.length));
+      const out = maskOut.subarray(0, loss.length);
+      const mineOptions: MineOptionsWithOut = { nan: nan(nanLargest), ...(streaming ? { out } : {}) };
+      const result = await miner.maskBatchWide(loss, cols, k, mineOptions);
       await checkLanded(result, out);
       return result;
     },

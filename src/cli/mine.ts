@@ -157,7 +157,7 @@ export function planMine(values: OptionValues): MinePlan {
  * With `--logits`, a first pass (`lossFromLogits`) streams the logits and labels into a temporary
  * loss file and positives file (just the `--rows` slice), which the same pipeline then mines; the
  * loss file becomes `--loss-out` once the mask is written, else both are removed. A batch-wide preset
- * (ssd_keras) reads the whole batch as one chunk and mines it as one flat row.
+ * (ssd_keras) reads the whole batch as one chunk and mines it with one batch-wide top-k.
  */
 export async function mineCommand(argv: readonly string[]): Promise<number> {
   const values = parseOptions(argv, OPTIONS);
@@ -230,9 +230,10 @@ async function mineLoss(plan: MinePlan, lossFile: string, countSpec: CountSpec):
           const counts = await source.countsFor(chunk);
           let mask: Uint8Array;
           try {
-            // A batch-wide preset's single count applies to the whole chunk read as one flat row.
-            const cols = plan.batchWide ? chunk.loss.length : chunk.cols;
-            mask = await engine.mask(chunk.loss, cols, counts, plan.nanLargest);
+            // A batch-wide preset's single count applies to the whole chunk (the whole batch).
+            mask = plan.batchWide
+              ? await engine.maskBatchWide(chunk.loss, chunk.cols, counts[0]!, plan.nanLargest)
+              : await engine.mask(chunk.loss, chunk.cols, counts, plan.nanLargest);
           } catch (e) {
             // The library names the row within the chunk; report it within the file instead.
             throw (e instanceof RangeError ? findNan(lossFile, chunk) : undefined) ?? e;
