@@ -49,8 +49,9 @@ Options:
                      it costs 300-900 ns per element); larger sizes show speed-ups estimated
                      from its ns/element at the largest size it ran
   --data-seed N      seed of the data generator (default 1)
-  --json             print one JSON object { machine, config, oracle, results, skipped } on
-                     stdout instead of the table
+  --json             print one JSON object on stdout instead of the table: { machine, config,
+                     oracle, results: [{ name, rows, cols, threads, median_ms,
+                     ns_per_element, exact, error?, ... }], skipped, notes }
   --svg FILE         also write a chart: ns/element by batch size, and thread scaling
   --quiet            no progress display on stderr (shown only while stderr is a terminal)
   -h, --help         this text
