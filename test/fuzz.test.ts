@@ -1,0 +1,622 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SsdPreset } from '../src/index.ts';
+import {
+  allocLoss,
+  HardNegativeMiner,
+  hardNegativeMask,
+  hardNegativeMaskBatchWide,
+  PRESET_NAMES,
+  PRESETS,
+  rankDescending,
+  referenceMask,
+  referenceRank,
+  referenceSsdNegatives,
+  ssdNegatives,
+} from '../src/index.ts';
+import { byteswap } from '../src/npy/convert.ts';
+import { encodeHeader } from '../src/npy/header.ts';
+import type { NpyData } from '../src/npy/small.ts';
+import { encodeNpy, parseNpy } from '../src/npy/small.ts';
+import { nanError } from '../src/validate.ts';
+import { firstDifference, prng } from './support/adversarial.ts';
+import type { LossRecipe, Outcome } from './support/fuzz-cases.ts';
+import {
+  countRecipe,
+  countsFor,
+  edgeCount,
+  FUZZ_RUNS,
+  fuzzParameters,
+  lossRecipe,
+  materialize,
+  multiTaskShape,
+  offsetView,
+  settle,
+  settleAsync,
+  shape,
+} from './support/fuzz-cases.ts';
+import { ensureBuilt, hnm, STACK_TRACE } from './support/hnm.ts';
+
+/**
+ * The fuzz suite: every code path against the literal seed algorithm (`referenceMask` /
+ * `referenceRank`) or, for the presets, the literal framework transcriptions, on random shapes up to
+ * 64 x 30000, adversarial values and counts in -2 .. N + 2 (invalid counts must be rejected with the
+ * same error as the reference). `npm test` runs a small number of cases; `npm run fuzz` sets
+ * `HNM_FUZZ_RUNS=100000` (split across the properties by the shares below). Replay a failure with
+ * `HNM_FUZZ_SEED=<seed>` and the same `HNM_FUZZ_RUNS`.
+ */
+
+/** Share of {@link FUZZ_RUNS} per property (the CLI one spawns a process per case). */
+const SHARES = {
+  syncMask: 0.22,
+  syncRank: 0.08,
+  poolMask: 0.15,
+  poolRank: 0.05,
+  batchWideSync: 0.1,
+  batchWidePool: 0.1,
+  presets: 0.295,
+  cli: 0.005,
+} as const;
+
+/** Per-test timeout: generous at full size (the whole run is timed by `npm run fuzz`, not here). */
+const timeout = (share: number, msPerCase: number): number =>
+  Math.max(120_000, Math.ceil(FUZZ_RUNS * share) * msPerCase * 4);
+
+const cases: Record<string, number> = {};
+const count = (name: string): void => {
+  cases[name] = (cases[name] ?? 0) + 1;
+};
+
+afterAll(() => {
+  if (process.env.HNM_FUZZ_RUNS !== undefined) {
+    const total = Object.values(cases).reduce((a, b) => a + b, 0);
+    process.stdout.write(`fuzz cases run: ${total} ${JSON.stringify(cases)}\n`);
+  }
+});
+
+type Nan = 'error' | 'largest';
+
+/**
+ * A batch and its NaN policy: mostly NaN-free under `'error'`; sometimes NaN under `'error'` (every
+ * path must throw the reference's error, naming the first NaN's row and column); often NaN under
+ * `'largest'` (ranked above +Inf, all NaNs tied, as PyTorch).
+ */
+function policyCase(
+  shapes?: fc.Arbitrary<{ rows: number; cols: number }>,
+): fc.Arbitrary<{ recipe: LossRecipe; nan: Nan }> {
+  const opts = shapes === undefined ? {} : { shapes };
+  return fc.oneof(
+    { weight: 6, arbitrary: lossRecipe(opts).map((recipe) => ({ recipe, nan: 'error' as Nan })) },
+    {
+      weight: 1,
+      arbitrary: lossRecipe({ ...opts, nan: true }).map((recipe) => ({
+        recipe: { ...recipe, nan: recipe.nan === 'none' ? ('sparse' as const) : recipe.nan },
+        nan: 'error' as Nan,
+      })),
+    },
+    {
+      weight: 4,
+      arbitrary: lossRecipe({ ...opts, nan: true }).map((recipe) => ({ recipe, nan: 'largest' as Nan })),
+    },
+  );
+}
+
+/** Fails with a readable message unless `actual` is the same result (or the same error) as `expected`. */
+function expectSame(
+  actual: Outcome<ArrayLike<number>>,
+  expected: Outcome<ArrayLike<number>>,
+  what: string,
+): void {
+  if (!expected.ok) {
+    if (actual.ok) throw new Error(`${what}: expected ${expected.name}: ${expected.message}, got a result`);
+    expect(`${actual.name}: ${actual.message}`).toBe(`${expected.name}: ${expected.message}`);
+    return;
+  }
+  if (!actual.ok) throw new Error(`${what}: expected a result, got ${actual.name}: ${actual.message}`);
+  expect(actual.value.length).toBe(expected.value.length);
+  const at = firstDifference(actual.value, expected.value);
+  if (at >= 0) {
+    throw new Error(
+      `${what}: first difference at flat index ${at}: ${actual.value[at]} != ${expected.value[at]}`,
+    );
+  }
+}
+
+const options = (nan: Nan) => ({ nan });
+
+describe('sync API against the literal double sort', () => {
+  it(
+    'hardNegativeMask = referenceMask (shapes to 64 x 30000, adversarial values, k in -2..N+2)',
+    () => {
+      fc.assert(
+        fc.property(policyCase(), countRecipe(), ({ recipe, nan }, countSpec) => {
+          count('syncMask');
+          const loss = materialize(recipe);
+          const numNeg = countsFor(countSpec, recipe.rows, recipe.cols);
+          const expected = settle(() => referenceMask(loss, recipe.cols, numNeg, options(nan)));
+          if (countSpec.bad !== 'none') expect(expected).toMatchObject({ ok: false, name: 'RangeError' });
+          expectSame(
+            settle(() => hardNegativeMask(loss, recipe.cols, numNeg, options(nan))),
+            expected,
+            'mask',
+          );
+        }),
+        fuzzParameters(SHARES.syncMask),
+      );
+    },
+    timeout(SHARES.syncMask, 20),
+  );
+
+  it(
+    'rankDescending = referenceRank',
+    () => {
+      fc.assert(
+        fc.property(policyCase(), ({ recipe, nan }) => {
+          count('syncRank');
+          const loss = materialize(recipe);
+          const expected = settle(() => referenceRank(loss, recipe.cols, options(nan)));
+          expectSame(
+            settle(() => rankDescending(loss, recipe.cols, options(nan))),
+            expected,
+            'rank',
+          );
+        }),
+        fuzzParameters(SHARES.syncRank),
+      );
+    },
+    timeout(SHARES.syncRank, 20),
+  );
+});
+
+/** Where the pool reads the losses from: a plain array, shared memory, or a view at an offset of either. */
+type InputKind = 'plain' | 'shared' | 'offset' | 'offset-shared';
+
+function inputOf(loss: Float32Array, rows: number, cols: number, kind: InputKind): Float32Array {
+  if (kind === 'plain') return loss;
+  if (kind === 'shared') {
+    const shared = allocLoss(rows, cols);
+    shared.set(loss);
+    // allocLoss writes through a Float32Array: copy the bits so NaN payloads survive.
+    new Int32Array(shared.buffer).set(new Int32Array(loss.buffer, loss.byteOffset, loss.length));
+    return shared;
+  }
+  return offsetView(loss, kind === 'offset-shared', 3);
+}
+
+describe('pool (HardNegativeMiner) against the literal double sort', () => {
+  let pooled: HardNegativeMiner;
+  let auto: HardNegativeMiner;
+  beforeAll(() => {
+    // Every call dispatched (inlineBelow 0), and the default miner (small calls inline).
+    pooled = new HardNegativeMiner({ threads: 2, inlineBelow: 0 });
+    auto = new HardNegativeMiner({ threads: 2 });
+  });
+  afterAll(async () => {
+    await pooled.close();
+    await auto.close();
+  });
+
+  const poolShapes = fc.oneof({ weight: 97, arbitrary: shape() }, { weight: 3, arbitrary: multiTaskShape() });
+  const inputKind = fc.constantFrom<InputKind>('plain', 'shared', 'offset', 'offset-shared');
+
+  it(
+    'miner.mask = referenceMask (inline and dispatched, plain, shared and offset inputs)',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          policyCase(poolShapes),
+          countRecipe(),
+          inputKind,
+          fc.boolean(),
+          async ({ recipe, nan }, countSpec, kind, dispatch) => {
+            count('poolMask');
+            const loss = materialize(recipe);
+            const numNeg = countsFor(countSpec, recipe.rows, recipe.cols);
+            const expected = settle(() => referenceMask(loss, recipe.cols, numNeg, options(nan)));
+            const input = inputOf(loss, recipe.rows, recipe.cols, kind);
+            const miner = dispatch ? pooled : auto;
+            const actual = await settleAsync(() => miner.mask(input, recipe.cols, numNeg, options(nan)));
+            expectSame(actual, expected, 'miner.mask');
+          },
+        ),
+        fuzzParameters(SHARES.poolMask),
+      );
+      expect(pooled.stats.active).toBe(0);
+    },
+    timeout(SHARES.poolMask, 30),
+  );
+
+  it(
+    'miner.rank = referenceRank',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          policyCase(poolShapes),
+          inputKind,
+          fc.boolean(),
+          async ({ recipe, nan }, kind, dispatch) => {
+            count('poolRank');
+            const loss = materialize(recipe);
+            const expected = settle(() => referenceRank(loss, recipe.cols, options(nan)));
+            const input = inputOf(loss, recipe.rows, recipe.cols, kind);
+            const actual = await settleAsync(() =>
+              (dispatch ? pooled : auto).rank(input, recipe.cols, options(nan)),
+            );
+            expectSame(actual, expected, 'miner.rank');
+          },
+        ),
+        fuzzParameters(SHARES.poolRank),
+      );
+    },
+    timeout(SHARES.poolRank, 30),
+  );
+
+  /** Batch-wide: one k over the flattened batch, ties by flat index; a NaN error names row and column. */
+  function batchWideExpected(loss: Float32Array, cols: number, k: number, nan: Nan): Outcome<Uint8Array> {
+    if (!(Number.isInteger(k) && k >= 0)) {
+      return { ok: false, name: 'RangeError', message: `\`k\` must be a finite integer >= 0, got ${k}` };
+    }
+    if (nan === 'error') {
+      const at = loss.findIndex((x) => Number.isNaN(x));
+      if (at >= 0) return { ok: false, name: 'RangeError', message: nanError(at, cols).message };
+    }
+    return { ok: true, value: referenceMask(loss, loss.length, k, options(nan)) };
+  }
+
+  const batchCount = fc
+    .record({ mode: fc.constantFrom('edges', 'small', 'any', 'bad' as const), seed: fc.nat() })
+    .map(({ mode, seed }) => ({ mode, seed }));
+
+  function batchK(spec: { mode: string; seed: number }, n: number): number {
+    const rand = prng(spec.seed);
+    if (spec.mode === 'bad') return [-1, -2, 0.5, Number.NaN][Math.floor(rand() * 4)]!;
+    return edgeCount(n, rand, spec.mode === 'edges' ? 'edges' : spec.mode === 'small' ? 'small' : 'any');
+  }
+
+  it(
+    'hardNegativeMaskBatchWide = referenceMask of the flattened batch',
+    () => {
+      fc.assert(
+        fc.property(policyCase(), batchCount, ({ recipe, nan }, kSpec) => {
+          count('batchWideSync');
+          const loss = materialize(recipe);
+          const k = batchK(kSpec, loss.length);
+          const expected = batchWideExpected(loss, recipe.cols, k, nan);
+          expectSame(
+            settle(() => hardNegativeMaskBatchWide(loss, recipe.cols, k, options(nan))),
+            expected,
+            'batch-wide',
+          );
+        }),
+        fuzzParameters(SHARES.batchWideSync),
+      );
+    },
+    timeout(SHARES.batchWideSync, 30),
+  );
+
+  it(
+    'miner.maskBatchWide (two-phase, several tasks) = referenceMask of the flattened batch',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          policyCase(poolShapes),
+          batchCount,
+          inputKind,
+          fc.boolean(),
+          async ({ recipe, nan }, kSpec, kind, dispatch) => {
+            count('batchWidePool');
+            const loss = materialize(recipe);
+            const k = batchK(kSpec, loss.length);
+            const expected = batchWideExpected(loss, recipe.cols, k, nan);
+            const input = inputOf(loss, recipe.rows, recipe.cols, kind);
+            const actual = await settleAsync(() =>
+              (dispatch ? pooled : auto).maskBatchWide(input, recipe.cols, k, options(nan)),
+            );
+            expectSame(actual, expected, 'miner.maskBatchWide');
+          },
+        ),
+        fuzzParameters(SHARES.batchWidePool),
+      );
+    },
+    timeout(SHARES.batchWidePool, 40),
+  );
+});
+
+/** Positives of a batch: a share per row (some rows all or none), drawn from `seed`. */
+function positivesFor(rows: number, cols: number, density: number, seed: number): Uint8Array {
+  const rand = prng(seed);
+  const pos = new Uint8Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const u = rand();
+    const d = u < 0.1 ? 0 : u < 0.15 ? 1 : density;
+    for (let i = r * cols; i < (r + 1) * cols; i++) pos[i] = rand() < d ? 1 : 0;
+  }
+  return pos;
+}
+
+const WHOLE_RATIO = new Set<SsdPreset>(PRESET_NAMES.filter((p) => PRESETS[p].wholeRatio));
+
+const presetCase = fc.record({
+  batch: policyCase(),
+  preset: fc.constantFrom(...PRESET_NAMES),
+  ratio: fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom(1, 2, 3, 5, 10) },
+    { weight: 3, arbitrary: fc.constantFrom(0.5, 2.5, 7 / 3, 1e-3, 100, 3.0000001) },
+  ),
+  minNeg: fc.oneof(
+    { weight: 5, arbitrary: fc.constant(0) },
+    { weight: 2, arbitrary: fc.integer({ min: 0, max: 8 }) },
+    { weight: 2, arbitrary: fc.double({ min: 0, max: 1.1, noNaN: true }) },
+  ),
+  density: fc.constantFrom(0, 0.004, 0.05, 0.3, 0.9),
+  form: fc.constantFrom('bytes', 'booleans', 'numbers'),
+  seed: fc.nat(),
+});
+
+describe('SSD presets against the literal framework transcriptions', () => {
+  it(
+    'ssdNegatives = referenceSsdNegatives for every preset (ratio, minNegatives, NaN policy)',
+    () => {
+      fc.assert(
+        fc.property(presetCase, (c) => {
+          count('presets');
+          const { recipe, nan } = c.batch;
+          const { rows, cols } = recipe;
+          const loss = materialize(recipe);
+          const bytes = positivesFor(rows, cols, c.density, c.seed);
+          const positives =
+            c.form === 'bytes'
+              ? bytes
+              : c.form === 'booleans'
+                ? Array.from(bytes, (b) => b === 1)
+                : Array.from(bytes);
+          // A fractional ratio for mmdet/ssd_keras is an error both must raise alike.
+          const ratio = c.ratio;
+          // minNegatives as a count: a fraction of N (sometimes above N), or a small count.
+          const minNegatives = Number.isInteger(c.minNeg) ? c.minNeg : Math.floor(c.minNeg * cols);
+          const o = { loss, cols, positives, preset: c.preset, ratio, minNegatives, nan };
+          const expected = settle(() => referenceSsdNegatives(o));
+          const actual = settle(() => ssdNegatives(o));
+          if (WHOLE_RATIO.has(c.preset) && !Number.isInteger(ratio)) {
+            expect(expected).toMatchObject({ ok: false, name: 'RangeError' });
+          }
+          expectSame(
+            actual.ok ? { ok: true, value: actual.value.negatives } : actual,
+            expected,
+            `${c.preset} negatives`,
+          );
+          if (actual.ok) {
+            const { negatives, counts: perRow, numNegatives } = actual.value;
+            let total = 0;
+            for (let r = 0; r < rows; r++) {
+              let ones = 0;
+              for (let i = r * cols; i < (r + 1) * cols; i++) ones += negatives[i]!;
+              expect(perRow[r]).toBe(ones);
+              total += ones;
+            }
+            expect(numNegatives).toBe(total);
+          }
+        }),
+        fuzzParameters(SHARES.presets),
+      );
+    },
+    timeout(SHARES.presets, 25),
+  );
+});
+
+describe('CLI round trip through .npy files', () => {
+  let dir = '';
+  beforeAll(() => {
+    ensureBuilt();
+    dir = mkdtempSync(join(tmpdir(), 'hnm-fuzz-'));
+  });
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const cliCase = fc.record({
+    batch: policyCase(),
+    command: fc.constantFrom('num-neg', 'num-neg-file', 'positives', 'rank'),
+    dtype: fc.constantFrom('<f4', '<f8', '>f4'),
+    countsDtype: fc.constantFrom('<i8', '<i4', '>i4', '|u1', '<u2', '|i1'),
+    countsShape2d: fc.boolean(),
+    badCount: fc.oneof(
+      { weight: 19, arbitrary: fc.constant(false) },
+      { weight: 1, arbitrary: fc.constant(true) },
+    ),
+    slice: fc.option(
+      fc.record({
+        a: fc.double({ min: 0, max: 1.2, noNaN: true }),
+        b: fc.double({ min: 0, max: 1.2, noNaN: true }),
+      }),
+    ),
+    chunkRows: fc.option(fc.integer({ min: 1, max: 5 })),
+    threads: fc.constantFrom(undefined, 1, 2),
+    preset: fc.constantFrom(...PRESET_NAMES),
+    ratio: fc.constantFrom(1, 3, 2.5),
+    minNeg: fc.constantFrom(0, 0, 2, 50),
+    density: fc.constantFrom(0, 0.01, 0.2),
+    seed: fc.nat(),
+  });
+
+  function npyBytes(loss: Float32Array, shape: number[], dtype: string): Uint8Array {
+    if (dtype === '<f4') return encodeNpy(loss, shape);
+    if (dtype === '<f8') return encodeNpy(Float64Array.from(loss), shape);
+    const header = encodeHeader('>f4', shape);
+    const data = new Uint8Array(loss.buffer.slice(loss.byteOffset, loss.byteOffset + loss.byteLength));
+    byteswap(data, 4);
+    const out = new Uint8Array(header.length + data.length);
+    out.set(header);
+    out.set(data, header.length);
+    return out;
+  }
+
+  function countsNpy(counts: number[], shape: number[], dtype: string): Uint8Array {
+    const typed: NpyData =
+      dtype === '<i8'
+        ? BigInt64Array.from(counts, (k) => BigInt(k))
+        : dtype === '<i4' || dtype === '>i4'
+          ? Int32Array.from(counts)
+          : dtype === '|u1'
+            ? Uint8Array.from(counts)
+            : dtype === '<u2'
+              ? Uint16Array.from(counts)
+              : Int8Array.from(counts);
+    const bytes = encodeNpy(typed, shape);
+    if (dtype !== '>i4') return bytes;
+    const header = encodeHeader('>i4', shape);
+    const data = bytes.slice(header.length);
+    byteswap(data, 4);
+    const out = new Uint8Array(header.length + data.length);
+    out.set(header);
+    out.set(data, header.length);
+    return out;
+  }
+
+  it(
+    'hnm mine / rank write exactly the reference, or exit 1/2 with a message and no output',
+    async () => {
+      let serial = 0;
+      await fc.assert(
+        fc.asyncProperty(cliCase, async (c) => {
+          count('cli');
+          const id = `c${serial++}`;
+          const { recipe, nan } = c.batch;
+          const { rows, cols } = recipe;
+          const loss = materialize(recipe);
+          const rand = prng(c.seed);
+          const lossFile = join(dir, `${id}.loss.npy`);
+          writeFileSync(lossFile, npyBytes(loss, [rows, cols], c.dtype));
+          const out = join(dir, `${id}.out.npy`);
+          const batchWide = c.command === 'positives' && PRESETS[c.preset].batchWide;
+          let start = 0;
+          let end = rows;
+          const args: string[] = [
+            c.command === 'rank' ? 'rank' : 'mine',
+            '--loss',
+            lossFile,
+            '--out',
+            out,
+            '--quiet',
+          ];
+          if (c.slice !== null && !batchWide) {
+            const lo = Math.floor(Math.min(c.slice.a, c.slice.b) * rows);
+            const hi = Math.floor(Math.max(c.slice.a, c.slice.b) * rows);
+            args.push('--rows', `${lo}:${hi}`);
+            end = Math.min(hi, rows);
+            start = Math.min(lo, end);
+          }
+          if (c.threads !== undefined) args.push('--threads', String(c.threads));
+          if (nan === 'largest') args.push('--nan', 'largest');
+          const slice = loss.subarray(start * cols, end * cols);
+          let expected: Outcome<ArrayLike<number>>;
+          /** Expected failure: exit code and a pattern the message must match. */
+          let failure: { code: number; message: RegExp } | undefined;
+          const nanAt = nan === 'error' ? slice.findIndex((x) => Number.isNaN(x)) : -1;
+          const nanFailure =
+            nanAt >= 0
+              ? {
+                  code: 1,
+                  message: new RegExp(
+                    `loss is NaN at row ${start + Math.floor(nanAt / cols)}, column ${nanAt % cols}\\b`,
+                  ),
+                }
+              : undefined;
+          if (c.command === 'num-neg') {
+            const k = c.badCount ? -1 : edgeCount(cols, rand, 'any');
+            args.push('--num-neg', String(k));
+            if (k < 0) failure = { code: 2, message: /--num-neg must be a whole number >= 0/ };
+            expected = settle(() => referenceMask(slice, cols, Math.max(k, 0), options(nan)));
+          } else if (c.command === 'num-neg-file') {
+            const signed = c.countsDtype.includes('i');
+            const counts = Array.from({ length: rows }, () =>
+              Math.min(edgeCount(cols, rand, 'any'), c.countsDtype === '|i1' ? 127 : 255),
+            );
+            let badRow = -1;
+            if (c.badCount && signed && rows > 0) {
+              badRow = Math.floor(rand() * rows);
+              counts[badRow] = -1 - Math.floor(rand() * 3);
+            }
+            const countsFile = join(dir, `${id}.k.npy`);
+            writeFileSync(countsFile, countsNpy(counts, c.countsShape2d ? [rows, 1] : [rows], c.countsDtype));
+            args.push('--num-neg-file', countsFile);
+            const sliceCounts = counts.slice(start, end);
+            if (badRow >= start && badRow < end) {
+              // The negative count and a NaN: whichever chunk comes first is reported; keep it simple.
+              failure = { code: 1, message: new RegExp(`k\\.npy: the count at row ${badRow} is negative`) };
+              if (nanAt >= 0)
+                failure = { code: 1, message: /the count at row \d+ is negative|loss is NaN at row/ };
+            }
+            expected = settle(() =>
+              referenceMask(
+                slice,
+                cols,
+                sliceCounts.map((k) => Math.max(k, 0)),
+                options(nan),
+              ),
+            );
+          } else if (c.command === 'positives') {
+            const pos = positivesFor(rows, cols, c.density, c.seed);
+            const posFile = join(dir, `${id}.pos.npy`);
+            writeFileSync(posFile, encodeNpy(pos, [rows, cols], { bool: rand() < 0.5 }));
+            args.push(
+              '--positives',
+              posFile,
+              '--preset',
+              c.preset,
+              '--ratio',
+              String(c.ratio),
+              '--min-neg',
+              String(c.minNeg),
+            );
+            if (PRESETS[c.preset].wholeRatio && !Number.isInteger(c.ratio)) {
+              failure = { code: 2, message: /--ratio must be a whole number/ };
+            }
+            expected = settle(() =>
+              referenceSsdNegatives({
+                loss: slice,
+                cols,
+                positives: pos.subarray(start * cols, end * cols),
+                preset: c.preset,
+                ratio: c.ratio,
+                minNegatives: c.minNeg,
+                nan,
+              }),
+            );
+          } else {
+            expected = settle(() => referenceRank(slice, cols, options(nan)));
+          }
+          failure ??= nanFailure;
+          const env: Record<string, string> =
+            c.chunkRows === null ? {} : { HNM_CHUNK_ROWS: String(c.chunkRows) };
+          const run = await hnm(args, { cwd: dir, env });
+          const leftovers = readdirSync(dir).filter(
+            (f) => f.startsWith(`${id}.out`) || f.startsWith(`.${id}.out`),
+          );
+          const context = `hnm ${args.join(' ')} (${JSON.stringify(env)}): exit ${run.code}\n${run.stderr}`;
+          expect(run.stderr, context).not.toMatch(STACK_TRACE);
+          if (failure !== undefined) {
+            expect(run.code, context).toBe(failure.code);
+            expect(run.stderr, context).toMatch(failure.message);
+            expect(run.stdout).toBe('');
+            expect(leftovers, context).toEqual([]);
+            return;
+          }
+          expect(run.code, context).toBe(0);
+          expect(run.stderr, context).toBe('');
+          expect(leftovers).toEqual([`${id}.out.npy`]);
+          const written = parseNpy(new Uint8Array(readFileSync(out)), out);
+          expect(written.shape).toEqual([end - start, cols]);
+          expect(written.dtype.descr).toBe(c.command === 'rank' ? '<i4' : '|b1');
+          expectSame({ ok: true, value: written.data as ArrayLike<number> }, expected, context);
+          for (const f of readdirSync(dir)) if (f.startsWith(`${id}.`)) rmSync(join(dir, f));
+        }),
+        fuzzParameters(SHARES.cli, 4),
+      );
+    },
+    timeout(SHARES.cli, 2000),
+  );
+});
