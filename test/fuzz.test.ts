@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SsdPreset } from '../src/index.ts';
+import type { SsdNegativesResult, SsdPreset } from '../src/index.ts';
 import {
   allocLoss,
   HardNegativeMiner,
@@ -57,7 +57,8 @@ const SHARES = {
   poolRank: 0.05,
   batchWideSync: 0.1,
   batchWidePool: 0.1,
-  presets: 0.295,
+  presets: 0.2,
+  presetsPool: 0.095,
   cli: 0.005,
 } as const;
 
@@ -78,6 +79,18 @@ afterAll(() => {
 });
 
 type Nan = 'error' | 'largest';
+
+/** Every call dispatched (inlineBelow 0), and the default miner (small calls inline). */
+let pooled: HardNegativeMiner;
+let auto: HardNegativeMiner;
+beforeAll(() => {
+  pooled = new HardNegativeMiner({ threads: 2, inlineBelow: 0 });
+  auto = new HardNegativeMiner({ threads: 2 });
+});
+afterAll(async () => {
+  await pooled.close();
+  await auto.close();
+});
 
 /**
  * A batch and its NaN policy: mostly NaN-free under `'error'`; sometimes NaN under `'error'` (every
@@ -171,6 +184,51 @@ describe('sync API against the literal double sort', () => {
   );
 });
 
+/** Batch-wide: one k over the flattened batch, ties by flat index; a NaN error names row and column. */
+function batchWideExpected(loss: Float32Array, cols: number, k: number, nan: Nan): Outcome<Uint8Array> {
+  if (!(Number.isInteger(k) && k >= 0)) {
+    return { ok: false, name: 'RangeError', message: `\`k\` must be a finite integer >= 0, got ${k}` };
+  }
+  if (nan === 'error') {
+    const at = loss.findIndex((x) => Number.isNaN(x));
+    if (at >= 0) return { ok: false, name: 'RangeError', message: nanError(at, cols).message };
+  }
+  return { ok: true, value: referenceMask(loss, loss.length, k, options(nan)) };
+}
+
+const batchCount = fc
+  .record({ mode: fc.constantFrom('edges', 'small', 'any', 'bad' as const), seed: fc.nat() })
+  .map(({ mode, seed }) => ({ mode, seed }));
+
+function batchK(spec: { mode: string; seed: number }, n: number): number {
+  const rand = prng(spec.seed);
+  if (spec.mode === 'bad') return [-1, -2, 0.5, Number.NaN][Math.floor(rand() * 4)]!;
+  return edgeCount(n, rand, spec.mode === 'edges' ? 'edges' : spec.mode === 'small' ? 'small' : 'any');
+}
+
+describe('batch-wide (sync) against the literal double sort of the flattened batch', () => {
+  it(
+    'hardNegativeMaskBatchWide = referenceMask of the flattened batch',
+    () => {
+      fc.assert(
+        fc.property(policyCase(), batchCount, ({ recipe, nan }, kSpec) => {
+          count('batchWideSync');
+          const loss = materialize(recipe);
+          const k = batchK(kSpec, loss.length);
+          const expected = batchWideExpected(loss, recipe.cols, k, nan);
+          expectSame(
+            settle(() => hardNegativeMaskBatchWide(loss, recipe.cols, k, options(nan))),
+            expected,
+            'batch-wide',
+          );
+        }),
+        fuzzParameters(SHARES.batchWideSync),
+      );
+    },
+    timeout(SHARES.batchWideSync, 30),
+  );
+});
+
 /** Where the pool reads the losses from: a plain array, shared memory, or a view at an offset of either. */
 type InputKind = 'plain' | 'shared' | 'offset' | 'offset-shared';
 
@@ -187,18 +245,6 @@ function inputOf(loss: Float32Array, rows: number, cols: number, kind: InputKind
 }
 
 describe('pool (HardNegativeMiner) against the literal double sort', () => {
-  let pooled: HardNegativeMiner;
-  let auto: HardNegativeMiner;
-  beforeAll(() => {
-    // Every call dispatched (inlineBelow 0), and the default miner (small calls inline).
-    pooled = new HardNegativeMiner({ threads: 2, inlineBelow: 0 });
-    auto = new HardNegativeMiner({ threads: 2 });
-  });
-  afterAll(async () => {
-    await pooled.close();
-    await auto.close();
-  });
-
   const poolShapes = fc.oneof({ weight: 97, arbitrary: shape() }, { weight: 3, arbitrary: multiTaskShape() });
   const inputKind = fc.constantFrom<InputKind>('plain', 'shared', 'offset', 'offset-shared');
 
@@ -252,49 +298,6 @@ describe('pool (HardNegativeMiner) against the literal double sort', () => {
       );
     },
     timeout(SHARES.poolRank, 30),
-  );
-
-  /** Batch-wide: one k over the flattened batch, ties by flat index; a NaN error names row and column. */
-  function batchWideExpected(loss: Float32Array, cols: number, k: number, nan: Nan): Outcome<Uint8Array> {
-    if (!(Number.isInteger(k) && k >= 0)) {
-      return { ok: false, name: 'RangeError', message: `\`k\` must be a finite integer >= 0, got ${k}` };
-    }
-    if (nan === 'error') {
-      const at = loss.findIndex((x) => Number.isNaN(x));
-      if (at >= 0) return { ok: false, name: 'RangeError', message: nanError(at, cols).message };
-    }
-    return { ok: true, value: referenceMask(loss, loss.length, k, options(nan)) };
-  }
-
-  const batchCount = fc
-    .record({ mode: fc.constantFrom('edges', 'small', 'any', 'bad' as const), seed: fc.nat() })
-    .map(({ mode, seed }) => ({ mode, seed }));
-
-  function batchK(spec: { mode: string; seed: number }, n: number): number {
-    const rand = prng(spec.seed);
-    if (spec.mode === 'bad') return [-1, -2, 0.5, Number.NaN][Math.floor(rand() * 4)]!;
-    return edgeCount(n, rand, spec.mode === 'edges' ? 'edges' : spec.mode === 'small' ? 'small' : 'any');
-  }
-
-  it(
-    'hardNegativeMaskBatchWide = referenceMask of the flattened batch',
-    () => {
-      fc.assert(
-        fc.property(policyCase(), batchCount, ({ recipe, nan }, kSpec) => {
-          count('batchWideSync');
-          const loss = materialize(recipe);
-          const k = batchK(kSpec, loss.length);
-          const expected = batchWideExpected(loss, recipe.cols, k, nan);
-          expectSame(
-            settle(() => hardNegativeMaskBatchWide(loss, recipe.cols, k, options(nan))),
-            expected,
-            'batch-wide',
-          );
-        }),
-        fuzzParameters(SHARES.batchWideSync),
-      );
-    },
-    timeout(SHARES.batchWideSync, 30),
   );
 
   it(
@@ -356,6 +359,52 @@ const presetCase = fc.record({
   seed: fc.nat(),
 });
 
+type PresetCase = typeof presetCase extends fc.Arbitrary<infer T> ? T : never;
+
+/** The options of a preset case, its expected outcome (the framework transcription), and its shape. */
+function presetInputs(c: PresetCase) {
+  const { recipe, nan } = c.batch;
+  const { rows, cols } = recipe;
+  const loss = materialize(recipe);
+  const bytes = positivesFor(rows, cols, c.density, c.seed);
+  const positives =
+    c.form === 'bytes'
+      ? bytes
+      : c.form === 'booleans'
+        ? Array.from(bytes, (b) => b === 1)
+        : Array.from(bytes);
+  // minNegatives as a count: a fraction of N (sometimes above N), or a small count.
+  const minNegatives = Number.isInteger(c.minNeg) ? c.minNeg : Math.floor(c.minNeg * cols);
+  // A fractional ratio for mmdet/ssd_keras is an error both must raise alike.
+  const options = { loss, cols, positives, preset: c.preset, ratio: c.ratio, minNegatives, nan };
+  const expected = settle(() => referenceSsdNegatives(options));
+  if (WHOLE_RATIO.has(c.preset) && !Number.isInteger(c.ratio)) {
+    expect(expected).toMatchObject({ ok: false, name: 'RangeError' });
+  }
+  return { options, expected, rows, cols };
+}
+
+/** The preset's mask equals the transcription's; per-row counts and the total count the mask's ones. */
+function expectPresetResult(
+  actual: Outcome<SsdNegativesResult>,
+  expected: Outcome<Uint8Array>,
+  rows: number,
+  cols: number,
+  what: string,
+): void {
+  expectSame(actual.ok ? { ok: true, value: actual.value.negatives } : actual, expected, what);
+  if (!actual.ok) return;
+  const { negatives, counts: perRow, numNegatives } = actual.value;
+  let total = 0;
+  for (let r = 0; r < rows; r++) {
+    let ones = 0;
+    for (let i = r * cols; i < (r + 1) * cols; i++) ones += negatives[i]!;
+    expect(perRow[r]).toBe(ones);
+    total += ones;
+  }
+  expect(numNegatives).toBe(total);
+}
+
 describe('SSD presets against the literal framework transcriptions', () => {
   it(
     'ssdNegatives = referenceSsdNegatives for every preset (ratio, minNegatives, NaN policy)',
@@ -363,47 +412,35 @@ describe('SSD presets against the literal framework transcriptions', () => {
       fc.assert(
         fc.property(presetCase, (c) => {
           count('presets');
-          const { recipe, nan } = c.batch;
-          const { rows, cols } = recipe;
-          const loss = materialize(recipe);
-          const bytes = positivesFor(rows, cols, c.density, c.seed);
-          const positives =
-            c.form === 'bytes'
-              ? bytes
-              : c.form === 'booleans'
-                ? Array.from(bytes, (b) => b === 1)
-                : Array.from(bytes);
-          // A fractional ratio for mmdet/ssd_keras is an error both must raise alike.
-          const ratio = c.ratio;
-          // minNegatives as a count: a fraction of N (sometimes above N), or a small count.
-          const minNegatives = Number.isInteger(c.minNeg) ? c.minNeg : Math.floor(c.minNeg * cols);
-          const o = { loss, cols, positives, preset: c.preset, ratio, minNegatives, nan };
-          const expected = settle(() => referenceSsdNegatives(o));
-          const actual = settle(() => ssdNegatives(o));
-          if (WHOLE_RATIO.has(c.preset) && !Number.isInteger(ratio)) {
-            expect(expected).toMatchObject({ ok: false, name: 'RangeError' });
-          }
-          expectSame(
-            actual.ok ? { ok: true, value: actual.value.negatives } : actual,
+          const { options, expected, rows, cols } = presetInputs(c);
+          expectPresetResult(
+            settle(() => ssdNegatives(options)),
             expected,
-            `${c.preset} negatives`,
+            rows,
+            cols,
+            `${c.preset} (sync)`,
           );
-          if (actual.ok) {
-            const { negatives, counts: perRow, numNegatives } = actual.value;
-            let total = 0;
-            for (let r = 0; r < rows; r++) {
-              let ones = 0;
-              for (let i = r * cols; i < (r + 1) * cols; i++) ones += negatives[i]!;
-              expect(perRow[r]).toBe(ones);
-              total += ones;
-            }
-            expect(numNegatives).toBe(total);
-          }
         }),
         fuzzParameters(SHARES.presets),
       );
     },
     timeout(SHARES.presets, 25),
+  );
+
+  it(
+    'miner.ssdNegatives (pooled) = referenceSsdNegatives for every preset',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(presetCase, fc.boolean(), async (c, dispatch) => {
+          count('presetsPool');
+          const { options, expected, rows, cols } = presetInputs(c);
+          const actual = await settleAsync(() => (dispatch ? pooled : auto).ssdNegatives(options));
+          expectPresetResult(actual, expected, rows, cols, `${c.preset} (pool)`);
+        }),
+        fuzzParameters(SHARES.presetsPool),
+      );
+    },
+    timeout(SHARES.presetsPool, 30),
   );
 });
 
