@@ -28,6 +28,21 @@ function checkOrder(reader: NpyReader): void {
   }
 }
 
+/**
+ * The kernels and the pool index a row (and a chunk, which holds at least one row) with int32, so a
+ * row of more than 2^31 - 1 elements is refused up front, even in an empty `(0, N)` array: without
+ * this check such a header reached the chunk allocation and failed there as an internal error.
+ */
+export function checkRowLength(reader: NpyReader, elements: number, what: string): void {
+  if (elements > 0x7fffffff) {
+    throw new NpyFormatError(
+      reader.file,
+      'shape',
+      `header field 'shape' is ${formatShape(reader.header.shape)}; a row of the ${what} may hold at most 2,147,483,647 elements`,
+    );
+  }
+}
+
 /** Checks a `(B, N)` float32/float64 loss (N >= 1) and returns its shape. */
 export function checkLossFile(reader: NpyReader, what = 'loss'): { rows: number; cols: number } {
   const { shape, dtype } = reader.header;
@@ -45,6 +60,7 @@ export function checkLossFile(reader: NpyReader, what = 'loss'): { rows: number;
       `header field 'shape' is ${formatShape(shape)}; rows must not be empty`,
     );
   }
+  checkRowLength(reader, shape[1]!, what);
   if (dtype.kind !== 'f' || (dtype.size !== 4 && dtype.size !== 8)) {
     throw reader.dtypeError("float32 ('<f4') or float64 ('<f8', converted to float32)");
   }

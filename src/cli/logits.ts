@@ -8,7 +8,7 @@ import { bitsOf } from '../validate.ts';
 import type { RowSlice } from './args.ts';
 import { resolveRows } from './args.ts';
 import { DataError, fileError } from './errors.ts';
-import { openInput } from './inputs.ts';
+import { checkRowLength, openInput } from './inputs.ts';
 import { chunkRowsFor } from './stream.ts';
 
 /** Where {@link lossFromLogits} reads and writes. */
@@ -59,6 +59,7 @@ function checkLogitsFile(reader: NpyReader): { rows: number; cols: number; class
       `header field 'shape' is ${formatShape(shape)}; the logits must be a 3-D array (B, N, C) with N, C >= 1`,
     );
   }
+  checkRowLength(reader, shape[1]! * shape[2]!, 'logits');
   if (dtype.kind !== 'f' || (dtype.size !== 4 && dtype.size !== 8)) {
     throw reader.dtypeError("float32 ('<f4') or float64 ('<f8', converted to float32)");
   }
