@@ -564,7 +564,8 @@ describe('CLI round trip through .npy files', () => {
               : undefined;
           if (c.command === 'num-neg') {
             const k = c.badCount ? -1 : edgeCount(cols, rand, 'any');
-            args.push('--num-neg', String(k));
+            // `--num-neg=-1`: a separate `-1` would be read as an option (also exit 2, another message).
+            args.push(`--num-neg=${k}`);
             if (k < 0) failure = { code: 2, message: /--num-neg must be a whole number >= 0/ };
             expected = settle(() => referenceMask(slice, cols, Math.max(k, 0), options(nan)));
           } else if (c.command === 'num-neg-file') {
