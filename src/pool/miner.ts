@@ -12,7 +12,7 @@ import type { SsdNegativesResult } from '../ssd/plan.ts';
 import type { SsdNegativesPooledOptions } from '../ssd/pooled.ts';
 import { ssdNegativesPooled } from '../ssd/pooled.ts';
 import type { NanOptions } from '../validate.ts';
-import { bitsOf, checkCols, checkLoss, checkNan, nanError, toCounts } from '../validate.ts';
+import { bitsOf, checkCols, checkLoss, checkNan, checkOut, nanError, toCounts } from '../validate.ts';
 import { INLINE_BELOW, planRanges } from './plan.ts';
 import type { MineTask, TestFaultOption } from './protocol.ts';
 import {
@@ -23,6 +23,7 @@ import {
   TASK_RANK,
   TASK_WRITE,
 } from './protocol.ts';
+import type { CallLayout } from './shared-buffers.ts';
 import {
   CTRL_CANCEL,
   CTRL_WORDS,
@@ -52,6 +53,15 @@ export interface MinerOptions {
 export interface MineOptions extends NanOptions {
   /** Cancels the call: it rejects with a `DOMException` named `'AbortError'`, its pending tasks are dropped. */
   signal?: AbortSignal;
+  /**
+   * Where to write the result, `rows * cols` elements: a `Uint8Array` for `mask` and
+   * `maskBatchWide`, an `Int32Array` for `rank` (checked as the synchronous API checks it); the call
+   * resolves to it. Backed by a `SharedArrayBuffer` (e.g. reused call after call), the workers write
+   * into it directly; otherwise the result is staged in shared memory and copied into it at the end.
+   * After a rejection its contents are unspecified: until the call's tasks notice the cancellation
+   * (a fraction of a millisecond), workers may still write to a shared `out`.
+   */
+  out?: Uint8Array | Int32Array;
 }
 
 /** Per-call bookkeeping of a dispatched call. */
@@ -125,6 +135,14 @@ function testFaultOf(options: MineOptions | undefined): TestFaultOption | undefi
   return (options as { [kTestFault]?: TestFaultOption })[kTestFault];
 }
 
+/** Shared buffers below this size are not worth tracking for the workers' GC (see mine-worker.ts). */
+const TRACKED_BYTES = 1 << 16;
+
+/** Whether the caller's `out` needs a shared staging area (it is given, valid-looking and not shared). */
+function stagedOutput(out: unknown): boolean {
+  return ArrayBuffer.isView(out) && !isShared(out);
+}
+
 /** A fresh result array in shared memory, owned by the caller. */
 function sharedBytes(n: number): Uint8Array {
   return new Uint8Array(new SharedArrayBuffer(n));
@@ -165,8 +183,12 @@ export class HardNegativeMiner {
   #closing: Promise<void> | undefined;
   readonly #staging = new SharedStaging();
   readonly #active = new Set<Call>();
-  #scratch: KernelScratch | undefined;
+  /** Calling-thread scratch, one per kernel (they must not share one, see mine-worker.ts). */
+  #maskScratch: KernelScratch | undefined;
+  #rankScratch: KernelScratch | undefined;
   #counts = new Int32Array(16);
+  readonly #bufferIds = new WeakMap<SharedArrayBuffer, number>();
+  #nextBufferId = 1;
 
   /**
    * Validates the options; starts no thread.
@@ -307,30 +329,29 @@ export class HardNegativeMiner {
     if (fault === undefined && (n < this.inlineBelow || rows === 0)) {
       if (this.#counts.length < rows) this.#counts = new Int32Array(Math.max(rows, this.#counts.length * 2));
       const counts = toCounts(numNeg, rows, cols, this.#counts);
+      const out = checkOut(options?.out, n, Uint8Array) ?? sharedBytes(n);
       if (signal?.aborted) throw abortError(signal);
-      const out = sharedBytes(n);
-      this.#scratch = scratchFor(this.#scratch, cols);
-      const nanAt = selectRows(bitsOf(loss), cols, 0, rows, counts, out, this.#scratch, nanLargest);
+      const scratch = (this.#maskScratch = scratchFor(this.#maskScratch, cols));
+      const nanAt = selectRows(bitsOf(loss), cols, 0, rows, counts, out, scratch, nanLargest);
       if (nanAt >= 0) throw nanError(nanAt, cols);
       return Promise.resolve(out);
     }
-    const copy = isShared(loss) ? 0 : n;
-    const layout = callLayout(rows, 0, copy);
+    const staged = stagedOutput(options?.out);
+    const layout = callLayout(rows, 0, isShared(loss) ? 0 : n, staged ? Math.ceil(n / 4) : 0);
     const ctx = this.#staging.acquire(layout.bytes);
+    let out: Uint8Array;
     try {
       toCounts(numNeg, rows, cols, new Int32Array(ctx, layout.countsAt * 4, rows));
+      out = checkOut(options?.out, n, Uint8Array) ?? sharedBytes(n);
+      if (signal?.aborted) throw abortError(signal);
     } catch (error) {
       this.#staging.release(ctx);
       throw error;
     }
-    if (signal?.aborted) {
-      this.#staging.release(ctx);
-      throw abortError(signal);
-    }
     const call = this.#begin(ctx, signal, fault);
-    const out = new SharedArrayBuffer(n);
-    const tasks = this.#rowTasks(TASK_MASK, loss, ctx, layout.lossAt, copy, out, rows, cols, nanLargest);
-    return this.#finish(call, this.#runMask(call, tasks, cols, new Uint8Array(out)));
+    const target = staged ? new Uint8Array(ctx, layout.outAt * 4, n) : out;
+    const tasks = this.#rowTasks(TASK_MASK, loss, ctx, layout, target, rows, cols, nanLargest);
+    return this.#finish(call, this.#runRows(call, tasks, cols, target, out));
   }
 
   #rank(loss: Float32Array, cols: number, options: MineOptions | undefined): Promise<Int32Array> {
@@ -340,22 +361,22 @@ export class HardNegativeMiner {
     const nanLargest = checkNan(options);
     const signal = checkSignal(options);
     const fault = testFaultOf(options);
-    if (signal?.aborted) throw abortError(signal);
     const n = loss.length;
+    const out = checkOut(options?.out, n, Int32Array) ?? new Int32Array(new SharedArrayBuffer(n * 4));
+    if (signal?.aborted) throw abortError(signal);
     if (fault === undefined && (n < this.inlineBelow || rows === 0)) {
-      const out = new Int32Array(new SharedArrayBuffer(n * 4));
-      this.#scratch = scratchFor(this.#scratch, cols);
-      const nanAt = rankRows(bitsOf(loss), cols, 0, rows, out, this.#scratch, nanLargest);
+      const scratch = (this.#rankScratch = scratchFor(this.#rankScratch, cols));
+      const nanAt = rankRows(bitsOf(loss), cols, 0, rows, out, scratch, nanLargest);
       if (nanAt >= 0) throw nanError(nanAt, cols);
       return Promise.resolve(out);
     }
-    const copy = isShared(loss) ? 0 : n;
-    const layout = callLayout(0, 0, copy);
+    const staged = !isShared(out);
+    const layout = callLayout(0, 0, isShared(loss) ? 0 : n, staged ? n : 0);
     const ctx = this.#staging.acquire(layout.bytes);
     const call = this.#begin(ctx, signal, fault);
-    const out = new SharedArrayBuffer(n * 4);
-    const tasks = this.#rowTasks(TASK_RANK, loss, ctx, layout.lossAt, copy, out, rows, cols, nanLargest);
-    return this.#finish(call, this.#runMask(call, tasks, cols, new Int32Array(out)));
+    const target = staged ? new Int32Array(ctx, layout.outAt * 4, n) : out;
+    const tasks = this.#rowTasks(TASK_RANK, loss, ctx, layout, target, rows, cols, nanLargest);
+    return this.#finish(call, this.#runRows(call, tasks, cols, target, out));
   }
 
   #maskBatchWide(
@@ -370,23 +391,23 @@ export class HardNegativeMiner {
     const nanLargest = checkNan(options);
     const n = loss.length;
     const count = checkBatchCount(k, n);
+    const out = checkOut(options?.out, n, Uint8Array) ?? sharedBytes(n);
     const signal = checkSignal(options);
     const fault = testFaultOf(options);
     if (signal?.aborted) throw abortError(signal);
     if (fault === undefined && (n < this.inlineBelow || rows === 0)) {
-      const out = sharedBytes(n);
       hardNegativeMaskBatchWide(loss, cols, count, nanLargest ? { nan: 'largest', out } : { out });
       return Promise.resolve(out);
     }
-    const copy = isShared(loss) ? 0 : n;
+    const staged = !isShared(out);
     const bounds = planRanges(rows, cols, this.threads);
-    const layout = callLayout(0, bounds.length - 1, copy);
+    const layout = callLayout(0, bounds.length - 1, isShared(loss) ? 0 : n, staged ? Math.ceil(n / 4) : 0);
     const ctx = this.#staging.acquire(layout.bytes);
     const call = this.#begin(ctx, signal, fault);
-    const out = new SharedArrayBuffer(n);
-    const tasks = this.#rowTasks(TASK_HISTOGRAM, loss, ctx, layout.lossAt, copy, out, rows, cols, nanLargest);
+    const target = staged ? new Uint8Array(ctx, layout.outAt * 4, n) : out;
+    const tasks = this.#rowTasks(TASK_HISTOGRAM, loss, ctx, layout, target, rows, cols, nanLargest);
     for (let t = 0; t < tasks.length; t++) tasks[t]!.slot = layout.histAt + t * HIST_WORDS;
-    const body = this.#runBatchWide(call, tasks, cols, count, new Int32Array(ctx), new Uint8Array(out));
+    const body = this.#runBatchWide(call, tasks, cols, count, new Int32Array(ctx), target, out);
     return this.#finish(call, body);
   }
 
@@ -447,23 +468,26 @@ export class HardNegativeMiner {
     kind: number,
     loss: Float32Array,
     ctx: SharedArrayBuffer,
-    lossAt: number,
-    copy: number,
-    out: SharedArrayBuffer,
+    layout: CallLayout,
+    target: Uint8Array | Int32Array,
     rows: number,
     cols: number,
     nanLargest: boolean,
   ): MineTask[] {
     let lossBuffer: SharedArrayBuffer;
     let lossByte: number;
-    if (copy === 0) {
+    if (isShared(loss)) {
       lossBuffer = loss.buffer as SharedArrayBuffer;
       lossByte = loss.byteOffset;
     } else {
-      new Float32Array(ctx, lossAt * 4, copy).set(loss);
+      new Float32Array(ctx, layout.lossAt * 4, loss.length).set(loss);
       lossBuffer = ctx;
-      lossByte = lossAt * 4;
+      lossByte = layout.lossAt * 4;
     }
+    const outBuffer = target.buffer as SharedArrayBuffer;
+    const lossId = this.#idOf(lossBuffer);
+    const ctxId = this.#idOf(ctx);
+    const outId = this.#idOf(outBuffer);
     const bounds = planRanges(rows, cols, this.threads);
     const tasks: MineTask[] = [];
     for (let t = 0; t + 1 < bounds.length; t++) {
@@ -473,7 +497,8 @@ export class HardNegativeMiner {
         lossAt: lossByte,
         length: loss.length,
         ctx,
-        out: kind === TASK_HISTOGRAM ? null : out,
+        out: outBuffer,
+        outAt: target.byteOffset,
         cols,
         rowStart: bounds[t]!,
         rowEnd: bounds[t + 1]!,
@@ -486,9 +511,26 @@ export class HardNegativeMiner {
         hasNan: false,
         checkNan: false,
         fault: null,
+        lossId,
+        ctxId,
+        outId,
       });
     }
     return tasks;
+  }
+
+  /**
+   * An id per distinct large `SharedArrayBuffer` (0 for small ones), so a worker can count the shared
+   * memory its stale handles pin without counting a reused buffer twice (see mine-worker.ts).
+   */
+  #idOf(buffer: SharedArrayBuffer): number {
+    if (buffer.byteLength < TRACKED_BYTES) return 0;
+    let id = this.#bufferIds.get(buffer);
+    if (id === undefined) {
+      id = this.#nextBufferId++;
+      this.#bufferIds.set(buffer, id);
+    }
+    return id;
   }
 
   /** Posts one task; a failure marks the call broken (its buffer is never reused) and rejects. */
@@ -539,11 +581,18 @@ export class HardNegativeMiner {
     return answers;
   }
 
-  /** Mask and rank: one round of tasks; the first NaN of the batch (lowest flat index) is the error. */
-  async #runMask<T>(call: Call, tasks: MineTask[], cols: number, out: T): Promise<T> {
+  /** Mask and rank: one round (a staged result is copied into the caller's `out`) of tasks; the first NaN of the batch (lowest flat index) is the error. */
+  async #runRows<T extends Uint8Array | Int32Array>(
+    call: Call,
+    tasks: MineTask[],
+    cols: number,
+    target: T,
+    out: T,
+  ): Promise<T> {
     const answers = await this.#round(call, tasks);
     const nanAt = firstNanAnswer(answers);
     if (nanAt >= 0) throw nanError(nanAt, cols);
+    if (target !== out) out.set(target);
     return out;
   }
 
@@ -553,6 +602,7 @@ export class HardNegativeMiner {
     cols: number,
     count: number,
     ctxWords: Int32Array,
+    target: Uint8Array,
     out: Uint8Array,
   ): Promise<Uint8Array> {
     const n = out.length;
@@ -601,7 +651,6 @@ export class HardNegativeMiner {
     for (let t = 0; t < tasks.length; t++) {
       const task = tasks[t]!;
       task.kind = TASK_WRITE;
-      task.out = out.buffer as SharedArrayBuffer;
       task.shift = shift;
       task.prefix = prefix;
       task.quota = quotas[t]!;
@@ -611,6 +660,7 @@ export class HardNegativeMiner {
     const answers = await this.#round(call, tasks);
     const nanAt = firstNanAnswer(answers);
     if (nanAt >= 0) throw nanError(nanAt, cols);
+    if (target !== out) out.set(target);
     return out;
   }
 }

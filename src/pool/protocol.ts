@@ -57,8 +57,9 @@ export interface MineTask {
   length: number;
   /** The call's staging buffer: control words, counts, histogram slots (see shared-buffers.ts). */
   ctx: SharedArrayBuffer;
-  /** The call's output: mask bytes or int32 ranks, `length` elements; null for histogram tasks. */
-  out: SharedArrayBuffer | null;
+  /** The call's output: mask bytes or int32 ranks, `length` elements from byte `outAt`. */
+  out: SharedArrayBuffer;
+  outAt: number;
   cols: number;
   rowStart: number;
   rowEnd: number;
@@ -74,4 +75,11 @@ export interface MineTask {
   /** Scan for NaN first and answer its index (the histogram phase was skipped). */
   checkNan: boolean;
   fault: TestFault | null;
+  /**
+   * Ids the coordinator gives each distinct `SharedArrayBuffer` (0 = not tracked, e.g. a small one),
+   * so the worker can tell how much shared memory its stale handles pin (see mine-worker.ts).
+   */
+  lossId: number;
+  ctxId: number;
+  outId: number;
 }

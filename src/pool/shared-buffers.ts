@@ -15,13 +15,15 @@ export const MAX_ELEMENTS = 0x7fffffff;
 
 /**
  * Where things sit in a call's staging buffer, in int32 words from its start: control words, then
- * the per-row counts, then the histogram slots (one per task), then the copied losses. Every region
- * starts on a 16-word (64-byte) boundary so two tasks never write the same cache line.
+ * the per-row counts, then the histogram slots (one per task), then the copied losses, then the
+ * staged result (when the caller's `out` is not shared). Regions start on 16-word (64-byte)
+ * boundaries.
  */
 export interface CallLayout {
   countsAt: number;
   histAt: number;
   lossAt: number;
+  outAt: number;
   /** Total size in bytes. */
   bytes: number;
 }
@@ -29,14 +31,15 @@ export interface CallLayout {
 const align16 = (words: number): number => Math.ceil(words / 16) * 16;
 
 /**
- * Layout for `counts` per-row counts, `histSlots` histogram slots and `lossCopy` copied float32
- * losses (each may be 0). Cost: O(1).
+ * Layout for `counts` per-row counts, `histSlots` histogram slots, `lossCopy` copied float32 losses
+ * and `outWords` int32 words of staged result (each may be 0). Cost: O(1).
  */
-export function callLayout(counts: number, histSlots: number, lossCopy: number): CallLayout {
+export function callLayout(counts: number, histSlots: number, lossCopy: number, outWords = 0): CallLayout {
   const countsAt = CTRL_WORDS;
   const histAt = countsAt + align16(counts);
   const lossAt = histAt + histSlots * HIST_WORDS;
-  return { countsAt, histAt, lossAt, bytes: (lossAt + lossCopy) * 4 };
+  const outAt = lossAt + align16(lossCopy);
+  return { countsAt, histAt, lossAt, outAt, bytes: (outAt + outWords) * 4 };
 }
 
 /** Whether a typed array lives in a `SharedArrayBuffer` (so workers can read it without a copy). */
@@ -69,9 +72,9 @@ export function allocLoss(rows: number, cols: number): Float32Array {
   return new Float32Array(new SharedArrayBuffer(rows * cols * 4));
 }
 
-/** Capacity actually allocated for a request: 4 KiB at least, else rounded up by at most 1/8. */
+/** Capacity actually allocated for a request: 1 KiB at least, else rounded up by at most 1/8. */
 function sizeClass(bytes: number): number {
-  if (bytes <= 4096) return 4096;
+  if (bytes <= 1024) return 1024;
   const step = 2 ** (Math.floor(Math.log2(bytes)) - 3);
   return Math.ceil(bytes / step) * step;
 }
