@@ -37,8 +37,13 @@ export function rankRows(
       scratch.idxB,
       nanLargest,
     );
-    if (nanAt >= 0) return nanAt;
+    if (nanAt >= 0) {
+      hist.fill(0, 0, 3 * BUCKETS);
+      return nanAt;
+    }
   }
+  // Leave the histograms zeroed, as every kernel does: the select kernel relies on it.
+  hist.fill(0, 0, 3 * BUCKETS);
   return -1;
 }
 
@@ -56,7 +61,7 @@ function rankRow(
   idxB: Int32Array,
   nanLargest: boolean,
 ): number {
-  hist.fill(0);
+  hist.fill(0, 0, 3 * BUCKETS);
   for (let i = 0; i < n; i++) {
     const b = bits[base + i]!;
     let key: number;
