@@ -1,6 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { hardNegativeMask, rankDescending, referenceMask, referenceRank } from '../src/index.ts';
+import { rankRows } from '../src/kernel/rank-rows.ts';
+import { createScratch } from '../src/kernel/scratch.ts';
+import { selectRows } from '../src/kernel/select-rows.ts';
 import { batch, firstDifference, generate, prng, SPECIAL_VALUES } from './support/adversarial.ts';
 
 /** Kernel and rank against the literal seed algorithm on one batch; reports the first differing element. */
@@ -204,5 +207,26 @@ describe('edge sizes and counts', () => {
       counts.push(Math.min(3 * positives, cols - 1));
     }
     expectExact(loss, cols, counts);
+  });
+
+  it('shares one scratch between the rank and select kernels (each leaves it zeroed, also after a NaN)', () => {
+    const cols = 3000;
+    const random = prng(3);
+    const loss = generate(2, cols, () => -Math.log(random() + 1e-12));
+    const bits = new Int32Array(loss.buffer);
+    const withNan = Float32Array.from(loss);
+    withNan[cols + 5] = Number.NaN;
+    const scratch = createScratch(cols);
+    const counts = Int32Array.of(100, 2000);
+    const expected = referenceMask(loss, cols, counts);
+    const rank = new Int32Array(loss.length);
+    const out = new Uint8Array(loss.length);
+    expect(rankRows(new Int32Array(withNan.buffer), cols, 0, 2, rank, scratch, false)).toBe(cols + 5);
+    expect(selectRows(bits, cols, 0, 2, counts, out, scratch, false)).toBe(-1);
+    expect(firstDifference(out, expected)).toBe(-1);
+    expect(rankRows(bits, cols, 0, 2, rank, scratch, false)).toBe(-1);
+    expect(selectRows(bits, cols, 0, 2, counts, out, scratch, false)).toBe(-1);
+    expect(firstDifference(out, expected)).toBe(-1);
+    expect(scratch.hist.every((h) => h === 0)).toBe(true);
   });
 });
