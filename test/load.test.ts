@@ -65,8 +65,8 @@ describe('10,000 concurrent miner.mask calls of random small shapes', () => {
   let dispatched: SoakReport;
   let inline: SoakReport;
   beforeAll(async () => {
-    dispatched = await soak('dispatch');
-    inline = await soak('default');
+    // Two processes at once: each measures its own RSS.
+    [dispatched, inline] = await Promise.all([soak('dispatch'), soak('default')]);
     process.stdout.write(
       `load soak (MiB, baseline -> after each round): dispatched ${dispatched.baseline.rssMiB} -> ${dispatched.rounds
         .map((r) => r.rssMiB)
