@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -413,6 +413,34 @@ describe('malformed .npy files through the hnm bin (exit 1, file and field named
         return ['mine', '--logits', file('logits'), '--labels', bad, '--out', out];
     }
   }
+
+  it('a batch-wide preset over more than 2^31 - 1 elements (sparse 8 GiB file) exits 1 naming shape', async () => {
+    // Valid files, just too big to rank at once (it used to end in an internal error with a stack trace).
+    const big = (name: string, descr: string, itemSize: number): string => {
+      const path = join(dir, name);
+      const header = npyFile(dict(`'${descr}'`, 'False', '(2, 1073741824)'), new Uint8Array(0));
+      writeFileSync(path, header);
+      truncateSync(path, header.length + 2 * 1073741824 * itemSize); // sparse: no disk used
+      return path;
+    };
+    const loss = big('big_loss.npy', '<f4', 4);
+    const positives = big('big_pos.npy', '|b1', 1);
+    const out = join(dir, 'out_big.npy');
+    const run = await hnm(
+      ['mine', '--loss', loss, '--positives', positives, '--preset', 'ssd_keras', '--out', out],
+      {
+        cwd: dir,
+      },
+    );
+    rmSync(loss);
+    rmSync(positives);
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toMatch(
+      /big_loss\.npy: header field 'shape' is \(2, 1073741824\); a batch-wide preset/,
+    );
+    expect(run.stderr).not.toMatch(STACK_TRACE);
+    expect(readdirSync(dir).filter((f) => f.includes('out_big'))).toEqual([]);
+  });
 
   it('each damaged file, as each kind of input, exits 1 naming the file and the field', async () => {
     for (const [name, bytes] of Object.entries(good)) writeFileSync(join(dir, `good_${name}.npy`), bytes);

@@ -1,4 +1,6 @@
 import { stat } from 'node:fs/promises';
+import { NpyFormatError } from '../npy/errors.ts';
+import { formatShape } from '../npy/header.ts';
 import type { NpyReader } from '../npy/reader.ts';
 import { NpyWriter } from '../npy/writer.ts';
 import type { RowSlice } from './args.ts';
@@ -95,6 +97,14 @@ export async function runStream(spec: StreamSpec): Promise<RunSummary> {
     const chunkRows = spec.wholeBatch
       ? Math.max(1, end - start)
       : Math.min(chunkRowsFor(cols), Math.max(1, end - start));
+    if (spec.wholeBatch && (end - start) * cols > 0x7fffffff) {
+      // One chunk holds the whole batch; the kernels index it with int32.
+      throw new NpyFormatError(
+        spec.lossFile,
+        'shape',
+        `header field 'shape' is ${formatShape(loss.header.shape)}; a batch-wide preset ranks the whole batch at once, which may hold at most 2,147,483,647 elements`,
+      );
+    }
     const inputs: StreamInputs = { loss, fileRows, cols, start, end, chunkRows };
     step = await spec.prepare(inputs);
     try {
