@@ -442,6 +442,23 @@ describe('faults', () => {
     await stillWorks(pooled);
   });
 
+  it('workers that cannot start reject every call (never hang); the miner recovers once they can', async () => {
+    const miner = new HardNegativeMiner({ threads: 2, inlineBelow: 0 });
+    process.env.HNM_TEST_FAIL_LOAD = '1';
+    try {
+      for (let i = 0; i < 3; i++) {
+        // (Under tsx, Piscina's fallback import of the .ts entry reports the file extension instead.)
+        await expect(miner.mask(loss, SSD_COLS, counts)).rejects.toThrow(
+          /^hard negative mining failed in a worker thread: /,
+        );
+      }
+    } finally {
+      delete process.env.HNM_TEST_FAIL_LOAD;
+    }
+    await stillWorks(miner);
+    await miner.close();
+  });
+
   it('an aborted signal rejects before dispatch with an AbortError', async () => {
     const signal = AbortSignal.abort(new Error('stop'));
     for (const promise of [

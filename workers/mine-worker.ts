@@ -55,6 +55,7 @@ const collect = exposeGc();
 
 /** Fault injection is for the fault tests only, and only when the environment asks for it. */
 const faultsEnabled = process.env.HNM_TEST_FAULTS === '1';
+if (faultsEnabled && process.env.HNM_TEST_FAIL_LOAD === '1') throw new Error('injected worker load failure');
 
 /** Elements between two looks at the cancel flag. */
 const CHUNK_ELEMENTS = 1 << 18;

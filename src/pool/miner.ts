@@ -533,6 +533,37 @@ export class HardNegativeMiner {
     return id;
   }
 
+  /** Starts the worker threads (all of them: min = max = `threads`). */
+  #startPool(): Piscina {
+    const execArgv = workerExecArgv();
+    const pool = new Piscina({
+      filename: WORKER_URL,
+      minThreads: this.threads,
+      maxThreads: this.threads,
+      recordTiming: false,
+      ...(execArgv === undefined ? {} : { execArgv }),
+    });
+    // A worker that fails between tasks is replaced by the pool; calls learn of their own failures
+    // through `run()`. Without a listener, the 'error' event would throw.
+    pool.on('error', (error: unknown) => this.#checkPool(pool, error));
+    this.#pool = pool;
+    return pool;
+  }
+
+  /**
+   * Piscina stops replacing workers that fail while starting (a missing or broken worker file), and
+   * tasks queued then would wait forever. So once such a pool has no thread left, every call still
+   * using it rejects with the failure and the pool is dropped; the next call starts a new one (and
+   * fails the same way, promptly, until the cause is fixed).
+   */
+  #checkPool(pool: Piscina, error: unknown): void {
+    if (this.#pool !== pool || pool.threads.length > 0) return;
+    this.#pool = undefined;
+    const reason = workerError(error);
+    for (const call of [...this.#active]) call.stop(reason);
+    void pool.destroy();
+  }
+
   /** Posts one task; a failure marks the call broken (its buffer is never reused) and rejects. */
   #dispatch(call: Call, task: MineTask, index: number): Promise<number> {
     if (call.halted || this.#closing !== undefined) return Promise.resolve(RESULT_CANCELLED);
@@ -540,22 +571,9 @@ export class HardNegativeMiner {
       task.fault = call.fault.fault;
       call.faultDone = true;
     }
-    if (this.#pool === undefined) {
-      const execArgv = workerExecArgv();
-      const pool = new Piscina({
-        filename: WORKER_URL,
-        minThreads: this.threads,
-        maxThreads: this.threads,
-        recordTiming: false,
-        ...(execArgv === undefined ? {} : { execArgv }),
-      });
-      // A worker that fails between tasks is replaced by the pool; calls learn of their own
-      // failures through `run()`. Without a listener, the 'error' event would throw.
-      pool.on('error', () => {});
-      this.#pool = pool;
-    }
+    const pool = this.#pool ?? this.#startPool();
     call.pending++;
-    return this.#pool.run(task).then(
+    return pool.run(task).then(
       (result: number) => {
         call.pending--;
         this.#maybeRelease(call);
@@ -564,6 +582,7 @@ export class HardNegativeMiner {
       (error: unknown) => {
         call.pending--;
         call.broken = true;
+        this.#checkPool(pool, error);
         const wrapped = workerError(error);
         call.stop(wrapped);
         throw wrapped;

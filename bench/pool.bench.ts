@@ -1,0 +1,138 @@
+/**
+ * Pool benchmark (issue 3 targets, float32, N = 8732, SSD-typical `exp` losses, k uniform in 0..600):
+ * - B = 1024: wall time <= 1.3 ns per element with 2 threads;
+ * - B >= 256: 2 threads >= 1.7x faster than 1 thread;
+ * - B = 1: a call answers in <= 50 us.
+ * Side by side in one run: the synchronous `hardNegativeMask` on the calling thread, and
+ * `HardNegativeMiner.mask` with 1 and 2 worker threads on an `allocLoss` batch (no copy), returning a
+ * fresh shared mask per call as users call it. Every miner is created and warmed (threads started,
+ * kernels JIT-compiled) before timing; start-up is never timed. A last table probes the inline
+ * threshold: the same small batches on the calling thread and forced through the pool.
+ *
+ * Run: `npm run bench:pool` (builds, then `node dist/bench/pool.bench.js [--time MS]`). Medians, not
+ * means: this 2-core machine is shared and noisy; run it twice.
+ */
+import { parseArgs } from 'node:util';
+import { Bench } from 'tinybench';
+import { type Batch, makeBatch } from '../src/bench/data.ts';
+import { allocLoss, HardNegativeMiner, hardNegativeMask } from '../src/index.ts';
+
+const { values } = parseArgs({
+  options: {
+    time: { type: 'string', default: '2000' },
+    cols: { type: 'string', default: '8732' },
+  },
+});
+const time = Number(values.time);
+const cols = Number(values.cols);
+
+const miners = {
+  pool1: new HardNegativeMiner({ threads: 1 }),
+  pool2: new HardNegativeMiner({ threads: 2 }),
+  forced2: new HardNegativeMiner({ threads: 2, inlineBelow: 0 }),
+};
+
+function sharedBatch(rows: number): Batch {
+  return makeBatch('exp', rows, cols, 1, allocLoss);
+}
+
+function same(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** Start every thread and JIT-warm the kernels on a batch large enough to reach all of them. */
+async function warm(): Promise<void> {
+  const batch = sharedBatch(64);
+  const expected = hardNegativeMask(batch.loss, cols, batch.numNeg);
+  for (const miner of Object.values(miners)) {
+    for (let i = 0; i < 20; i++) {
+      const mask = await miner.mask(batch.loss, cols, batch.numNeg);
+      if (i === 0 && !same(mask, expected)) throw new Error('pool result differs from hardNegativeMask');
+    }
+  }
+}
+
+interface Row {
+  section: string;
+  task: string;
+  rows: number;
+  medianUs: number;
+  nsPerElement: number;
+}
+const results: Row[] = [];
+
+async function measure(section: string, rows: number, tasks: Record<string, () => unknown>): Promise<void> {
+  const bench = new Bench({ time, warmupTime: 300 });
+  for (const [name, fn] of Object.entries(tasks)) bench.add(name, fn);
+  await bench.run();
+  for (const task of bench.tasks) {
+    const result = task.result;
+    if (result.state !== 'completed') throw new Error(`${task.name}: ${result.state}`);
+    const medianMs = result.latency.p50;
+    results.push({
+      section,
+      task: task.name,
+      rows,
+      medianUs: medianMs * 1000,
+      nsPerElement: (medianMs * 1e6) / (rows * cols),
+    });
+  }
+}
+
+function scaling(rows: number): Record<string, () => unknown> {
+  const batch = sharedBatch(rows);
+  const out = new Uint8Array(rows * cols);
+  return {
+    sync: () => hardNegativeMask(batch.loss, cols, batch.numNeg, { out }),
+    'pool@1': () => miners.pool1.mask(batch.loss, cols, batch.numNeg),
+    'pool@2': () => miners.pool2.mask(batch.loss, cols, batch.numNeg),
+  };
+}
+
+await warm();
+await measure('B=1024', 1024, scaling(1024));
+await measure('B=256', 256, scaling(256));
+{
+  const batch = sharedBatch(1);
+  await measure('B=1', 1, {
+    sync: () => hardNegativeMask(batch.loss, cols, batch.numNeg),
+    'pool@2 (inline)': () => miners.pool2.mask(batch.loss, cols, batch.numNeg),
+    'pool@2 (dispatched)': () => miners.forced2.mask(batch.loss, cols, batch.numNeg),
+  });
+}
+for (const rows of [2, 4, 8, 16]) {
+  const batch = sharedBatch(rows);
+  await measure(`threshold B=${rows}`, rows, {
+    'inline (sync)': () => hardNegativeMask(batch.loss, cols, batch.numNeg),
+    'dispatched @2': () => miners.forced2.mask(batch.loss, cols, batch.numNeg),
+  });
+}
+for (const miner of Object.values(miners)) await miner.close();
+
+console.log(
+  `pool benchmark: N = ${cols}, exp losses, Node ${process.version}, median of >= ${time} ms per task`,
+);
+console.table(
+  results.map((r) => ({
+    section: r.section,
+    task: r.task,
+    'median us': Number(r.medianUs.toFixed(1)),
+    'ns/element': Number(r.nsPerElement.toFixed(3)),
+  })),
+);
+
+const ns = (section: string, task: string) =>
+  results.find((r) => r.section === section && r.task === task)!.nsPerElement;
+const us = (section: string, task: string) =>
+  results.find((r) => r.section === section && r.task === task)!.medianUs;
+const ratio1024 = ns('B=1024', 'pool@1') / ns('B=1024', 'pool@2');
+const ratio256 = ns('B=256', 'pool@1') / ns('B=256', 'pool@2');
+const targets: [string, number, boolean][] = [
+  ['B=1024 pool@2 <= 1.3 ns/element', ns('B=1024', 'pool@2'), ns('B=1024', 'pool@2') <= 1.3],
+  ['B=1024 pool@2 vs pool@1 >= 1.7x', ratio1024, ratio1024 >= 1.7],
+  ['B=256 pool@2 vs pool@1 >= 1.7x', ratio256, ratio256 >= 1.7],
+  ['B=1 latency <= 50 us', us('B=1', 'pool@2 (inline)'), us('B=1', 'pool@2 (inline)') <= 50],
+];
+for (const [what, value, met] of targets) {
+  console.log(`${what.padEnd(36)} ${value.toFixed(2).padStart(8)}  ${met ? 'met' : 'MISSED'}`);
+}
