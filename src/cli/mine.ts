@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { PRESET_NAMES, PRESETS } from '../ssd/presets.ts';
 import type { OptionTable, OptionValues } from './args.ts';
 import {
@@ -82,6 +83,11 @@ export function planMine(values: OptionValues): MinePlan {
   }
   if (!hasLogits) required(values, 'loss', 'LOSS.npy');
   const out = required(values, 'out', 'MASK.npy');
+  const lossOut = str(values, 'loss-out');
+  if (lossOut !== undefined && resolve(lossOut) === resolve(out)) {
+    // Both are renamed into place at the end: the loss would silently replace the mask.
+    throw new UsageError(`--loss-out and --out must be different files, both are '${out}'`);
+  }
   const preset = str(values, 'preset') ?? 'ssd.pytorch';
   if (!Object.hasOwn(PRESETS, preset)) {
     throw new UsageError(`--preset must be one of ${PRESET_NAMES.join(', ')}; got '${preset}'`);
