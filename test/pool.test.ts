@@ -455,6 +455,17 @@ describe('faults', () => {
     } finally {
       delete process.env.HNM_TEST_FAIL_LOAD;
     }
+    // Threads the failing pool started before the variable was removed may still fail (and take the
+    // calls queued on them along); a few calls later a fresh pool serves them.
+    let failures = 0;
+    for (;;) {
+      const mask = await miner.mask(loss, SSD_COLS, counts).catch(() => undefined);
+      if (mask !== undefined) {
+        expect(firstDifference(mask, expected)).toBe(-1);
+        break;
+      }
+      expect(++failures).toBeLessThan(4);
+    }
     await stillWorks(miner);
     await miner.close();
   });
