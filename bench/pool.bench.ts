@@ -4,8 +4,8 @@
  * - B >= 256: 2 threads >= 1.7x faster than 1 thread;
  * - B = 1: a call answers in <= 50 us.
  * Side by side in one run: the synchronous `hardNegativeMask` on the calling thread, and
- * `HardNegativeMiner.mask` with 1 and 2 worker threads on an `allocLoss` batch (no copy), returning a
- * fresh shared mask per call as users call it. Every miner is created and warmed (threads started,
+ * `HardNegativeMiner.mask` with 1 and 2 worker threads on an `allocLoss` batch (no copy), writing a
+ * reused shared `out` or returning a fresh shared mask per call (see `scaling`). Every miner is created and warmed (threads started,
  * kernels JIT-compiled) before timing; start-up is never timed. A last table probes the inline
  * threshold: the same small batches on the calling thread and forced through the pool.
  *
@@ -79,13 +79,20 @@ async function measure(section: string, rows: number, tasks: Record<string, () =
   }
 }
 
+/**
+ * `(out)`: the result goes to one reused shared buffer (`options.out`), as a streaming caller does;
+ * `(fresh)`: a new shared mask per call, the default. The difference is the first-touch cost of
+ * fresh memory (page faults and zeroing), not the pool's.
+ */
 function scaling(rows: number): Record<string, () => unknown> {
   const batch = sharedBatch(rows);
-  const out = new Uint8Array(rows * cols);
+  const out = new Uint8Array(new SharedArrayBuffer(rows * cols));
   return {
-    sync: () => hardNegativeMask(batch.loss, cols, batch.numNeg, { out }),
-    'pool@1': () => miners.pool1.mask(batch.loss, cols, batch.numNeg),
-    'pool@2': () => miners.pool2.mask(batch.loss, cols, batch.numNeg),
+    'sync (out)': () => hardNegativeMask(batch.loss, cols, batch.numNeg, { out }),
+    'sync (fresh)': () => hardNegativeMask(batch.loss, cols, batch.numNeg),
+    'pool@1 (out)': () => miners.pool1.mask(batch.loss, cols, batch.numNeg, { out }),
+    'pool@2 (out)': () => miners.pool2.mask(batch.loss, cols, batch.numNeg, { out }),
+    'pool@2 (fresh)': () => miners.pool2.mask(batch.loss, cols, batch.numNeg),
   };
 }
 
@@ -125,14 +132,23 @@ const ns = (section: string, task: string) =>
   results.find((r) => r.section === section && r.task === task)!.nsPerElement;
 const us = (section: string, task: string) =>
   results.find((r) => r.section === section && r.task === task)!.medianUs;
-const ratio1024 = ns('B=1024', 'pool@1') / ns('B=1024', 'pool@2');
-const ratio256 = ns('B=256', 'pool@1') / ns('B=256', 'pool@2');
+const ratio1024 = ns('B=1024', 'pool@1 (out)') / ns('B=1024', 'pool@2 (out)');
+const ratio256 = ns('B=256', 'pool@1 (out)') / ns('B=256', 'pool@2 (out)');
 const targets: [string, number, boolean][] = [
-  ['B=1024 pool@2 <= 1.3 ns/element', ns('B=1024', 'pool@2'), ns('B=1024', 'pool@2') <= 1.3],
+  [
+    'B=1024 pool@2 (out) <= 1.3 ns/element',
+    ns('B=1024', 'pool@2 (out)'),
+    ns('B=1024', 'pool@2 (out)') <= 1.3,
+  ],
+  [
+    'B=1024 pool@2 (fresh) <= 1.3 ns/element',
+    ns('B=1024', 'pool@2 (fresh)'),
+    ns('B=1024', 'pool@2 (fresh)') <= 1.3,
+  ],
   ['B=1024 pool@2 vs pool@1 >= 1.7x', ratio1024, ratio1024 >= 1.7],
   ['B=256 pool@2 vs pool@1 >= 1.7x', ratio256, ratio256 >= 1.7],
   ['B=1 latency <= 50 us', us('B=1', 'pool@2 (inline)'), us('B=1', 'pool@2 (inline)') <= 50],
 ];
 for (const [what, value, met] of targets) {
-  console.log(`${what.padEnd(36)} ${value.toFixed(2).padStart(8)}  ${met ? 'met' : 'MISSED'}`);
+  console.log(`${what.padEnd(40)} ${value.toFixed(2).padStart(8)}  ${met ? 'met' : 'MISSED'}`);
 }

@@ -489,20 +489,25 @@ describe('faults', () => {
   });
 
   it('aborting after dispatch rejects at once with an AbortError and cancels the pending tasks', async () => {
+    // One thread: task 0 blocks in the worker, task 1 waits in the queue behind it.
+    await using miner = new HardNegativeMiner({ threads: 1, inlineBelow: 0 });
+    await stillWorks(miner);
     const g = gate();
     const controller = new AbortController();
-    const call = pooled.mask(
+    const call = miner.mask(
       loss,
       SSD_COLS,
       counts,
       withFault('none', g.buffer, { signal: controller.signal }),
     );
-    await g.reached; // task 0 is running in a worker, the others queued or running
+    await g.reached;
     controller.abort();
     await expect(call).rejects.toMatchObject({ name: 'AbortError' });
-    expect(pooled.stats.active).toBe(0);
+    expect(miner.stats.active).toBe(0);
+    const cancelled = miner.stats.cancelledTasks;
     g.release();
-    await stillWorks(pooled);
+    await stillWorks(miner); // queued behind both tasks of the aborted call
+    expect(miner.stats.cancelledTasks - cancelled).toBe(2);
   });
 
   it('aborting a batch-wide call between its phases rejects with an AbortError', async () => {
