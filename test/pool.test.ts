@@ -510,6 +510,31 @@ describe('faults', () => {
     expect(miner.stats.cancelledTasks - cancelled).toBe(2);
   });
 
+  it('one signal shared by many calls aborts them all, without a listener warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const controller = new AbortController();
+      const calls = Array.from({ length: 50 }, () =>
+        pooled.mask(loss, SSD_COLS, counts, { signal: controller.signal }),
+      );
+      const done = await Promise.all(calls.slice(0, 2));
+      for (const mask of done) expect(firstDifference(mask, expected)).toBe(-1);
+      controller.abort();
+      const results = await Promise.allSettled(calls);
+      const aborted = results.filter((r) => r.status === 'rejected');
+      expect(aborted.length).toBeGreaterThan(0);
+      for (const r of aborted)
+        expect((r as PromiseRejectedResult).reason).toMatchObject({ name: 'AbortError' });
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+      expect(warnings).toEqual([]);
+      await stillWorks(pooled);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('aborting a batch-wide call between its phases rejects with an AbortError', async () => {
     const g = gate();
     const controller = new AbortController();

@@ -84,7 +84,6 @@ interface Call {
   stop: (reason: unknown) => void;
   readonly stopped: Promise<never>;
   readonly signal: AbortSignal | undefined;
-  readonly onAbort: () => void;
   readonly fault: TestFaultOption | undefined;
 }
 
@@ -194,6 +193,7 @@ export class HardNegativeMiner {
   readonly #bufferIds = new WeakMap<SharedArrayBuffer, number>();
   #nextBufferId = 1;
   #cancelledTasks = 0;
+  readonly #signalCalls = new WeakMap<AbortSignal, Set<Call>>();
 
   /**
    * Validates the options; starts no thread.
@@ -448,12 +448,34 @@ export class HardNegativeMiner {
       },
       stopped,
       signal,
-      onAbort: () => call.stop(abortError(signal!)),
       fault,
     };
-    signal?.addEventListener('abort', call.onAbort, { once: true });
+    if (signal !== undefined) this.#watch(signal, call);
     this.#active.add(call);
     return call;
+  }
+
+  /**
+   * Stops `call` when `signal` aborts. One listener per signal and miner, however many calls share
+   * the signal (one per call would trip Node's MaxListenersExceededWarning beyond 10 calls).
+   */
+  #watch(signal: AbortSignal, call: Call): void {
+    let calls = this.#signalCalls.get(signal);
+    if (calls === undefined) {
+      const watched = new Set<Call>();
+      calls = watched;
+      this.#signalCalls.set(signal, watched);
+      signal.addEventListener(
+        'abort',
+        () => {
+          const error = abortError(signal);
+          for (const c of [...watched]) c.stop(error);
+          watched.clear();
+        },
+        { once: true },
+      );
+    }
+    calls.add(call);
   }
 
   /** Settles the call with whichever comes first, its work or a stop; then cleans up. */
@@ -463,7 +485,7 @@ export class HardNegativeMiner {
     } finally {
       call.settled = true;
       Atomics.store(call.ctrl, CTRL_CANCEL, 1);
-      call.signal?.removeEventListener('abort', call.onAbort);
+      if (call.signal !== undefined) this.#signalCalls.get(call.signal)?.delete(call);
       this.#active.delete(call);
       this.#maybeRelease(call);
     }
