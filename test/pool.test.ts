@@ -165,8 +165,14 @@ describe('planRanges', () => {
       for (let t = 0; t < tasks; t++)
         expect(bounds[t + 1]! - bounds[t]!).toBeGreaterThanOrEqual(Math.floor(rows / tasks));
     }
-    expect(planRanges(1024, 8732, 2).length - 1).toBe(8);
-    expect(planRanges(3, 10, 2).length - 1).toBe(1);
+    const tasks = (rows: number, cols: number, threads: number) => planRanges(rows, cols, threads).length - 1;
+    expect(tasks(1024, 8732, 2)).toBe(8); // a few per thread
+    expect(tasks(37, 8732, 2)).toBe(4); // >= 65536 elements each
+    expect(tasks(8, 8732, 2)).toBe(2); // one per thread rather than one task on one thread
+    expect(tasks(4, 8192, 2)).toBe(2);
+    expect(tasks(2, 4096, 2)).toBe(1); // too small to split
+    expect(tasks(3, 10, 2)).toBe(1);
+    expect(tasks(1, 8732, 4)).toBe(1);
   });
 });
 
@@ -220,9 +226,6 @@ describe('pool results equal the synchronous API', () => {
     ] as const) {
       const loss = expLoss(rows, SSD_COLS, rows, shared);
       const counts = ssdCounts(rows, rows + 1);
-      expect(planRanges(rows, SSD_COLS, 2).length - 1).toBe(
-        Math.max(1, Math.floor((rows * SSD_COLS) / 65536)),
-      );
       const expected = hardNegativeMask(loss, SSD_COLS, counts);
       expect(firstDifference(await pooled.mask(loss, SSD_COLS, counts), expected)).toBe(-1);
       expect(

@@ -7,15 +7,25 @@
  * settled) costs about 30-45 us; the mask kernel runs at about 1.5-3 ns per element on one core.
  * Splitting `e` elements over two threads saves about `e * 2 ns / 2`, which beats the round trip's
  * ~40 us only from about 40-60k elements on. So a call with fewer than {@link INLINE_BELOW} elements
- * (e.g. one SSD300 row of 8732, or four) runs on the calling thread: B = 1 answers in ~15-30 us
- * instead of ~60 us, and a task never holds fewer than {@link MIN_TASK_ELEMENTS} elements.
+ * (e.g. one SSD300 row of 8732, or seven) runs on the calling thread: B = 1 answers in ~25 us
+ * instead of ~60 us dispatched.
  */
 
 /** Calls with fewer elements (`rows * cols`) run inline on the calling thread, by default. */
 export const INLINE_BELOW = 1 << 16;
 
-/** Smallest task, in elements (unless a single row is larger): its work must dwarf a round trip. */
+/**
+ * Elements per task when a thread runs several tasks one after the other: each must dwarf the
+ * round trip that separates it from the next (about 130 us of work against ~40 us).
+ */
 export const MIN_TASK_ELEMENTS = 1 << 16;
+
+/**
+ * Elements per task when the tasks run side by side, one per thread: their round trips overlap, so
+ * a quarter of the above still gains (a dispatched call of `INLINE_BELOW` elements gets one task
+ * per thread instead of one task on one thread, which would only add a round trip).
+ */
+export const MIN_PARALLEL_ELEMENTS = 1 << 14;
 
 /**
  * Tasks per thread for large calls: more than one evens out threads that the OS (or another
@@ -26,12 +36,14 @@ export const TASKS_PER_THREAD = 4;
 /**
  * Row boundaries of the tasks of a `(rows, cols)` call on `threads` threads: task `t` covers rows
  * `bounds[t] .. bounds[t + 1] - 1`, contiguous and in order, sizes differing by at most one row.
- * At most `threads * TASKS_PER_THREAD` tasks, each of at least `MIN_TASK_ELEMENTS` elements (or one
- * row), at least one task. `rows` must be >= 1. Cost: O(tasks).
+ * At most `rows` and `threads * TASKS_PER_THREAD` tasks; as many as fit `MIN_TASK_ELEMENTS` each,
+ * but one per thread as long as each gets `MIN_PARALLEL_ELEMENTS`; at least one. Cost: O(tasks).
  */
 export function planRanges(rows: number, cols: number, threads: number): Int32Array {
-  const bySize = Math.max(1, Math.floor((rows * cols) / MIN_TASK_ELEMENTS));
-  const tasks = Math.max(1, Math.min(rows, threads * TASKS_PER_THREAD, bySize));
+  const n = rows * cols;
+  const bySize = Math.floor(n / MIN_TASK_ELEMENTS);
+  const spread = Math.min(threads, Math.floor(n / MIN_PARALLEL_ELEMENTS));
+  const tasks = Math.max(1, Math.min(rows, threads * TASKS_PER_THREAD, Math.max(bySize, spread)));
   const bounds = new Int32Array(tasks + 1);
   for (let t = 0; t <= tasks; t++) bounds[t] = Math.floor((t * rows) / tasks);
   return bounds;
