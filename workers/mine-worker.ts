@@ -1,8 +1,8 @@
 /**
  * Piscina worker entry: runs the same kernels as the synchronous API on one contiguous row range,
  * reading and writing the call's `SharedArrayBuffer`s in place. A thin wrapper: no validation (the
- * coordinator validated the call), one `KernelScratch` per thread, allocated once per column count;
- * per task only a few typed-array views are created.
+ * coordinator validated the call), one `KernelScratch` per kernel and thread, allocated once per
+ * column count; per task only a few typed-array views are created.
  *
  * Every task answers a number: -1 (done), the flat index of the first NaN it met, or -2 when it saw
  * its call's cancel flag (checked before starting and between chunks of about 2^18 elements, so an
