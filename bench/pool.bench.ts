@@ -107,7 +107,7 @@ await measure('B=256', 256, scaling(256));
     'pool@2 (dispatched)': () => miners.forced2.mask(batch.loss, cols, batch.numNeg),
   });
 }
-for (const rows of [2, 4, 8, 16]) {
+for (const rows of [4, 8, 12, 16]) {
   const batch = sharedBatch(rows);
   await measure(`threshold B=${rows}`, rows, {
     'inline (sync)': () => hardNegativeMask(batch.loss, cols, batch.numNeg),

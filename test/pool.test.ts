@@ -11,7 +11,7 @@ import {
   referenceMask,
 } from '../src/index.ts';
 import type { MineOptions } from '../src/pool/miner.ts';
-import { planRanges } from '../src/pool/plan.ts';
+import { INLINE_BELOW, planRanges } from '../src/pool/plan.ts';
 import type { TestFault, TestFaultAction } from '../src/pool/protocol.ts';
 import { kTestFault } from '../src/pool/protocol.ts';
 import { SharedStaging } from '../src/pool/shared-buffers.ts';
@@ -103,7 +103,7 @@ describe('HardNegativeMiner options', () => {
   it('defaults to one thread per CPU and the measured inline threshold', () => {
     const miner = new HardNegativeMiner();
     expect(miner.threads).toBe(availableParallelism());
-    expect(miner.inlineBelow).toBe(1 << 16);
+    expect(miner.inlineBelow).toBe(INLINE_BELOW);
     expect(miner.closed).toBe(false);
   });
 
@@ -270,10 +270,10 @@ describe('pool results equal the synchronous API', () => {
   it('B < threads and B = 1 on a wider pool; small calls run inline with the same result', async () => {
     await using miner = new HardNegativeMiner({ threads: 3 });
     for (const rows of [1, 2]) {
-      const loss = expLoss(rows, 100_000, rows, true);
-      expect(planRanges(rows, 100_000, 3).length - 1).toBe(rows);
+      const loss = expLoss(rows, 200_000, rows, true);
+      expect(planRanges(rows, 200_000, 3).length - 1).toBe(rows);
       expect(
-        firstDifference(await miner.mask(loss, 100_000, 600), hardNegativeMask(loss, 100_000, 600)),
+        firstDifference(await miner.mask(loss, 200_000, 600), hardNegativeMask(loss, 200_000, 600)),
       ).toBe(-1);
     }
     const one = expLoss(1, SSD_COLS, 2, false); // below inlineBelow: calling thread

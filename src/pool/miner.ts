@@ -43,8 +43,8 @@ export interface MinerOptions {
   threads?: number;
   /**
    * Calls with fewer elements (`rows * cols`) than this run on the calling thread, where a pool
-   * round trip (~40 us) would cost more than the work. Default 65536 (measured, see plan.ts); 0 sends
-   * every call to the pool. An integer >= 0.
+   * round trip (~40-60 us) would cost more than the work. Default 131072 (measured, see plan.ts); 0
+   * sends every call to the pool. An integer >= 0.
    */
   inlineBelow?: number;
 }

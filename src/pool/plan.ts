@@ -2,17 +2,18 @@
  * How a call is cut into pool tasks: contiguous row ranges, a few per thread, none too small to pay
  * for its round trip; and below which size a call is not dispatched at all.
  *
- * Measured on the 2-core development machine (Node 20, `node dist/bench/pool.bench.js` and the
- * probes described there): a task round trip through Piscina (post, worker wake-up, answer, promise
- * settled) costs about 30-45 us; the mask kernel runs at about 1.5-3 ns per element on one core.
- * Splitting `e` elements over two threads saves about `e * 2 ns / 2`, which beats the round trip's
- * ~40 us only from about 40-60k elements on. So a call with fewer than {@link INLINE_BELOW} elements
- * (e.g. one SSD300 row of 8732, or seven) runs on the calling thread: B = 1 answers in ~25 us
- * instead of ~60 us dispatched.
+ * Measured on the 2-core development machine (Node 20, quiet, `npm run bench:pool`, its threshold
+ * rows): a bare Piscina round trip (post, worker wake-up, answer, promise settled) takes 42-58 us and
+ * a dispatched one-row mask call 60-75 us, against 25 us inline; the mask kernel runs at ~2.5-3 ns
+ * per element on one core. With two threads, a dispatched call costs about 125 us + 1.4 ns per
+ * element against 2.5 ns inline: B = 8 rows of 8732 took 224 us dispatched vs 177 us inline, B = 16
+ * took 322 us vs 356 us, a crossover near 110k elements. Hence {@link INLINE_BELOW} = 2^17 (up to
+ * 15 SSD300 rows run on the calling thread; B = 1 answers in ~27 us). A faster kernel moves the
+ * crossover up: re-measure when it changes.
  */
 
 /** Calls with fewer elements (`rows * cols`) run inline on the calling thread, by default. */
-export const INLINE_BELOW = 1 << 16;
+export const INLINE_BELOW = 1 << 17;
 
 /**
  * Elements per task when a thread runs several tasks one after the other: each must dwarf the
