@@ -177,6 +177,21 @@ describe('edge sizes and counts', () => {
     for (const k of [1, 77, 2500, 4999]) expectExact(loss, cols, k);
   });
 
+  it('handles NaN in long rows on every path (sampled pivot, whole-row histogram)', () => {
+    const cols = 4096;
+    const random = prng(11);
+    const loss = generate(3, cols, () => -Math.log(random() + 1e-12));
+    loss[5] = Number.NaN;
+    loss[cols + 4000] = Number.NaN;
+    loss[2 * cols + 17] = Number.NaN;
+    for (const k of [1, 50, 300, 2048, 4000]) {
+      expectExact(loss, cols, k, 'largest');
+      expect(() => hardNegativeMask(loss, cols, k)).toThrow(/row 0, column 5;/);
+    }
+    const lastRowOnly = loss.subarray(2 * cols);
+    expect(() => hardNegativeMask(Float32Array.from(lastRowOnly), cols, 2048)).toThrow(/row 0, column 17;/);
+  });
+
   it('keeps -0 and +0 together when the pivot lands on the zero bucket', () => {
     const cols = 4096;
     const loss = generate(1, cols, (i) => (i % 10 === 0 ? 1 : i % 3 === 0 ? -0 : 0));

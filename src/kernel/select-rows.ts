@@ -1,6 +1,5 @@
 import { NAN_KEY } from './keys.ts';
 import type { KernelScratch } from './scratch.ts';
-import { DIGIT_BITS } from './scratch.ts';
 
 /**
  * The hard-negative kernel: for rows `rowStart .. rowEnd - 1` of a `(rows, cols)` float32 batch,
@@ -13,14 +12,16 @@ import { DIGIT_BITS } from './scratch.ts';
  * - Returns -1 on success. When a NaN is met and `nanLargest` is false, stops and returns the flat
  *   index of the first NaN of the offending row (the caller reports it); rows before it are written.
  *   With `nanLargest`, NaN ranks above `+Inf` and all NaNs tie, as in PyTorch.
+ * - `scratch.hist` must be zeroed on entry; it is zeroed on return.
  *
  * How: a 256-element sample of the row gives a pivot that is, with high probability, at or below
- * the k-th largest key and not far below it. One pass over the row appends every element at or above
- * the pivot to a candidate list (branch-free, in index order) while the mask row is zero-filled. A
- * radix select over the few candidates finds the exact threshold key `T` and how many elements equal
- * to `T` to take; a last pass over the candidates writes the ones. If the sample misled (fewer
- * candidates than `k`), the row is redone with every element a candidate, so the result never
- * depends on the sample. Cost: about one read of the row, one memset and O(candidates).
+ * the k-th largest key and not far below it. One pass over the row appends every element at or
+ * above the pivot to a candidate list (branch-free, in index order), after a memset of the mask row.
+ * A radix select over the few candidates finds the exact threshold key `T` and how many elements
+ * equal to `T` to take. If the sample misled (fewer candidates than `k`), the row is redone with
+ * every element a candidate, so the result never depends on the sample. When the sample predicts
+ * that more than a quarter of the row would be candidates (large k, heavy ties), the row is
+ * histogrammed directly instead. Cost: about one read of the row, one memset and O(candidates).
  */
 export function selectRows(
   bits: Int32Array,
@@ -56,12 +57,18 @@ export function selectRows(
   return -1;
 }
 
-const INT_MIN = -2147483648;
 /** Sample size for the pivot; rows shorter than `SAMPLE_MIN_COLS` make every element a candidate. */
 const SAMPLE = 256;
 const SAMPLE_MIN_COLS = 2048;
-/** Pivot granularity: the pivot is the floor of a top-11-bit bucket, so compares use `key >> 21`. */
-const PIVOT_SHIFT = 32 - DIGIT_BITS;
+/**
+ * Pivots compare `key >> PIVOT_SHIFT` (19 bits: sign, exponent, 10 mantissa bits), so the pivot can
+ * sit within 0.1% of the sampled threshold and the compare never overflows int32.
+ */
+const PIVOT_SHIFT = 13;
+/** `key >> PIVOT_SHIFT` below every key: every element is a candidate. */
+const PIVOT_ALL = -(1 << 18);
+/** samplePivot's answer when over a quarter of the row would be candidates: histogram the row. */
+const PIVOT_WHOLE_ROW = 1 << 20;
 
 function selectRow(
   bits: Int32Array,
@@ -81,75 +88,112 @@ function selectRow(
     out.fill(k <= 0 ? 0 : 1, base, end);
     return nanLargest ? -1 : firstNan(bits, base, end);
   }
+  const pivot = n >= SAMPLE_MIN_COLS ? samplePivot(bits, base, n, k, hist, work) : PIVOT_ALL;
+  if (pivot === PIVOT_WHOLE_ROW) {
+    const top = histogramRow(bits, base, n, hist);
+    if (top >= 0) {
+      markRow(bits, base, n, k, hist, top, work, workIdx, out);
+      return -1;
+    }
+    hist.fill(0);
+    if (!nanLargest) return firstNan(bits, base, end);
+  }
   out.fill(0, base, end);
-  let pivotHi = INT_MIN >> PIVOT_SHIFT;
-  if (n >= SAMPLE_MIN_COLS) pivotHi = samplePivot(bits, base, n, k, hist);
-  let c = gather(bits, base, n, pivotHi, cand);
+  let c = pivot === PIVOT_WHOLE_ROW ? -1 : gather(bits, base, n, pivot, cand);
   let top: number;
   if (c < 0) {
     if (!nanLargest) return firstNan(bits, base, end);
     c = gatherAllWithNan(bits, base, n, cand, candKeys);
     top = topHistogram(candKeys, c, hist);
   } else {
-    if (c < k) c = gather(bits, base, n, INT_MIN >> PIVOT_SHIFT, cand);
+    if (c < k) c = gather(bits, base, n, PIVOT_ALL, cand);
     top = keysAndTopHistogram(bits, cand, c, candKeys, hist);
   }
-  markTopK(candKeys, cand, c, k, hist, top, work, workIdx, out);
+  markCandidates(candKeys, cand, c, k, hist, top, work, workIdx, out);
   return -1;
 }
 
 /**
- * Estimates, from an evenly spaced sample, a bucket floor at or below the k-th largest key; returns
- * it as `key >> PIVOT_SHIFT`. The target count is the expected number of sample elements above the
- * k-th largest plus three standard deviations, so the pivot is too high (costing one more pass) in
- * about 0.1% of random rows. Leaves `hist` zeroed.
+ * Estimates, from an evenly spaced sample, a pivot at or below the k-th largest key and returns it
+ * as `key >> PIVOT_SHIFT`, or {@link PIVOT_WHOLE_ROW}. The target is the sample element of rank
+ * `expected + 2.5 sd + 1` (expected: how many sample elements lie above the k-th largest), so the
+ * pivot is too high, costing one more pass, in under 1% of random rows. Two histogram levels over
+ * the sample (11 bits, then 8) place the pivot within 1/1024 of an octave of that element. Uses
+ * `sampleKeys` (256 entries) as scratch; leaves `hist` zeroed.
  */
-function samplePivot(bits: Int32Array, base: number, n: number, k: number, hist: Int32Array): number {
+function samplePivot(
+  bits: Int32Array,
+  base: number,
+  n: number,
+  k: number,
+  hist: Int32Array,
+  sampleKeys: Int32Array,
+): number {
   const expected = (k * SAMPLE) / n;
-  const need = Math.ceil(expected + 3 * Math.sqrt(expected) + 2);
-  if (need >= (SAMPLE * 3) >> 2) return INT_MIN >> PIVOT_SHIFT;
+  const need = Math.ceil(expected + 2.5 * Math.sqrt(expected) + 1);
+  if (need > SAMPLE >> 2) return PIVOT_WHOLE_ROW;
   // 32 runs of 8 neighbours, evenly spaced: every region of the row is represented, and the sample
   // costs 32 cache misses rather than 256.
   const step = (n / (SAMPLE >> 3)) | 0;
   let top = 0;
+  let j = 0;
   for (let run = base, runEnd = base + step * (SAMPLE >> 3); run < runEnd; run += step) {
     for (let i = run; i < run + 8; i++) {
       const b = bits[i]!;
-      const d = (((b ^ ((b >> 31) & 0x7fffffff)) - (b >> 31)) >> 21) + 1024; // top 11 bits, unsigned
+      const key = (b ^ ((b >> 31) & 0x7fffffff)) - (b >> 31);
+      sampleKeys[j++] = key;
+      const d = (key >> 21) + 1024; // top 11 bits, unsigned order
       hist[d]!++;
       if (d > top) top = d;
     }
   }
-  let acc = 0;
+  let above = 0;
   let d = top;
-  for (; d >= 0; d--) {
-    acc += hist[d]!;
-    if (acc >= need) break;
+  for (;;) {
+    const h = hist[d]!;
+    if (above + h >= need) break;
+    above += h;
+    d--;
   }
   hist.fill(0, 0, top + 1);
-  if (d < 0) return INT_MIN >> PIVOT_SHIFT;
-  // Bucket 0 holds +0 but not -0 in gather's unfixed compare: widen it to take -0 too.
-  const pivotHi = (d - 1024) | 0;
-  return pivotHi === 0 ? -1 : pivotHi;
+  // Second level: the next 8 bits of the sample keys in bucket d.
+  const dHi = d - 1024;
+  for (let s = 0; s < SAMPLE; s++) {
+    const key = sampleKeys[s]!;
+    if (key >> 21 === dHi) hist[(key >> PIVOT_SHIFT) & 255]!++;
+  }
+  let sub = 255;
+  for (;;) {
+    const h = hist[sub]!;
+    above += h;
+    if (above >= need) break;
+    sub--;
+  }
+  hist.fill(0, 0, 256);
+  // Ties can put far more than `need` sample elements at or above the pivot.
+  if (above > SAMPLE >> 2) return PIVOT_WHOLE_ROW;
+  // +0 and -0 tie, but in gather's compare -0 sits just below +0's pivot 0: move it below -0.
+  const pivot = (dHi << 8) | sub;
+  return pivot === 0 ? -1 : pivot;
 }
 
 /**
- * Appends the flat index of every element whose key's top 11 bits are `>= pivotHi` to `cand`, in
+ * Appends the flat index of every element whose key's top 19 bits are `>= pivot` to `cand`, in
  * index order, without a branch: the slot is always written and the length advances by the
- * comparison's sign bit. The bucket compare skips the `-0` fix of the full key (so `-0` falls in
- * bucket -1, `+0` in bucket 0); `samplePivot` never returns bucket 0 for that reason. Returns the
- * count, or -1 if the row holds a NaN.
+ * comparison's sign bit. The compare skips the `-0` fix of the full key (so `-0` reads as -1, `+0`
+ * as 0); `samplePivot` never returns 0 for that reason. Returns the count, or -1 if the row holds a
+ * NaN.
  */
-function gather(bits: Int32Array, base: number, n: number, pivotHi: number, cand: Int32Array): number {
+function gather(bits: Int32Array, base: number, n: number, pivot: number, cand: Int32Array): number {
   let c = 0;
   let probe = 0;
-  const limit = (pivotHi - 1) | 0;
+  const limit = (pivot - 1) | 0;
   const end = base + n;
   for (let i = base; i < end; i++) {
     const b = bits[i]!;
     probe |= (b & 0x7fffffff) + 0x007fffff; // NAN_PROBE
     cand[c] = i;
-    c += (limit - ((b ^ ((b >> 31) & 0x7fffffff)) >> 21)) >>> 31; // 21 = PIVOT_SHIFT
+    c += (limit - ((b ^ ((b >> 31) & 0x7fffffff)) >> 13)) >>> 31; // 13 = PIVOT_SHIFT
   }
   return probe < 0 ? -1 : c;
 }
@@ -189,6 +233,23 @@ function topHistogram(candKeys: Int32Array, c: number, hist: Int32Array): number
   return top;
 }
 
+/**
+ * The interleaved top-11-bit histogram of a whole row, for rows where most elements would be
+ * candidates. Returns the highest bucket used, or -1 if the row holds a NaN (`hist` is then dirty).
+ */
+function histogramRow(bits: Int32Array, base: number, n: number, hist: Int32Array): number {
+  let top = 0;
+  let probe = 0;
+  for (let i = 0; i < n; i++) {
+    const b = bits[base + i]!;
+    probe |= (b & 0x7fffffff) + 0x007fffff; // NAN_PROBE
+    const d = (((b ^ ((b >> 31) & 0x7fffffff)) - (b >> 31)) >> 21) + 1024;
+    hist[(d << 2) | (i & 3)]!++;
+    top = d > top ? d : top;
+  }
+  return probe < 0 ? -1 : top;
+}
+
 /** Every element is a candidate; NaN gets `NAN_KEY` (above `+Inf`, all tied). */
 function gatherAllWithNan(
   bits: Int32Array,
@@ -206,20 +267,35 @@ function gatherAllWithNan(
 }
 
 /**
+ * From an interleaved top-bit histogram (highest bucket `top`) of at least `k` keys: returns the
+ * bucket `d` holding the k-th largest key, and sets `needOut[0]` to how many of that bucket's keys
+ * to take. Leaves `hist` zeroed.
+ */
+function thresholdBucket(hist: Int32Array, top: number, k: number, needOut: Int32Array): number {
+  let need = k;
+  let d = top;
+  for (;;) {
+    const at = d << 2;
+    const h = hist[at]! + hist[at + 1]! + hist[at + 2]! + hist[at + 3]!;
+    if (h >= need) break;
+    need -= h;
+    d--;
+  }
+  hist.fill(0, 0, (top + 1) << 2);
+  needOut[0] = need;
+  return d;
+}
+
+const needBox = new Int32Array(1);
+
+/**
  * Among `c` candidates (keys in `candKeys`, flat indices in `cand`, in index order), sets
  * `out[cand[j]] = 1` for the `k` ranked first in stable descending order; the others stay 0.
  * `hist` holds the candidates' interleaved top-bit histogram (highest bucket `top`); it is left
- * zeroed. `work`/`workIdx` receive the keys and indices of the threshold's bucket.
- *
- * Radix select: the top-bit histogram gives the bucket `d` holding the k-th largest key. One pass
- * marks every candidate above that bucket and keeps the bucket's keys and indices (in index order).
- * The remaining 21 bits are resolved from the highest bit where the kept keys differ, 8 bits a
- * level, each level marking the entries of higher digits and keeping only the digit that holds the
- * k-th largest. After the level that reaches bit 0, the kept entries all equal the threshold `T`,
- * still in index order, and `need` is how many of them to take: the first `need` (the stable
- * tie-break).
+ * zeroed. One pass marks every candidate above the threshold's bucket and keeps that bucket's keys
+ * and indices (in index order) in `work`/`workIdx` for {@link resolveBucket}.
  */
-function markTopK(
+function markCandidates(
   candKeys: Int32Array,
   cand: Int32Array,
   c: number,
@@ -235,18 +311,8 @@ function markTopK(
     for (let j = 0; j < c; j++) out[cand[j]!] = 1;
     return;
   }
-  let need = k;
-  let d = top;
-  for (;;) {
-    const at = d << 2;
-    const h = hist[at]! + hist[at + 1]! + hist[at + 2]! + hist[at + 3]!;
-    if (h >= need) break;
-    need -= h;
-    d--;
-  }
-  hist.fill(0, 0, (top + 1) << 2);
-  // Mark the buckets above d, keep bucket d (11-bit compares: both sides lie in -1024 .. 1023).
-  const dHi = d - 1024;
+  const dHi = thresholdBucket(hist, top, k, needBox) - 1024;
+  // 11-bit compares: both sides lie in -1024 .. 1023.
   let m = 0;
   for (let j = 0; j < c; j++) {
     const key = candKeys[j]!;
@@ -256,6 +322,53 @@ function markTopK(
     workIdx[m] = i;
     m += ((((key >> 21) ^ dHi) & 2047) - 1) >>> 31;
   }
+  resolveBucket(work, workIdx, m, needBox[0]!, hist, out);
+}
+
+/**
+ * {@link markCandidates} for a whole row (every element a candidate, no NaN): writes every mask
+ * byte of the row.
+ */
+function markRow(
+  bits: Int32Array,
+  base: number,
+  n: number,
+  k: number,
+  hist: Int32Array,
+  top: number,
+  work: Int32Array,
+  workIdx: Int32Array,
+  out: Uint8Array,
+): void {
+  const dHi = thresholdBucket(hist, top, k, needBox) - 1024;
+  let m = 0;
+  for (let i = base, end = base + n; i < end; i++) {
+    const b = bits[i]!;
+    const key = (b ^ ((b >> 31) & 0x7fffffff)) - (b >> 31);
+    out[i] = ((dHi - (key >> 21)) >>> 31) as number;
+    work[m] = key;
+    workIdx[m] = i;
+    m += ((((key >> 21) ^ dHi) & 2047) - 1) >>> 31;
+  }
+  resolveBucket(work, workIdx, m, needBox[0]!, hist, out);
+}
+
+/**
+ * The `m` keys of the threshold's bucket (sharing their top 11 bits; keys in `work`, flat indices
+ * in `workIdx`, in index order, their mask bytes 0): marks the `need` ranked first. The remaining 21
+ * bits are resolved from the highest bit where the keys differ, 8 bits a level, each level marking
+ * the entries of higher digits and keeping only the digit that holds the need-th largest. After the
+ * level that reaches bit 0, the kept entries all equal the threshold `T`, still in index order, and
+ * the first `need` of them are taken (the stable tie-break). Leaves `hist` zeroed.
+ */
+function resolveBucket(
+  work: Int32Array,
+  workIdx: Int32Array,
+  m: number,
+  need: number,
+  hist: Int32Array,
+  out: Uint8Array,
+): void {
   let lo = 0x7fffffff;
   let hi = -2147483648;
   for (let j = 0; j < m; j++) {
@@ -265,12 +378,10 @@ function markTopK(
   }
   const diff = lo ^ hi;
   if (diff !== 0) {
-    // The kept keys share their top 11 bits: resolve the rest, 8 bits a level, from the highest
-    // differing bit (signed shifts are exact here since shift + 8 <= 21).
+    // Signed shifts are exact here since shift + 8 <= 21.
     const width = 32 - Math.clz32(diff);
     let shift = width > 8 ? width - 8 : 0;
     for (;;) {
-      hist.fill(0, 0, 256);
       for (let j = 0; j < m; j++) hist[(work[j]! >> shift) & 255]!++;
       let digit = 255;
       for (;;) {
@@ -279,6 +390,7 @@ function markTopK(
         need -= h;
         digit--;
       }
+      hist.fill(0, 0, 256);
       // Keep this digit's entries; mark those of a higher digit (they rank above T).
       let kept = 0;
       for (let j = 0; j < m; j++) {
@@ -294,7 +406,6 @@ function markTopK(
       if (shift === 0) break;
       shift = shift > 8 ? shift - 8 : 0;
     }
-    hist.fill(0, 0, 256);
   }
   for (let j = 0; j < need; j++) out[workIdx[j]!] = 1;
 }
