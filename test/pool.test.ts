@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -532,6 +533,11 @@ describe('faults', () => {
         expect((r as PromiseRejectedResult).reason).toMatchObject({ name: 'AbortError' });
       await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
       expect(warnings).toEqual([]);
+      const reused = new AbortController();
+      await Promise.all(
+        calls.slice(0, 3).map(() => pooled.mask(loss, SSD_COLS, 5, { signal: reused.signal })),
+      );
+      expect(getEventListeners(reused.signal, 'abort')).toHaveLength(0);
       await stillWorks(pooled);
     } finally {
       process.off('warning', onWarning);

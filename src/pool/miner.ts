@@ -193,7 +193,7 @@ export class HardNegativeMiner {
   readonly #bufferIds = new WeakMap<SharedArrayBuffer, number>();
   #nextBufferId = 1;
   #cancelledTasks = 0;
-  readonly #signalCalls = new WeakMap<AbortSignal, Set<Call>>();
+  readonly #signalCalls = new WeakMap<AbortSignal, { calls: Set<Call>; onAbort: () => void }>();
 
   /**
    * Validates the options; starts no thread.
@@ -456,26 +456,31 @@ export class HardNegativeMiner {
   }
 
   /**
-   * Stops `call` when `signal` aborts. One listener per signal and miner, however many calls share
-   * the signal (one per call would trip Node's MaxListenersExceededWarning beyond 10 calls).
+   * Stops `call` when `signal` aborts. One listener per signal and miner however many calls share
+   * the signal (one per call trips Node's MaxListenersExceededWarning beyond 10), removed with the
+   * signal's last pending call, so a long-lived signal keeps nothing attached between calls.
    */
   #watch(signal: AbortSignal, call: Call): void {
-    let calls = this.#signalCalls.get(signal);
-    if (calls === undefined) {
-      const watched = new Set<Call>();
-      calls = watched;
+    let watched = this.#signalCalls.get(signal);
+    if (watched === undefined) {
+      const calls = new Set<Call>();
+      const onAbort = () => {
+        this.#signalCalls.delete(signal);
+        const error = abortError(signal);
+        for (const c of calls) c.stop(error);
+      };
+      watched = { calls, onAbort };
       this.#signalCalls.set(signal, watched);
-      signal.addEventListener(
-        'abort',
-        () => {
-          const error = abortError(signal);
-          for (const c of [...watched]) c.stop(error);
-          watched.clear();
-        },
-        { once: true },
-      );
+      signal.addEventListener('abort', onAbort, { once: true });
     }
-    calls.add(call);
+    watched.calls.add(call);
+  }
+
+  #unwatch(signal: AbortSignal, call: Call): void {
+    const watched = this.#signalCalls.get(signal);
+    if (watched === undefined || !watched.calls.delete(call) || watched.calls.size > 0) return;
+    this.#signalCalls.delete(signal);
+    signal.removeEventListener('abort', watched.onAbort);
   }
 
   /** Settles the call with whichever comes first, its work or a stop; then cleans up. */
@@ -485,7 +490,7 @@ export class HardNegativeMiner {
     } finally {
       call.settled = true;
       Atomics.store(call.ctrl, CTRL_CANCEL, 1);
-      if (call.signal !== undefined) this.#signalCalls.get(call.signal)?.delete(call);
+      if (call.signal !== undefined) this.#unwatch(call.signal, call);
       this.#active.delete(call);
       this.#maybeRelease(call);
     }
