@@ -100,16 +100,22 @@ function selectRow(
   }
   out.fill(0, base, end);
   let c = pivot === PIVOT_WHOLE_ROW ? -1 : gather(bits, base, n, pivot, cand);
+  // Every candidate's top-11-bit bucket is at least the pivot's (fixed key >= the compared one).
+  let bottom = (pivot >> 8) + 1024;
   let top: number;
   if (c < 0) {
     if (!nanLargest) return firstNan(bits, base, end);
     c = gatherAllWithNan(bits, base, n, cand, candKeys);
+    bottom = 0;
     top = topHistogram(candKeys, c, hist);
   } else {
-    if (c < k) c = gather(bits, base, n, PIVOT_ALL, cand);
+    if (c < k) {
+      c = gather(bits, base, n, PIVOT_ALL, cand);
+      bottom = 0;
+    }
     top = keysAndTopHistogram(bits, cand, c, candKeys, hist);
   }
-  markCandidates(candKeys, cand, c, k, hist, top, work, workIdx, out);
+  markCandidates(candKeys, cand, c, k, hist, bottom, top, work, workIdx, out);
   return -1;
 }
 
@@ -136,6 +142,7 @@ function samplePivot(
   // costs 32 cache misses rather than 256.
   const step = (n / (SAMPLE >> 3)) | 0;
   let top = 0;
+  let bottom = 2047;
   let j = 0;
   for (let run = base, runEnd = base + step * (SAMPLE >> 3); run < runEnd; run += step) {
     for (let i = run; i < run + 8; i++) {
@@ -144,7 +151,8 @@ function samplePivot(
       sampleKeys[j++] = key;
       const d = (key >> 21) + 1024; // top 11 bits, unsigned order
       hist[d]!++;
-      if (d > top) top = d;
+      top = d > top ? d : top;
+      bottom = d < bottom ? d : bottom;
     }
   }
   let above = 0;
@@ -155,7 +163,7 @@ function samplePivot(
     above += h;
     d--;
   }
-  hist.fill(0, 0, top + 1);
+  hist.fill(0, bottom, top + 1);
   // Second level: the next 8 bits of the sample keys in bucket d.
   const dHi = d - 1024;
   for (let s = 0; s < SAMPLE; s++) {
@@ -267,11 +275,17 @@ function gatherAllWithNan(
 }
 
 /**
- * From an interleaved top-bit histogram (highest bucket `top`) of at least `k` keys: returns the
+ * From an interleaved top-bit histogram (buckets `bottom .. top`) of at least `k` keys: returns the
  * bucket `d` holding the k-th largest key, and sets `needOut[0]` to how many of that bucket's keys
  * to take. Leaves `hist` zeroed.
  */
-function thresholdBucket(hist: Int32Array, top: number, k: number, needOut: Int32Array): number {
+function thresholdBucket(
+  hist: Int32Array,
+  bottom: number,
+  top: number,
+  k: number,
+  needOut: Int32Array,
+): number {
   let need = k;
   let d = top;
   for (;;) {
@@ -281,7 +295,7 @@ function thresholdBucket(hist: Int32Array, top: number, k: number, needOut: Int3
     need -= h;
     d--;
   }
-  hist.fill(0, 0, (top + 1) << 2);
+  hist.fill(0, bottom << 2, (top + 1) << 2);
   needOut[0] = need;
   return d;
 }
@@ -291,7 +305,7 @@ const needBox = new Int32Array(1);
 /**
  * Among `c` candidates (keys in `candKeys`, flat indices in `cand`, in index order), sets
  * `out[cand[j]] = 1` for the `k` ranked first in stable descending order; the others stay 0.
- * `hist` holds the candidates' interleaved top-bit histogram (highest bucket `top`); it is left
+ * `hist` holds the candidates' interleaved top-bit histogram (buckets `bottom .. top`); it is left
  * zeroed. One pass marks every candidate above the threshold's bucket and keeps that bucket's keys
  * and indices (in index order) in `work`/`workIdx` for {@link resolveBucket}.
  */
@@ -301,17 +315,18 @@ function markCandidates(
   c: number,
   k: number,
   hist: Int32Array,
+  bottom: number,
   top: number,
   work: Int32Array,
   workIdx: Int32Array,
   out: Uint8Array,
 ): void {
   if (k >= c) {
-    hist.fill(0, 0, (top + 1) << 2);
+    hist.fill(0, bottom << 2, (top + 1) << 2);
     for (let j = 0; j < c; j++) out[cand[j]!] = 1;
     return;
   }
-  const dHi = thresholdBucket(hist, top, k, needBox) - 1024;
+  const dHi = thresholdBucket(hist, bottom, top, k, needBox) - 1024;
   // 11-bit compares: both sides lie in -1024 .. 1023.
   let m = 0;
   for (let j = 0; j < c; j++) {
@@ -340,7 +355,7 @@ function markRow(
   workIdx: Int32Array,
   out: Uint8Array,
 ): void {
-  const dHi = thresholdBucket(hist, top, k, needBox) - 1024;
+  const dHi = thresholdBucket(hist, 0, top, k, needBox) - 1024;
   let m = 0;
   for (let i = base, end = base + n; i < end; i++) {
     const b = bits[i]!;
