@@ -126,7 +126,7 @@ describe('against the literal double sort (fast-check)', () => {
       fc.property(
         fc.integer({ min: 2048, max: 6000 }),
         fc.integer({ min: 0, max: 2 ** 31 }),
-        fc.constantFrom('exp', 'ties', 'special', 'sorted', 'reversed'),
+        fc.constantFrom('exp', 'ties', 'special', 'sorted', 'reversed', 'signed'),
         fc.integer({ min: 0, max: 6100 }),
         (cols, seed, dist, k) => {
           const random = prng(seed);
@@ -135,12 +135,13 @@ describe('against the literal double sort (fast-check)', () => {
             if (dist === 'ties') return Math.floor(random() * 5);
             if (dist === 'sorted') return i;
             if (dist === 'reversed') return -i;
+            if (dist === 'signed') return random() < 0.05 ? -0 : (random() - 0.7) * 10;
             return SPECIAL_VALUES[Math.floor(random() * SPECIAL_VALUES.length)]!;
           });
           expectExact(loss, cols, k);
         },
       ),
-      { numRuns: 40 },
+      { numRuns: 60 },
     );
   });
 });

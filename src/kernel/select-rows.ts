@@ -99,7 +99,12 @@ function selectRow(
     if (!nanLargest) return firstNan(bits, base, end);
   }
   out.fill(0, base, end);
-  let c = pivot === PIVOT_WHOLE_ROW ? -1 : gather(bits, base, n, pivot, cand);
+  let c =
+    pivot === PIVOT_WHOLE_ROW
+      ? -1
+      : pivot > 0
+        ? gatherPositive(bits, base, n, pivot, cand)
+        : gather(bits, base, n, pivot, cand);
   // Every candidate's top-11-bit bucket is at least the pivot's (fixed key >= the compared one).
   let bottom = (pivot >> 8) + 1024;
   let top: number;
@@ -202,6 +207,25 @@ function gather(bits: Int32Array, base: number, n: number, pivot: number, cand: 
     probe |= (b & 0x7fffffff) + 0x007fffff; // NAN_PROBE
     cand[c] = i;
     c += (limit - ((b ^ ((b >> 31) & 0x7fffffff)) >> 13)) >>> 31; // 13 = PIVOT_SHIFT
+  }
+  return probe < 0 ? -1 : c;
+}
+
+/**
+ * {@link gather} for a positive pivot (the usual case: losses are >= 0): the raw bits of a
+ * non-negative float already order like its key, and every negative float (its bits, and so
+ * `bits >> 13`, negative) is below the pivot, so the key transform is skipped.
+ */
+function gatherPositive(bits: Int32Array, base: number, n: number, pivot: number, cand: Int32Array): number {
+  let c = 0;
+  let probe = 0;
+  const limit = (pivot - 1) | 0;
+  const end = base + n;
+  for (let i = base; i < end; i++) {
+    const b = bits[i]!;
+    probe |= (b & 0x7fffffff) + 0x007fffff; // NAN_PROBE
+    cand[c] = i;
+    c += (limit - (b >> 13)) >>> 31; // 13 = PIVOT_SHIFT
   }
   return probe < 0 ? -1 : c;
 }
