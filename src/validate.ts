@@ -101,7 +101,7 @@ export function checkOut<T extends Uint8Array | Int32Array>(
 ): T | undefined {
   if (out === undefined) return undefined;
   if (!(out instanceof type)) {
-    const article = /^[AEIOU]/.test(type.name) ? 'an' : 'a';
+    const article = /^[AEIO]/.test(type.name) ? 'an' : 'a'; // a Uint8Array, an Int32Array
     throw new TypeError(`\`options.out\` must be ${article} ${type.name}, got ${describe(out)}`);
   }
   if (out.length !== length) {
