@@ -30,6 +30,7 @@ import {
   edgeCount,
   FUZZ_RUNS,
   fuzzParameters,
+  logInteger,
   lossRecipe,
   materialize,
   multiTaskShape,
@@ -51,8 +52,9 @@ import { ensureBuilt, hnm, STACK_TRACE } from './support/hnm.ts';
 
 /** Share of {@link FUZZ_RUNS} per property (the CLI one spawns a process per case). */
 const SHARES = {
-  syncMask: 0.22,
-  syncRank: 0.08,
+  syncMask: 0.2,
+  sampledRows: 0.03,
+  syncRank: 0.07,
   poolMask: 0.15,
   poolRank: 0.05,
   batchWideSync: 0.1,
@@ -161,6 +163,39 @@ describe('sync API against the literal double sort', () => {
       );
     },
     timeout(SHARES.syncMask, 20),
+  );
+
+  it(
+    "hardNegativeMask = referenceMask on rows long enough for the kernel's sampled pivot (2048..12000)",
+    () => {
+      // The styles that steer the sample: traps at the sampled positions, all-negative rows (signed
+      // pivot compare), radix-boundary keys, heavy ties and signed zeros (whole-row path).
+      const recipes = lossRecipe({
+        nan: true,
+        shapes: fc.record({ rows: fc.integer({ min: 1, max: 2 }), cols: logInteger(2048, 12000) }),
+        styles: ['sample-trap', 'negative', 'radix-edges', 'ties', 'signed-zeros', 'ssd', 'descending'],
+      });
+      fc.assert(
+        fc.property(recipes, fc.boolean(), fc.nat(), (recipe, largest, countSeed) => {
+          count('sampledRows');
+          const nan: Nan = largest ? 'largest' : 'error';
+          const loss = materialize({ ...recipe, nan: largest ? recipe.nan : 'none' });
+          // Mostly the small counts that take the sampled pivot (SSD: k up to ~600 of 8732).
+          const rand = prng(countSeed);
+          const numNeg = Array.from({ length: recipe.rows }, () =>
+            Math.floor(rand() ** 3 * (recipe.cols + 3)),
+          );
+          const expected = settle(() => referenceMask(loss, recipe.cols, numNeg, options(nan)));
+          expectSame(
+            settle(() => hardNegativeMask(loss, recipe.cols, numNeg, options(nan))),
+            expected,
+            'mask',
+          );
+        }),
+        fuzzParameters(SHARES.sampledRows),
+      );
+    },
+    timeout(SHARES.sampledRows, 30),
   );
 
   it(

@@ -42,6 +42,7 @@ export type ValueStyle =
   | 'descending'
   | 'sample-trap'
   | 'radix-edges'
+  | 'negative'
   | 'bits';
 
 export const VALUE_STYLES: readonly ValueStyle[] = [
@@ -55,6 +56,7 @@ export const VALUE_STYLES: readonly ValueStyle[] = [
   'descending',
   'sample-trap',
   'radix-edges',
+  'negative',
   'bits',
 ];
 
@@ -117,14 +119,18 @@ export function multiTaskShape(): fc.Arbitrary<{ rows: number; cols: number }> {
     .map(({ rows, elements }) => ({ rows, cols: Math.min(30000, Math.ceil(elements / rows)) }));
 }
 
-/** A loss recipe over `shapes`; `nan` allows NaN densities other than `'none'`. */
+/** A loss recipe over `shapes` and `styles` (default: all); `nan` allows NaN densities other than `'none'`. */
 export function lossRecipe(
-  options: { nan?: boolean; shapes?: fc.Arbitrary<{ rows: number; cols: number }> } = {},
+  options: {
+    nan?: boolean;
+    shapes?: fc.Arbitrary<{ rows: number; cols: number }>;
+    styles?: readonly ValueStyle[];
+  } = {},
 ): fc.Arbitrary<LossRecipe> {
   return fc
     .record({
       size: options.shapes ?? shape(),
-      style: fc.constantFrom(...VALUE_STYLES),
+      style: fc.constantFrom(...(options.styles ?? VALUE_STYLES)),
       nan: options.nan
         ? fc.constantFrom<NanDensity>('none', 'sparse', 'sparse', 'dense')
         : fc.constant<NanDensity>('none'),
@@ -208,18 +214,22 @@ export function materialize(recipe: LossRecipe): Float32Array {
     case 'sample-trap': {
       // The select kernel samples 32 runs of 8 neighbours, `floor(cols / 32)` apart: put the large
       // values exactly there (the sample overestimates the threshold) or exactly elsewhere.
+      // Distinct large values make the sample's pivot exactly as high as the sample suggests, so
+      // the gather finds fewer candidates than k and the row is redone; tied ones test the ties.
       const step = Math.max(1, Math.floor(cols / 32));
       const inSample = rand() < 0.5;
+      const distinct = rand() < 0.5;
       for (let i = 0; i < n; i++) {
         const sampled = (i % cols) % step < 8;
-        loss[i] = sampled === inSample ? 100 + Math.floor(rand() * 4) : Math.floor(rand() * 4);
+        const high = distinct ? 100 + rand() : 100 + Math.floor(rand() * 4);
+        loss[i] = sampled === inSample ? high : Math.floor(rand() * 4);
       }
       break;
     }
     case 'radix-edges': {
-      // Keys next to the radix digit boundaries of the kernels (top 11 bits, then 11/10 or 8 bits),
-      // a few buckets per row so the threshold bucket holds many keys and needs refining.
-      const shifts = [21, 10, 8, 0];
+      // Keys next to the radix digit boundaries of the kernels (top 11 bits, the 19-bit pivot, then
+      // 11/10 or 8-bit refinements), a few buckets per row so the threshold bucket holds many keys.
+      const shifts = [21, 13, 10, 8, 5, 0];
       const anchors = Array.from({ length: 1 + Math.floor(rand() * 3) }, () => {
         const shift = pick(shifts);
         const limit = Math.floor(0x7f800000 / 2 ** shift);
@@ -233,6 +243,13 @@ export function materialize(recipe: LossRecipe): Float32Array {
       }
       break;
     }
+    case 'negative':
+      // All at or below zero (log-probabilities, negated losses): the signed pivot compare.
+      for (let i = 0; i < n; i++) {
+        const u = rand();
+        loss[i] = u < 0.02 ? -0 : u < 0.2 ? -Math.floor(rand() * 4) : Math.log(rand());
+      }
+      break;
     case 'bits':
       for (let i = 0; i < n; i++) bits[i] = finiteBits();
       break;
