@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SsdNegativesResult, SsdPreset } from '../src/index.ts';
 import {
   allocLoss,
+  confidenceLoss,
   HardNegativeMiner,
   hardNegativeMask,
   hardNegativeMaskBatchWide,
@@ -491,7 +492,7 @@ describe('CLI round trip through .npy files', () => {
 
   const cliCase = fc.record({
     batch: policyCase(),
-    command: fc.constantFrom('num-neg', 'num-neg-file', 'positives', 'rank'),
+    command: fc.constantFrom('num-neg', 'num-neg-file', 'positives', 'rank', 'logits'),
     dtype: fc.constantFrom('<f4', '<f8', '>f4'),
     countsDtype: fc.constantFrom('<i8', '<i4', '>i4', '|u1', '<u2', '|i1'),
     countsShape2d: fc.boolean(),
@@ -563,7 +564,8 @@ describe('CLI round trip through .npy files', () => {
           const lossFile = join(dir, `${id}.loss.npy`);
           writeFileSync(lossFile, npyBytes(loss, [rows, cols], c.dtype));
           const out = join(dir, `${id}.out.npy`);
-          const batchWide = c.command === 'positives' && PRESETS[c.preset].batchWide;
+          const batchWide =
+            (c.command === 'positives' || c.command === 'logits') && PRESETS[c.preset].batchWide;
           let start = 0;
           let end = rows;
           const args: string[] = [
@@ -583,21 +585,74 @@ describe('CLI round trip through .npy files', () => {
           }
           if (c.threads !== undefined) args.push('--threads', String(c.threads));
           if (nan === 'largest') args.push('--nan', 'largest');
-          const slice = loss.subarray(start * cols, end * cols);
-          let expected: Outcome<ArrayLike<number>>;
+          let slice = loss.subarray(start * cols, end * cols);
+          let expected: Outcome<ArrayLike<number>> = { ok: false, name: 'unset', message: '' };
+          /** With --logits: the loss the run computes (and writes to --loss-out when given). */
+          let logitsLoss: { file: string | undefined; loss: Float32Array } | undefined;
+          if (c.command === 'logits') {
+            // The loss comes from logits (B, N, C) and labels (B, N): confidenceLoss is the library's,
+            // checked against float64 and PyTorch in test/confidence-loss.test.ts.
+            const classes = 1 + Math.floor(rand() * 4);
+            const logits = new Float32Array(rows * cols * classes);
+            for (let i = 0; i < logits.length; i++) {
+              const u = rand();
+              logits[i] =
+                u < 0.05
+                  ? [80, -80, 1e4, -1e4][Math.floor(rand() * 4)]!
+                  : u < 0.3
+                    ? Math.floor(rand() * 5) - 2
+                    : rand() * 10 - 5;
+            }
+            if (recipe.nan !== 'none') logits[Math.floor(rand() * logits.length)] = Number.NaN;
+            const labels = Int32Array.from({ length: rows * cols }, () =>
+              classes > 1 && rand() < c.density * 3 ? 1 + Math.floor(rand() * (classes - 1)) : 0,
+            );
+            const logitsFile = join(dir, `${id}.logits.npy`);
+            const labelsFile = join(dir, `${id}.labels.npy`);
+            writeFileSync(logitsFile, encodeNpy(logits, [rows, cols, classes]));
+            writeFileSync(labelsFile, encodeNpy(labels, [rows, cols]));
+            const lossC = confidenceLoss(logits, labels, rows, cols, classes);
+            const lossOut = rand() < 0.5 ? join(dir, `${id}.lossout.npy`) : undefined;
+            args.splice(1, 2, '--logits', logitsFile, '--labels', labelsFile);
+            if (lossOut !== undefined) args.push('--loss-out', lossOut);
+            args.push('--preset', c.preset, '--ratio', String(c.ratio), '--min-neg', String(c.minNeg));
+            slice = lossC.subarray(start * cols, end * cols);
+            logitsLoss = { file: lossOut, loss: slice };
+            const posSlice = Uint8Array.from(labels.subarray(start * cols, end * cols), (l) =>
+              l > 0 ? 1 : 0,
+            );
+            expected = settle(() =>
+              referenceSsdNegatives({
+                loss: slice,
+                cols,
+                positives: posSlice,
+                preset: c.preset,
+                ratio: c.ratio,
+                minNegatives: c.minNeg,
+                nan,
+              }),
+            );
+          }
           /** Expected failure: exit code and a pattern the message must match. */
           let failure: { code: number; message: RegExp } | undefined;
           const nanAt = nan === 'error' ? slice.findIndex((x) => Number.isNaN(x)) : -1;
+          const where = `row ${start + Math.floor(nanAt / cols)}, column ${nanAt % cols}\\b`;
           const nanFailure =
             nanAt >= 0
               ? {
                   code: 1,
                   message: new RegExp(
-                    `loss is NaN at row ${start + Math.floor(nanAt / cols)}, column ${nanAt % cols}\\b`,
+                    c.command === 'logits'
+                      ? `the loss computed from the logits is NaN at ${where}`
+                      : `loss is NaN at ${where}`,
                   ),
                 }
               : undefined;
-          if (c.command === 'num-neg') {
+          if (c.command === 'logits') {
+            if (PRESETS[c.preset].wholeRatio && !Number.isInteger(c.ratio)) {
+              failure = { code: 2, message: /--ratio must be a whole number/ };
+            }
+          } else if (c.command === 'num-neg') {
             const k = c.badCount ? -1 : edgeCount(cols, rand, 'any');
             // `--num-neg=-1`: a separate `-1` would be read as an option (also exit 2, another message).
             args.push(`--num-neg=${k}`);
@@ -659,16 +714,19 @@ describe('CLI round trip through .npy files', () => {
                 nan,
               }),
             );
-          } else {
+          } else if (c.command === 'rank') {
             expected = settle(() => referenceRank(slice, cols, options(nan)));
           }
           failure ??= nanFailure;
           const env: Record<string, string> =
             c.chunkRows === null ? {} : { HNM_CHUNK_ROWS: String(c.chunkRows) };
           const run = await hnm(args, { cwd: dir, env });
-          const leftovers = readdirSync(dir).filter(
-            (f) => f.startsWith(`${id}.out`) || f.startsWith(`.${id}.out`),
-          );
+          // Outputs and temporary files of this case (inputs are `${id}.loss/k/pos/logits/labels.npy`).
+          const leftovers = readdirSync(dir)
+            .filter(
+              (f) => f.startsWith(`${id}.out`) || f.startsWith(`${id}.lossout`) || f.startsWith(`.${id}`),
+            )
+            .sort();
           const context = `hnm ${args.join(' ')} (${JSON.stringify(env)}): exit ${run.code}\n${run.stderr}`;
           expect(run.stderr, context).not.toMatch(STACK_TRACE);
           if (failure !== undefined) {
@@ -680,11 +738,22 @@ describe('CLI round trip through .npy files', () => {
           }
           expect(run.code, context).toBe(0);
           expect(run.stderr, context).toBe('');
-          expect(leftovers).toEqual([`${id}.out.npy`]);
+          expect(leftovers).toEqual(
+            logitsLoss?.file === undefined ? [`${id}.out.npy`] : [`${id}.lossout.npy`, `${id}.out.npy`],
+          );
           const written = parseNpy(new Uint8Array(readFileSync(out)), out);
           expect(written.shape).toEqual([end - start, cols]);
           expect(written.dtype.descr).toBe(c.command === 'rank' ? '<i4' : '|b1');
           expectSame({ ok: true, value: written.data as ArrayLike<number> }, expected, context);
+          if (logitsLoss?.file !== undefined) {
+            const lossOut = parseNpy(new Uint8Array(readFileSync(logitsLoss.file)), logitsLoss.file);
+            expect(lossOut.shape).toEqual([end - start, cols]);
+            const bits = (f: Float32Array) => new Int32Array(f.buffer, f.byteOffset, f.length);
+            expect(firstDifference(bits(lossOut.data as Float32Array), bits(logitsLoss.loss)), context).toBe(
+              -1,
+            );
+          }
+
           for (const f of readdirSync(dir)) if (f.startsWith(`${id}.`)) rmSync(join(dir, f));
         }),
         fuzzParameters(SHARES.cli, 4),
