@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../src/cli/errors.ts';
 import { planMine } from '../src/cli/mine.ts';
+import { hardNegativeMask, rankDescending, referenceMask, referenceRank } from '../src/index.ts';
+import { createScratch, scratchFor } from '../src/kernel/scratch.ts';
 import { encodeNpy } from '../src/npy/small.ts';
 import { ensureBuilt, hnm, STACK_TRACE } from './support/hnm.ts';
 
@@ -58,5 +60,30 @@ describe('hnm mine --loss-out X --out X', () => {
     expect(run.stderr).toMatch(/--loss-out and --out must be different files/);
     expect(run.stderr).not.toMatch(STACK_TRACE);
     expect(readdirSync(dir).sort()).toEqual(['labels.npy', 'logits.npy']);
+  });
+});
+
+describe('kernel scratch across column counts', () => {
+  it('keeps its 32 KiB histogram when the column count changes (a fresh one per call cost ~110 MiB RSS for 10,000 calls on Node 24)', () => {
+    const first = createScratch(5);
+    const second = scratchFor(first, 7);
+    expect(second.cols).toBe(7);
+    expect(second.cand.length).toBe(8);
+    expect(second.hist).toBe(first.hist);
+    expect(scratchFor(second, 7)).toBe(second);
+    expect(scratchFor(undefined, 3).hist.length).toBe(first.hist.length);
+  });
+
+  it('calls alternating column counts stay exact (mask and rank, whose histogram states differ)', () => {
+    for (let i = 0; i < 100; i++) {
+      const cols = 1 + ((i * 37) % 61);
+      const loss = Float32Array.from(
+        { length: 2 * cols },
+        (_, j) => ((j * 7 + i) % 5) - 2 + (j % 3 === 0 ? -0 : 0),
+      );
+      const k = [i % (cols + 2), (i * 3) % (cols + 2)];
+      expect([...hardNegativeMask(loss, cols, k)]).toEqual([...referenceMask(loss, cols, k)]);
+      expect([...rankDescending(loss, cols)]).toEqual([...referenceRank(loss, cols)]);
+    }
   });
 });
