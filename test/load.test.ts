@@ -25,7 +25,7 @@ interface SoakReport {
 const CHILD = join(import.meta.dirname, 'support', 'load-child.ts');
 
 /** Runs the soak child (`calls` concurrent calls, `rounds` times) and parses its one-line JSON report. */
-function soak(mode: 'dispatch' | 'default', calls = 10_000, rounds = 2): Promise<SoakReport> {
+function soak(mode: 'dispatch' | 'default', calls = 10_000, rounds = 3): Promise<SoakReport> {
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
   return new Promise((resolve, reject) => {
     const child = spawn(
@@ -78,22 +78,23 @@ describe('10,000 concurrent miner.mask calls of random small shapes', () => {
 
   it('all exact against referenceMask, with no unhandled rejection, every call dispatched to the pool', () => {
     expect(dispatched.warmWrong).toBe(0);
-    expect(dispatched.rounds.map((r) => r.wrong)).toEqual([0, 0]);
+    expect(dispatched.rounds.map((r) => r.wrong)).toEqual([0, 0, 0]);
     expect(dispatched.unhandled).toBe(0);
     expect(dispatched.stats.active).toBe(0);
     expect(dispatched.stats.stagingBuffers).toBeLessThanOrEqual(64);
   });
 
   it('all exact with the default miner (calls this small run on the calling thread)', () => {
-    expect(inline.rounds.map((r) => r.wrong)).toEqual([0, 0]);
+    expect(inline.rounds.map((r) => r.wrong)).toEqual([0, 0, 0]);
     expect(inline.unhandled).toBe(0);
   });
 
-  it('memory does not grow with the number of calls: a second round of 10,000 adds < 16 MiB RSS', () => {
+  it('memory does not grow with the number of calls: a third round of 10,000 adds < 16 MiB RSS', () => {
+    // (The allocator may settle during the second round; from then on nothing may accumulate.)
     for (const report of [dispatched, inline]) {
-      const [first, second] = report.rounds;
-      expect(second!.rssMiB - first!.rssMiB, report.mode).toBeLessThan(16);
-      expect(second!.heapMiB - first!.heapMiB, report.mode).toBeLessThan(4);
+      const [, second, third] = report.rounds;
+      expect(third!.rssMiB - second!.rssMiB, report.mode).toBeLessThan(16);
+      expect(third!.heapMiB - second!.heapMiB, report.mode).toBeLessThan(4);
     }
   });
 
