@@ -208,7 +208,7 @@ function gather(bits: Int32Array, base: number, n: number, pivot: number, cand: 
     cand[c] = i;
     c += (limit - ((b ^ ((b >> 31) & 0x7fffffff)) >> 13)) >>> 31; // 13 = PIVOT_SHIFT
   }
-  return probe < 0 ? -1 : c;
+  return c | (probe >> 31); // -1 when the probe saw a NaN; no compare, so no type feedback to miss
 }
 
 /**
@@ -227,7 +227,7 @@ function gatherPositive(bits: Int32Array, base: number, n: number, pivot: number
     cand[c] = i;
     c += (limit - (b >> 13)) >>> 31; // 13 = PIVOT_SHIFT
   }
-  return probe < 0 ? -1 : c;
+  return c | (probe >> 31); // -1 when the probe saw a NaN; no compare, so no type feedback to miss
 }
 
 /**
@@ -279,7 +279,7 @@ function histogramRow(bits: Int32Array, base: number, n: number, hist: Int32Arra
     hist[(d << 2) | (i & 3)]!++;
     top = d > top ? d : top;
   }
-  return probe < 0 ? -1 : top;
+  return top | (probe >> 31);
 }
 
 /** Every element is a candidate; NaN gets `NAN_KEY` (above `+Inf`, all tied). */
