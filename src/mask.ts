@@ -19,7 +19,7 @@ let callerScratch: KernelScratch | undefined;
  * `loss.sort(desc).indices.sort().indices < num_neg` ({@link referenceMask}).
  *
  * Cost: O(cols) per row, no sort (sampled pivot, one gather pass, radix select over the few
- * candidates); about 1-2 ns per element for SSD-sized rows on one core. Allocates only the result
+ * candidates); about 2.5 ns per element for SSD-sized rows on one core. Allocates only the result
  * (and scratch once per column count).
  *
  * @param loss float32 losses, row-major, `rows * cols` elements.
