@@ -10,19 +10,11 @@ import {
 import { stepLevel } from '../src/kernel/batch-wide.ts';
 import { planRanges } from '../src/pool/plan.ts';
 import { batch, firstDifference, generate, prng } from './support/adversarial.ts';
+import { syncError } from './support/sync-error.ts';
 
 /** The literal algorithm on the flattened batch: one row of `rows * cols`, ties by flat index. */
 function flatReference(loss: Float32Array, k: number, nan: 'error' | 'largest' = 'error'): Uint8Array {
   return referenceMask(loss, Math.max(loss.length, 1), k, { nan });
-}
-
-function syncError(run: () => unknown): Error {
-  try {
-    run();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected an error');
 }
 
 /** Every call through the pool, two threads (so batches of >= 2^17 elements split into several ranges). */

@@ -1,15 +1,5 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,43 +11,18 @@ import type { NpyData } from '../src/npy/small.ts';
 import { encodeNpy, parseNpy } from '../src/npy/small.ts';
 import { rankDescending } from '../src/rank.ts';
 import { referenceMask, referenceRank } from '../src/reference.ts';
+import { ensureBuilt, MAIN, ROOT } from './support/hnm.ts';
 
 /**
  * End-to-end tests of the `hnm` bin: every run spawns `node dist/src/cli/main.js` on temporary
  * files, as a user would. `npm test` builds first; when run alone, the build is redone here if any
  * source is newer than the compiled bin.
  */
-const ROOT = join(import.meta.dirname, '..');
-const MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'npy');
-
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
 
 let dir = '';
 beforeAll(() => {
-  const sources = Math.max(newestSource(join(ROOT, 'src')), newestSource(join(ROOT, 'workers')));
-  if (!existsSync(MAIN) || statSync(MAIN).mtimeMs < sources) {
-    try {
-      execFileSync(
-        process.execPath,
-        [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-        {
-          cwd: ROOT,
-          stdio: 'ignore',
-        },
-      );
-    } catch {
-      // Type errors elsewhere still emit JavaScript; the tests below tell whether the bin works.
-    }
-  }
+  ensureBuilt();
   dir = mkdtempSync(join(tmpdir(), 'hnm-cli-'));
 });
 

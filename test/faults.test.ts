@@ -20,11 +20,9 @@ import {
   ssdNegatives,
 } from '../src/index.ts';
 import { encodeNpy, parseNpy, writeNpy } from '../src/npy/small.ts';
-import type { MineOptions } from '../src/pool/miner.ts';
-import type { TestFault, TestFaultAction } from '../src/pool/protocol.ts';
-import { kTestFault } from '../src/pool/protocol.ts';
 import { SharedStaging } from '../src/pool/shared-buffers.ts';
 import { firstDifference, prng } from './support/adversarial.ts';
+import { gate, withFault } from './support/gate.ts';
 import { ensureBuilt, hnm, MAIN, STACK_TRACE } from './support/hnm.ts';
 
 /**
@@ -47,40 +45,6 @@ function batch(seed: number): { loss: Float32Array; counts: number[]; expected: 
     loss[i] = random() < 0.2 ? Math.floor(random() * 3) : -Math.log(1 - random());
   const counts = Array.from({ length: ROWS }, () => Math.floor(random() * 601));
   return { loss, counts, expected: hardNegativeMask(loss, COLS, counts) };
-}
-
-interface AtomicsWaitAsync {
-  waitAsync(
-    array: Int32Array,
-    index: number,
-    value: number,
-  ): { async: boolean; value: Promise<string> | string };
-}
-
-/** A gate: the worker stores 1 when it reaches the faulty task and waits until released. */
-function gate(): { buffer: SharedArrayBuffer; reached: Promise<unknown>; release: () => void } {
-  const buffer = new SharedArrayBuffer(4);
-  const word = new Int32Array(buffer);
-  // Atomics.waitAsync is ES2024 (Node >= 16); this project compiles against the ES2023 lib.
-  const wait = (Atomics as unknown as AtomicsWaitAsync).waitAsync(word, 0, 0);
-  return {
-    buffer,
-    reached: wait.async ? (wait.value as Promise<string>) : Promise.resolve(),
-    release: () => {
-      Atomics.store(word, 0, 2);
-      Atomics.notify(word, 0);
-    },
-  };
-}
-
-function withFault(
-  action: TestFaultAction,
-  buffer: SharedArrayBuffer | null,
-  options: MineOptions = {},
-  task = 0,
-) {
-  const fault: TestFault = { action, gate: buffer };
-  return { ...options, [kTestFault]: { fault, task } } as MineOptions;
 }
 
 /**

@@ -11,12 +11,11 @@ import {
   rankDescending,
   referenceMask,
 } from '../src/index.ts';
-import type { MineOptions } from '../src/pool/miner.ts';
 import { INLINE_BELOW, planRanges } from '../src/pool/plan.ts';
-import type { TestFault, TestFaultAction } from '../src/pool/protocol.ts';
-import { kTestFault } from '../src/pool/protocol.ts';
 import { SharedStaging } from '../src/pool/shared-buffers.ts';
 import { batch, firstDifference, generate, prng, SPECIAL_VALUES } from './support/adversarial.ts';
+import { gate, withFault } from './support/gate.ts';
+import { syncError } from './support/sync-error.ts';
 
 // The worker honours injected faults only with this set; workers copy the environment when they start.
 process.env.HNM_TEST_FAULTS = '1';
@@ -42,49 +41,6 @@ function expLoss(rows: number, cols: number, seed: number, shared: boolean): Flo
 function ssdCounts(rows: number, seed: number): number[] {
   const random = prng(seed);
   return Array.from({ length: rows }, () => Math.floor(random() * 601));
-}
-
-interface AtomicsWaitAsync {
-  waitAsync(
-    array: Int32Array,
-    index: number,
-    value: number,
-  ): { async: boolean; value: Promise<string> | string };
-}
-
-/** A gate for a fault: the worker stores 1 when it reaches the task and waits until released. */
-function gate(): { buffer: SharedArrayBuffer; reached: Promise<unknown>; release: () => void } {
-  const buffer = new SharedArrayBuffer(4);
-  const word = new Int32Array(buffer);
-  // Atomics.waitAsync (ES2024, Node >= 16) is not in the ES2023 lib this project compiles against.
-  const wait = (Atomics as unknown as AtomicsWaitAsync).waitAsync(word, 0, 0);
-  return {
-    buffer,
-    reached: Promise.resolve(wait.value),
-    release: () => {
-      Atomics.store(word, 0, 2);
-      Atomics.notify(word, 0);
-    },
-  };
-}
-
-function withFault(
-  action: TestFaultAction,
-  buffer: SharedArrayBuffer | null,
-  options: MineOptions = {},
-  task = 0,
-) {
-  const fault: TestFault = { action, gate: buffer };
-  return { ...options, [kTestFault]: { fault, task } } as MineOptions;
-}
-
-function syncError(run: () => unknown): Error {
-  try {
-    run();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected an error');
 }
 
 /** Whether a promise has settled, without waiting for it. */
