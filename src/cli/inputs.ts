@@ -16,7 +16,7 @@ export async function openInput(file: string): Promise<NpyReader> {
  * Fortran order changes the layout only when two or more dimensions exceed 1; such files are
  * rejected (streaming rows out of a column-major file would read the whole file per chunk).
  */
-function checkOrder(reader: NpyReader): void {
+export function checkOrder(reader: NpyReader): void {
   const { shape, fortranOrder } = reader.header;
   if (fortranOrder && shape.filter((d) => d > 1).length > 1) {
     throw new NpyFormatError(

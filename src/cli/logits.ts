@@ -8,7 +8,7 @@ import { bitsOf } from '../validate.ts';
 import type { RowSlice } from './args.ts';
 import { resolveRows } from './args.ts';
 import { DataError, fileError } from './errors.ts';
-import { checkRowLength, openInput } from './inputs.ts';
+import { checkOrder, checkRowLength, openInput } from './inputs.ts';
 import { chunkRowsFor } from './stream.ts';
 
 /** Where {@link lossFromLogits} reads and writes. */
@@ -36,18 +36,6 @@ export interface LogitsStage {
   readonly classes: number;
   /** Wall time of this stage. */
   readonly seconds: number;
-}
-
-function checkOrder(reader: NpyReader): void {
-  const { shape, fortranOrder } = reader.header;
-  if (fortranOrder && shape.filter((d) => d > 1).length > 1) {
-    throw new NpyFormatError(
-      reader.file,
-      'fortran_order',
-      "header field 'fortran_order' is True; only C-order arrays can be streamed by rows " +
-        '(save it with np.save(path, np.ascontiguousarray(a)))',
-    );
-  }
 }
 
 function checkLogitsFile(reader: NpyReader): { rows: number; cols: number; classes: number } {

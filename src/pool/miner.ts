@@ -332,10 +332,7 @@ export class HardNegativeMiner {
     numNeg: number | ArrayLike<number>,
     options: MineOptions | undefined,
   ): Promise<Uint8Array> {
-    if (this.#closing !== undefined) throw closedError();
-    checkLoss(loss);
-    const rows = checkCols(cols, loss.length);
-    const nanLargest = checkNan(options);
+    const { rows, nanLargest } = this.#checkCall(loss, cols, options);
     const signal = checkSignal(options);
     const fault = testFaultOf(options);
     const n = loss.length;
@@ -367,11 +364,19 @@ export class HardNegativeMiner {
     return this.#finish(call, this.#runRows(call, tasks, cols, target, out));
   }
 
-  #rank(loss: Float32Array, cols: number, options: MineOptions | undefined): Promise<Int32Array> {
+  /** The checks every call starts with, in the sync API's order: open miner, `loss`, `cols`, `nan`. */
+  #checkCall(
+    loss: Float32Array,
+    cols: number,
+    options: MineOptions | undefined,
+  ): { rows: number; nanLargest: boolean } {
     if (this.#closing !== undefined) throw closedError();
     checkLoss(loss);
-    const rows = checkCols(cols, loss.length);
-    const nanLargest = checkNan(options);
+    return { rows: checkCols(cols, loss.length), nanLargest: checkNan(options) };
+  }
+
+  #rank(loss: Float32Array, cols: number, options: MineOptions | undefined): Promise<Int32Array> {
+    const { rows, nanLargest } = this.#checkCall(loss, cols, options);
     const signal = checkSignal(options);
     const fault = testFaultOf(options);
     const n = loss.length;
@@ -398,10 +403,7 @@ export class HardNegativeMiner {
     k: number,
     options: MineOptions | undefined,
   ): Promise<Uint8Array> {
-    if (this.#closing !== undefined) throw closedError();
-    checkLoss(loss);
-    const rows = checkCols(cols, loss.length);
-    const nanLargest = checkNan(options);
+    const { rows, nanLargest } = this.#checkCall(loss, cols, options);
     const n = loss.length;
     const count = checkBatchCount(k, n);
     const out = checkOut(options?.out, n, Uint8Array) ?? sharedBytes(n);
