@@ -1,5 +1,8 @@
+import { fillMask, wordsOf } from './fill-bytes.ts';
 import { NAN_KEY } from './keys.ts';
 import type { KernelScratch } from './scratch.ts';
+import type { SimdGather } from './simd-gather.ts';
+import { gatherStaged, simdGatherFor, stageRow } from './simd-gather.ts';
 
 /**
  * The hard-negative kernel: for rows `rowStart .. rowEnd - 1` of a `(rows, cols)` float32 batch,
@@ -22,6 +25,8 @@ import type { KernelScratch } from './scratch.ts';
  * every element a candidate, so the result never depends on the sample. When the sample predicts
  * that more than a quarter of the row would be candidates (large k, heavy ties), the row is
  * histogrammed directly instead. Cost: about one read of the row, one memset and O(candidates).
+ * Where the engine has WebAssembly SIMD, the gather runs in wasm over a copy of the row
+ * (simd-gather.ts); the candidates, and so the bytes written, are the same.
  */
 export function selectRows(
   bits: Int32Array,
@@ -34,10 +39,12 @@ export function selectRows(
   nanLargest: boolean,
 ): number {
   const hist = scratch.hist;
-  const cand = scratch.cand;
+  const simd = simdGatherFor(cols);
+  const cand = simd === null ? scratch.cand : simd.cand;
   const candKeys = scratch.candKeys;
   const work = scratch.work;
   const workIdx = scratch.idxA;
+  const words = wordsOf(out);
   for (let r = rowStart; r < rowEnd; r++) {
     const nanAt = selectRow(
       bits,
@@ -45,12 +52,14 @@ export function selectRows(
       cols,
       counts[r]!,
       out,
+      words,
       hist,
       cand,
       candKeys,
       work,
       workIdx,
       nanLargest,
+      simd,
     );
     if (nanAt >= 0) return nanAt;
   }
@@ -76,19 +85,26 @@ function selectRow(
   n: number,
   k: number,
   out: Uint8Array,
+  words: Float64Array | null,
   hist: Int32Array,
   cand: Int32Array,
   candKeys: Int32Array,
   work: Int32Array,
   workIdx: Int32Array,
   nanLargest: boolean,
+  simd: SimdGather | null,
 ): number {
   const end = base + n;
   if (k <= 0 || k >= n) {
-    out.fill(k <= 0 ? 0 : 1, base, end);
+    fillMask(out, words, k <= 0 ? 0 : 1, base, end);
     return nanLargest ? -1 : firstNan(bits, base, end);
   }
-  const pivot = n >= SAMPLE_MIN_COLS ? samplePivot(bits, base, n, k, hist, work) : PIVOT_ALL;
+  let pivot = PIVOT_ALL;
+  if (simd !== null) {
+    // Staged first, so the sample reads the copy in cache, not 32 scattered lines of the caller's row.
+    stageRow(bits, base, n, simd);
+    if (n >= SAMPLE_MIN_COLS) pivot = samplePivot(simd.row, 0, n, k, hist, work);
+  } else if (n >= SAMPLE_MIN_COLS) pivot = samplePivot(bits, base, n, k, hist, work);
   if (pivot === PIVOT_WHOLE_ROW) {
     const top = histogramRow(bits, base, n, hist);
     if (top >= 0) {
@@ -98,13 +114,11 @@ function selectRow(
     hist.fill(0);
     if (!nanLargest) return firstNan(bits, base, end);
   }
-  out.fill(0, base, end);
-  let c =
-    pivot === PIVOT_WHOLE_ROW
-      ? -1
-      : pivot > 0
-        ? gatherPositive(bits, base, n, pivot, cand)
-        : gather(bits, base, n, pivot, cand);
+  fillMask(out, words, 0, base, end);
+  let c: number;
+  if (pivot === PIVOT_WHOLE_ROW) c = -1;
+  else if (simd !== null) c = gatherStaged(simd, base, n, pivot);
+  else c = pivot > 0 ? gatherPositive(bits, base, n, pivot, cand) : gather(bits, base, n, pivot, cand);
   // Every candidate's top-11-bit bucket is at least the pivot's (fixed key >= the compared one).
   let bottom = (pivot >> 8) + 1024;
   let top: number;
@@ -115,7 +129,7 @@ function selectRow(
     top = topHistogram(candKeys, c, hist);
   } else {
     if (c < k) {
-      c = gather(bits, base, n, PIVOT_ALL, cand);
+      c = simd !== null ? gatherStaged(simd, base, n, PIVOT_ALL) : gather(bits, base, n, PIVOT_ALL, cand);
       bottom = 0;
     }
     top = keysAndTopHistogram(bits, cand, c, candKeys, hist);
