@@ -41,7 +41,7 @@ export function selectRows(
   const hist = scratch.hist;
   const simd = simdGatherFor(cols);
   const cand = simd === null ? scratch.cand : simd.cand;
-  const candKeys = scratch.candKeys;
+  const candKeys = simd === null ? scratch.candKeys : simd.candKeys;
   const work = scratch.work;
   const workIdx = scratch.idxA;
   const words = wordsOf(out);
@@ -132,7 +132,9 @@ function selectRow(
       c = simd !== null ? gatherStaged(simd, base, n, PIVOT_ALL) : gather(bits, base, n, PIVOT_ALL, cand);
       bottom = 0;
     }
-    top = keysAndTopHistogram(bits, cand, c, candKeys, hist);
+    // The wasm gather wrote the candidates' keys already.
+    top =
+      simd !== null ? topHistogram(candKeys, c, hist) : keysAndTopHistogram(bits, cand, c, candKeys, hist);
   }
   markCandidates(candKeys, cand, c, k, hist, bottom, top, work, workIdx, out);
   return -1;
@@ -268,7 +270,10 @@ function keysAndTopHistogram(
   return top;
 }
 
-/** The interleaved top-11-bit histogram of `c` precomputed keys (the NaN path); returns the top bucket. */
+/**
+ * The interleaved top-11-bit histogram of `c` precomputed keys (the wasm gather's, or the NaN path's);
+ * returns the top bucket.
+ */
 function topHistogram(candKeys: Int32Array, c: number, hist: Int32Array): number {
   let top = 0;
   for (let j = 0; j < c; j++) {
@@ -409,10 +414,12 @@ function markRow(
 /**
  * The `m` keys of the threshold's bucket (sharing their top 11 bits; keys in `work`, flat indices
  * in `workIdx`, in index order, their mask bytes 0): marks the `need` ranked first. The remaining 21
- * bits are resolved from the highest bit where the keys differ, 8 bits a level, each level marking
- * the entries of higher digits and keeping only the digit that holds the need-th largest. After the
- * level that reaches bit 0, the kept entries all equal the threshold `T`, still in index order, and
- * the first `need` of them are taken (the stable tie-break). Leaves `hist` zeroed.
+ * bits are resolved from the highest bit where the kept keys differ, 8 bits a level, each level
+ * marking the entries of higher digits and keeping only the digit that holds the need-th largest.
+ * Once the kept keys are all equal, they are the threshold `T`, still in index order, and the first
+ * `need` of them are taken (the stable tie-break); once `need` equals their number, all are taken.
+ * Each level narrows the range of the kept keys, so it ends after at most three levels and usually
+ * after one (the levels below the first distinct bits are skipped). Leaves `hist` zeroed.
  */
 function resolveBucket(
   work: Int32Array,
@@ -422,43 +429,40 @@ function resolveBucket(
   hist: Int32Array,
   out: Uint8Array,
 ): void {
-  let lo = 0x7fffffff;
-  let hi = -2147483648;
-  for (let j = 0; j < m; j++) {
-    const key = work[j]!;
-    lo = key < lo ? key : lo;
-    hi = key > hi ? key : hi;
-  }
-  const diff = lo ^ hi;
-  if (diff !== 0) {
-    // Signed shifts are exact here since shift + 8 <= 21.
-    const width = 32 - Math.clz32(diff);
-    let shift = width > 8 ? width - 8 : 0;
-    for (;;) {
-      for (let j = 0; j < m; j++) hist[(work[j]! >> shift) & 255]!++;
-      let digit = 255;
-      for (;;) {
-        const h = hist[digit]!;
-        if (h >= need) break;
-        need -= h;
-        digit--;
-      }
-      hist.fill(0, 0, 256);
-      // Keep this digit's entries; mark those of a higher digit (they rank above T).
-      let kept = 0;
-      for (let j = 0; j < m; j++) {
-        const key = work[j]!;
-        const i = workIdx[j]!;
-        const dj = (key >> shift) & 255;
-        out[i] = ((digit - dj) >>> 31) as number;
-        work[kept] = key;
-        workIdx[kept] = i;
-        kept += ((dj ^ digit) - 1) >>> 31;
-      }
-      m = kept;
-      if (shift === 0) break;
-      shift = shift > 8 ? shift - 8 : 0;
+  for (;;) {
+    let lo = 0x7fffffff;
+    let hi = -2147483648;
+    for (let j = 0; j < m; j++) {
+      const key = work[j]!;
+      lo = key < lo ? key : lo;
+      hi = key > hi ? key : hi;
     }
+    // All kept keys equal (they are T) or all of them taken: done, without the remaining levels.
+    if (lo === hi || need === m) break;
+    // The kept keys share every bit above `width`; signed shifts are exact since width <= 21.
+    const width = 32 - Math.clz32(lo ^ hi);
+    const shift = width > 8 ? width - 8 : 0;
+    for (let j = 0; j < m; j++) hist[(work[j]! >> shift) & 255]!++;
+    let digit = (hi >> shift) & 255;
+    for (;;) {
+      const h = hist[digit]!;
+      if (h >= need) break;
+      need -= h;
+      digit--;
+    }
+    hist.fill(0, (lo >> shift) & 255, ((hi >> shift) & 255) + 1);
+    // Keep this digit's entries; mark those of a higher digit (they rank above T).
+    let kept = 0;
+    for (let j = 0; j < m; j++) {
+      const key = work[j]!;
+      const i = workIdx[j]!;
+      const dj = (key >> shift) & 255;
+      out[i] = ((digit - dj) >>> 31) as number;
+      work[kept] = key;
+      workIdx[kept] = i;
+      kept += ((dj ^ digit) - 1) >>> 31;
+    }
+    m = kept;
   }
   for (let j = 0; j < need; j++) out[workIdx[j]!] = 1;
 }

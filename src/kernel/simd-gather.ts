@@ -13,9 +13,10 @@
  * increasing order, of every element whose order key without the `-0` fix (`b ^ ((b >> 31) &
  * 0x7fffffff)`) is `>= pivot << 13`, which is `(key >> 13) >= pivot`; or -1 when the row holds a NaN
  * (same probe, `((b & 0x7fffffff) + 0x7fffff) < 0`). Per step of four: compare the four keys with the
- * limit, take the 4-bit lane mask, and store the four indices shuffled by a 16-entry table so that
- * the selected ones come first; the count advances by the mask's popcount. Branch-free, like the
- * JavaScript loop.
+ * limit, take the 4-bit lane mask, and store the four indices, and the four full order keys,
+ * shuffled by a 16-entry table so that the selected ones come first; the count advances by the mask's
+ * popcount. Branch-free, like the JavaScript loop. Storing the keys spares the kernel's next pass a
+ * random read and the key transform per candidate.
  *
  * One wasm memory per thread (module state), grown to the longest row seen; it is only touched
  * inside one synchronous kernel call, so the calling thread and each worker thread own theirs.
@@ -35,8 +36,15 @@ interface WasmApi {
   Memory: new (descriptor: { initial: number }) => WasmMemory;
 }
 
-/** `gather(rowAt, n4, limit, candAt, base)`: see the file comment; `n4` is a multiple of 4. */
-type GatherFn = (rowAt: number, n4: number, limit: number, candAt: number, base: number) => number;
+/** `gather(rowAt, n4, limit, candAt, keysAt, base)`: see the file comment; `n4` is a multiple of 4. */
+type GatherFn = (
+  rowAt: number,
+  n4: number,
+  limit: number,
+  candAt: number,
+  keysAt: number,
+  base: number,
+) => number;
 
 /** A thread's wasm gather: its memory views, valid until the next {@link simdGatherFor} call. */
 export interface SimdGather {
@@ -46,8 +54,11 @@ export interface SimdGather {
   readonly row: Int32Array;
   /** Candidate flat indices written by the gather (`capacity + 8` entries: each step stores 4). */
   readonly cand: Int32Array;
+  /** The candidates' order keys (`-0` on `+0`), parallel to `cand`, also `capacity + 8` entries. */
+  readonly candKeys: Int32Array;
   readonly rowAt: number;
   readonly candAt: number;
+  readonly keysAt: number;
   readonly run: GatherFn;
 }
 
@@ -87,6 +98,7 @@ const V128_XOR = 0x51;
 const I32X4_BITMASK = 0xa4;
 const I32X4_SHR_S = 0xac;
 const I32X4_ADD = 0xae;
+const I32X4_SUB = 0xb1;
 
 function uleb(n: number): number[] {
   const bytes: number[] = [];
@@ -125,19 +137,24 @@ const lanes = (a: number, b: number, c: number, d: number): number[] =>
 /** memarg: log2 alignment, offset 0. */
 const mem = (alignLog2: number): number[] => [alignLog2, 0];
 
-// Parameters 0-4, then locals: 5 end, 6 count, 7 lane mask (i32); 8 indices, 9 limit, 10 probe, 11 v (v128).
+// Parameters 0-5, then locals: 6 end, 7 count, 8 lane mask (i32); 9 indices, 10 limits, 11 probe,
+// 12 v, 13 v's sign (all ones where negative), 14 v's key without the -0 fix, 15 shuffle (v128).
 const ROW = 0;
 const N4 = 1;
 const LIMIT = 2;
 const CAND = 3;
-const BASE = 4;
-const ENDP = 5;
-const COUNT = 6;
-const MASK = 7;
-const INDICES = 8;
-const LIMITS = 9;
-const PROBE = 10;
-const V = 11;
+const KEYS = 4;
+const BASE = 5;
+const ENDP = 6;
+const COUNT = 7;
+const MASK = 8;
+const INDICES = 9;
+const LIMITS = 10;
+const PROBE = 11;
+const V = 12;
+const SIGN = 13;
+const KX = 14;
+const SHUFFLE = 15;
 
 // biome-ignore format: a listing, one step of the algorithm per line
 const GATHER_BODY: number[] = [
@@ -150,15 +167,20 @@ const GATHER_BODY: number[] = [
   ...get(ROW), ...simd(V128_LOAD, ...mem(4)), ...tee(V),
   ...splat(0x7fffffff), ...simd(V128_AND), ...splat(0x7fffff), ...simd(I32X4_ADD),
   ...get(PROBE), ...simd(V128_OR), ...set(PROBE),
-  //   mask = bitmask((v ^ ((v >> 31) & 0x7fffffff)) >= limits)
-  ...get(V), ...get(V), ...i32(31), ...simd(I32X4_SHR_S), ...splat(0x7fffffff), ...simd(V128_AND),
-  ...simd(V128_XOR), ...get(LIMITS), ...simd(I32X4_GE_S), ...simd(I32X4_BITMASK), ...set(MASK),
-  //   store(cand + count * 4, swizzle(indices, table[mask])); count += popcnt(mask)
+  //   sign = v >> 31; kx = v ^ (sign & 0x7fffffff); mask = bitmask(kx >= limits)
+  ...get(V), ...get(V), ...i32(31), ...simd(I32X4_SHR_S), ...tee(SIGN), ...splat(0x7fffffff), ...simd(V128_AND),
+  ...simd(V128_XOR), ...tee(KX), ...get(LIMITS), ...simd(I32X4_GE_S), ...simd(I32X4_BITMASK), ...set(MASK),
+  //   shuffle = table[mask]: the selected lanes first
+  ...get(MASK), ...i32(4), I32_SHL, ...simd(V128_LOAD, ...mem(4)), ...set(SHUFFLE),
+  //   store(cand + count * 4, swizzle(indices, shuffle))
   ...get(CAND), ...get(COUNT), ...i32(2), I32_SHL, I32_ADD,
-  ...get(INDICES), ...get(MASK), ...i32(4), I32_SHL, ...simd(V128_LOAD, ...mem(4)), ...simd(I8X16_SWIZZLE),
+  ...get(INDICES), ...get(SHUFFLE), ...simd(I8X16_SWIZZLE), ...simd(V128_STORE, ...mem(2)),
+  //   store(keys + count * 4, swizzle(kx - sign, shuffle)): the full key, -0 on +0
+  ...get(KEYS), ...get(COUNT), ...i32(2), I32_SHL, I32_ADD,
+  ...get(KX), ...get(SIGN), ...simd(I32X4_SUB), ...get(SHUFFLE), ...simd(I8X16_SWIZZLE),
   ...simd(V128_STORE, ...mem(2)),
+  //   count += popcnt(mask); indices += 4; row += 16; continue while row < end
   ...get(COUNT), ...get(MASK), I32_POPCNT, I32_ADD, ...set(COUNT),
-  //   indices += 4; row += 16; continue while row < end
   ...get(INDICES), ...splat(4), ...simd(I32X4_ADD), ...set(INDICES),
   ...get(ROW), ...i32(16), I32_ADD, ...tee(ROW), ...get(ENDP), I32_LT_U, BR_IF, 0,
   END,
@@ -182,13 +204,13 @@ const name = (s: string): number[] => vec([...s].map((ch) => [ch.charCodeAt(0)])
 function moduleBytes(): Uint8Array {
   const locals = vec([
     [3, I32],
-    [4, V128],
+    [7, V128],
   ]);
   const code = [...locals, ...GATHER_BODY];
   const i32s = (count: number): number[][] => Array.from({ length: count }, () => [I32]);
   return Uint8Array.from([
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vec([[0x60, ...vec(i32s(5)), ...vec(i32s(1))]])), // type 0: (i32 x5) -> i32
+    ...section(1, vec([[0x60, ...vec(i32s(6)), ...vec(i32s(1))]])), // type 0: (i32 x6) -> i32
     ...section(2, vec([[...name('e'), ...name('m'), 0x02, 0x00, 0x01]])), // import memory e.m, min 1 page
     ...section(3, vec([[0]])), // function 0 has type 0
     ...section(7, vec([[...name('gather'), 0x00, 0]])), // export it
@@ -237,7 +259,8 @@ export function simdGatherFor(cols: number): SimdGather | null {
     }
     const capacity = Math.max(cols, current === null ? 0 : current.capacity * 2, 4096);
     const candAt = ROW_AT + (((capacity + 4) * 4 + 15) & ~15);
-    const bytes = candAt + (capacity + 8) * 4;
+    const keysAt = candAt + (capacity + 8) * 4;
+    const bytes = keysAt + (capacity + 8) * 4;
     const have = thread.memory.buffer.byteLength;
     if (bytes > have) thread.memory.grow(Math.ceil((bytes - have) / PAGE_BYTES));
     const buffer = thread.memory.buffer;
@@ -245,8 +268,10 @@ export function simdGatherFor(cols: number): SimdGather | null {
       capacity,
       row: new Int32Array(buffer, ROW_AT, capacity + 4),
       cand: new Int32Array(buffer, candAt, capacity + 8),
+      candKeys: new Int32Array(buffer, keysAt, capacity + 8),
       rowAt: ROW_AT,
       candAt,
+      keysAt,
       run: thread.run,
     };
     return thread.gather;
@@ -298,11 +323,11 @@ export function stageRow(bits: Int32Array, base: number, n: number, g: SimdGathe
 /**
  * The gather over the staged row (see {@link stageRow}): writes to `g.cand` the flat indices
  * `base + i` of the elements with `(key >> 13) >= pivot` (key without the `-0` fix), in increasing
- * order, and returns their count; -1 if the row holds a NaN. Same answer as `gather` in
- * select-rows.ts.
+ * order, and to `g.candKeys` their order keys; returns their count, or -1 if the row holds a NaN.
+ * Same candidates as `gather` in select-rows.ts, and the keys `keysAndTopHistogram` would compute.
  */
 export function gatherStaged(g: SimdGather, base: number, n: number, pivot: number): number {
-  let c = g.run(g.rowAt, (n + 3) & ~3, pivot << 13, g.candAt, base);
+  let c = g.run(g.rowAt, (n + 3) & ~3, pivot << 13, g.candAt, g.keysAt, base);
   if (c < 0) return -1;
   // The padding is -Inf: a candidate only under PIVOT_ALL; its indices come last.
   const cand = g.cand;
