@@ -4,6 +4,9 @@
  * - `worst` (k = N/2 inside a large tie group): <= 8 ns per element;
  * - at least 100x faster than the literal double sort (`referenceMask`) in the same run.
  *
+ * `kernel-js` is the same kernel with its JavaScript gather instead of the WebAssembly SIMD one
+ * (the fallback for engines without wasm SIMD; same bytes), to show what the wasm pass buys.
+ *
  * Run: `npm run bench:kernel` (builds, then `node dist/bench/kernel.bench.js [--time MS]`).
  * The seed's double sort is timed on 16 rows (a full batch takes seconds per iteration) and
  * compared per element. Medians, not means: this 2-core machine is shared and noisy.
@@ -12,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 import { type Dist, makeBatch } from '../src/bench/data.ts';
 import { hardNegativeMask, rankDescending, referenceMask } from '../src/index.ts';
+import { setSimdGather } from '../src/kernel/simd-gather.ts';
 
 const { values } = parseArgs({
   options: {
@@ -52,6 +56,13 @@ for (const dist of ['exp', 'ties', 'worst'] as const) {
   bench.add(`kernel ${dist}`, () => {
     hardNegativeMask(batch.loss, cols, batch.numNeg, { out });
   });
+  bench.add(
+    `kernel-js ${dist}`,
+    () => {
+      hardNegativeMask(batch.loss, cols, batch.numNeg, { out });
+    },
+    { beforeAll: () => void setSimdGather(false), afterAll: () => void setSimdGather(true) },
+  );
   bench.add(`sort+scatter ${dist}`, () => {
     rankDescending(batch.loss, cols, { out: rank });
   });
