@@ -107,7 +107,7 @@ await measure('B=256', 256, scaling(256));
     'pool@2 (dispatched)': () => miners.forced2.mask(batch.loss, cols, batch.numNeg),
   });
 }
-for (const rows of [4, 8, 12, 16]) {
+for (const rows of [16, 24, 32, 48, 64]) {
   const batch = sharedBatch(rows);
   await measure(`threshold B=${rows}`, rows, {
     'inline (sync)': () => hardNegativeMask(batch.loss, cols, batch.numNeg),

@@ -124,7 +124,8 @@ describe('planRanges', () => {
     }
     const tasks = (rows: number, cols: number, threads: number) => planRanges(rows, cols, threads).length - 1;
     expect(tasks(1024, 8732, 2)).toBe(8); // a few per thread
-    expect(tasks(37, 8732, 2)).toBe(4); // >= 65536 elements each
+    expect(tasks(150, 8732, 2)).toBe(4); // >= 2^18 elements each
+    expect(tasks(37, 8732, 2)).toBe(2); // too small for two tasks a thread: one each
     expect(tasks(8, 8732, 2)).toBe(2); // one per thread rather than one task on one thread
     expect(tasks(4, 8192, 2)).toBe(2);
     expect(tasks(2, 4096, 2)).toBe(1); // too small to split
@@ -365,9 +366,10 @@ describe('validation and NaN, as rejections with the synchronous messages', () =
 });
 
 describe('faults', () => {
-  // 16 rows: two tasks (planRanges), so a fault in task 1 leaves task 0 to finish normally.
-  const loss = expLoss(16, SSD_COLS, 11, true);
-  const counts = ssdCounts(16, 12);
+  // 64 rows: two tasks on one thread or two (planRanges), so a fault in task 1 leaves task 0 to
+  // finish normally.
+  const loss = expLoss(64, SSD_COLS, 11, true);
+  const counts = ssdCounts(64, 12);
   const expected = hardNegativeMask(loss, SSD_COLS, counts);
 
   async function stillWorks(miner: HardNegativeMiner) {

@@ -43,7 +43,7 @@ export interface MinerOptions {
   threads?: number;
   /**
    * Calls with fewer elements (`rows * cols`) than this run on the calling thread, where a pool
-   * round trip (~40-60 us) would cost more than the work. Default 131072 (measured, see plan.ts); 0
+   * round trip (~40-60 us) would cost more than the work. Default 262144 (measured, see plan.ts); 0
    * sends every call to the pool. An integer >= 0.
    */
   inlineBelow?: number;

@@ -2,29 +2,31 @@
  * How a call is cut into pool tasks: contiguous row ranges, a few per thread, none too small to pay
  * for its round trip; and below which size a call is not dispatched at all.
  *
- * Measured on the 2-core development machine (Node 20, quiet, `npm run bench:pool`, its threshold
- * rows): a bare Piscina round trip (post, worker wake-up, answer, promise settled) takes 42-58 us and
- * a dispatched one-row mask call 60-75 us, against 25 us inline; the mask kernel runs at ~2.5-3 ns
- * per element on one core. With two threads, a dispatched call costs about 125 us + 1.4 ns per
- * element against 2.5 ns inline: B = 8 rows of 8732 took 224 us dispatched vs 177 us inline, B = 16
- * took 322 us vs 356 us, a crossover near 110k elements. Hence {@link INLINE_BELOW} = 2^17 (up to
- * 15 SSD300 rows run on the calling thread; B = 1 answers in ~27 us). A faster kernel moves the
- * crossover up: re-measure when it changes.
+ * Measured on the 2-core development machine (Node 20, `npm run bench:pool`, its threshold rows),
+ * with the wasm-gather kernel at ~1.3-1.6 ns per element on one core: a bare Piscina round trip
+ * (post, worker wake-up, answer, promise settled) takes 40-60 us, and a dispatched one-row mask call
+ * ~60-75 us against ~15 us inline. With tasks of at least 2^18 elements, dispatching on two threads
+ * broke even with the calling thread at B = 24 rows of 8732 (280 vs 283 us) and won from B = 32 on
+ * (324 vs 374 us; B = 64: 564 vs 786 us). Hence {@link INLINE_BELOW} = 2^18 (up to 30 SSD300 rows
+ * run on the calling thread; B = 1 answers in ~15-20 us). A faster kernel moves the crossover up:
+ * re-measure when it changes.
  */
 
 /** Calls with fewer elements (`rows * cols`) run inline on the calling thread, by default. */
-export const INLINE_BELOW = 1 << 17;
+export const INLINE_BELOW = 1 << 18;
 
 /**
  * Elements per task when a thread runs several tasks one after the other: each must dwarf the
- * round trip that separates it from the next (about 130 us of work against ~40 us).
+ * round trip that separates it from the next (about 350 us of work against ~50 us). With 2^16, as
+ * first chosen for the slower JavaScript kernel, a 48-row call took 710 us dispatched in six tasks
+ * against 480 us in two.
  */
-export const MIN_TASK_ELEMENTS = 1 << 16;
+export const MIN_TASK_ELEMENTS = 1 << 18;
 
 /**
  * Elements per task when the tasks run side by side, one per thread: their round trips overlap, so
- * a quarter of the above still gains (a dispatched call of `INLINE_BELOW` elements gets one task
- * per thread instead of one task on one thread, which would only add a round trip).
+ * much smaller tasks still gain (a call just above `INLINE_BELOW`, or one forced through the pool,
+ * gets one task per thread instead of one task on one thread, which would only add a round trip).
  */
 export const MIN_PARALLEL_ELEMENTS = 1 << 14;
 
