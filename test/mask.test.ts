@@ -8,6 +8,7 @@ import { createScratch } from '../src/kernel/scratch.ts';
 import { selectRows } from '../src/kernel/select-rows.ts';
 import {
   gatherStaged,
+  SIMD_MAX_COLS,
   setSimdGather,
   simdGatherAvailable,
   simdGatherFor,
@@ -352,6 +353,9 @@ describe('the wasm gather (simd-gather.ts)', () => {
       expect(actualGather(bits, 0, n, pivot)).toEqual(expectedGather(bits, 0, n, pivot));
     }
     expect(simdGatherFor(300001)!.capacity).toBeGreaterThanOrEqual(300001);
+    // Longer rows take the JavaScript gather (the wasm memory never shrinks).
+    expect(simdGatherFor(SIMD_MAX_COLS)).not.toBeNull();
+    expect(simdGatherFor(SIMD_MAX_COLS + 1)).toBeNull();
   });
 });
 

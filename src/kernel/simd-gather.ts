@@ -18,8 +18,9 @@
  * popcount. Branch-free, like the JavaScript loop. Storing the keys spares the kernel's next pass a
  * random read and the key transform per candidate.
  *
- * One wasm memory per thread (module state), grown to the longest row seen; it is only touched
- * inside one synchronous kernel call, so the calling thread and each worker thread own theirs.
+ * One wasm memory per thread (module state), grown to the longest row seen (up to
+ * {@link SIMD_MAX_COLS}); it is only touched inside one synchronous kernel call, so the calling
+ * thread and each worker thread own theirs.
  * Engines without WebAssembly SIMD (or without WebAssembly: `--jitless`) get `null` from
  * {@link simdGatherFor} and the kernel runs its JavaScript gather, which gives the same bytes.
  */
@@ -241,13 +242,20 @@ function compile(): object | null {
 }
 
 /**
+ * Longest row the wasm gather takes: its memory only grows (never shrinks), so one huge row would
+ * pin gigabytes per thread for good; longer rows run the JavaScript gather (such rows are rare, and
+ * their cost is dominated by the row's own memory traffic anyway). At most ~12 MiB per thread.
+ */
+export const SIMD_MAX_COLS = 1 << 20;
+
+/**
  * This thread's wasm gather with room for rows of `cols` elements, or `null` when WebAssembly SIMD is
- * unavailable, turned off ({@link setSimdGather}), or the memory cannot grow that far. Grows the
- * memory when `cols` exceeds the capacity; earlier views are then stale, so callers take the views
- * afresh per kernel call. Cost: O(1) when it fits.
+ * unavailable or turned off ({@link setSimdGather}), `cols` exceeds {@link SIMD_MAX_COLS}, or the
+ * memory cannot be had. Grows the memory when `cols` exceeds the capacity; earlier views are then
+ * stale, so callers take the views afresh per kernel call. Cost: O(1) when it fits.
  */
 export function simdGatherFor(cols: number): SimdGather | null {
-  if (!enabled || compiled === null || api === undefined) return null;
+  if (!enabled || compiled === null || api === undefined || cols > SIMD_MAX_COLS) return null;
   const current = thread?.gather ?? null;
   if (current !== null && current.capacity >= cols) return current;
   try {
@@ -257,7 +265,8 @@ export function simdGatherFor(cols: number): SimdGather | null {
       thread = { memory, run: exports.gather as GatherFn, gather: null };
       writeShuffleTable(new Uint8Array(memory.buffer, TABLE_AT, 256));
     }
-    const capacity = Math.max(cols, current === null ? 0 : current.capacity * 2, 4096);
+    const grown = current === null ? 4096 : current.capacity * 2;
+    const capacity = Math.max(cols, Math.min(grown, SIMD_MAX_COLS));
     const candAt = ROW_AT + (((capacity + 4) * 4 + 15) & ~15);
     const keysAt = candAt + (capacity + 8) * 4;
     const bytes = keysAt + (capacity + 8) * 4;
@@ -276,7 +285,9 @@ export function simdGatherFor(cols: number): SimdGather | null {
     };
     return thread.gather;
   } catch {
-    return null; // the memory cannot grow this far: the JavaScript gather takes rows this long
+    // No wasm memory to be had (an address-space limit, say): the JavaScript gather from now on.
+    enabled = false;
+    return null;
   }
 }
 
