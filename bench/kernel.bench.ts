@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 import { type Dist, makeBatch } from '../src/bench/data.ts';
 import { hardNegativeMask, rankDescending, referenceMask } from '../src/index.ts';
-import { setSimdGather } from '../src/kernel/simd-gather.ts';
+import { setWasmKernel } from '../src/kernel/wasm-kernel.ts';
 
 const { values } = parseArgs({
   options: {
@@ -61,7 +61,7 @@ for (const dist of ['exp', 'ties', 'worst'] as const) {
     () => {
       hardNegativeMask(batch.loss, cols, batch.numNeg, { out });
     },
-    { beforeAll: () => void setSimdGather(false), afterAll: () => void setSimdGather(true) },
+    { beforeAll: () => void setWasmKernel(false), afterAll: () => void setWasmKernel(true) },
   );
   bench.add(`sort+scatter ${dist}`, () => {
     rankDescending(batch.loss, cols, { out: rank });

@@ -8,12 +8,12 @@ import { createScratch } from '../src/kernel/scratch.ts';
 import { selectRows } from '../src/kernel/select-rows.ts';
 import {
   gatherStaged,
-  SIMD_MAX_COLS,
-  setSimdGather,
-  simdGatherAvailable,
-  simdGatherFor,
+  setWasmKernel,
   stageRow,
-} from '../src/kernel/simd-gather.ts';
+  WASM_MAX_COLS,
+  wasmKernelAvailable,
+  wasmKernelFor,
+} from '../src/kernel/wasm-kernel.ts';
 import { batch, firstDifference, generate, prng, SPECIAL_VALUES } from './support/adversarial.ts';
 
 /** Kernel and rank against the literal seed algorithm on one batch; reports the first differing element. */
@@ -50,10 +50,10 @@ describe('the seed worked example', () => {
 describe.each(['wasm', 'js'] as const)('with the %s gather', (gather) => {
   let was = true;
   beforeAll(() => {
-    was = setSimdGather(gather === 'wasm');
+    was = setWasmKernel(gather === 'wasm');
   });
   afterAll(() => {
-    setSimdGather(was);
+    setWasmKernel(was);
   });
 
   describe('semantics', () => {
@@ -271,7 +271,7 @@ describe.each(['wasm', 'js'] as const)('with the %s gather', (gather) => {
   });
 });
 
-describe('the wasm gather (simd-gather.ts)', () => {
+describe('the wasm gather (wasm-kernel.ts, wasm/gather.ts)', () => {
   /** Bit patterns at the edges of the key order and of the NaN probe. */
   const EDGE_BITS = [
     0, // +0
@@ -305,7 +305,7 @@ describe('the wasm gather (simd-gather.ts)', () => {
   }
 
   function actualGather(bits: Int32Array, base: number, n: number, pivot: number) {
-    const g = simdGatherFor(n);
+    const g = wasmKernelFor(n);
     expect(g).not.toBeNull();
     stageRow(bits, base, n, g!);
     const count = gatherStaged(g!, base, n, pivot);
@@ -314,7 +314,7 @@ describe('the wasm gather (simd-gather.ts)', () => {
   }
 
   it('is available on this engine (Node 20 and 24 have WebAssembly SIMD)', () => {
-    expect(simdGatherAvailable()).toBe(true);
+    expect(wasmKernelAvailable()).toBe(true);
   });
 
   it('gathers exactly the elements at or above the pivot, in index order, with their keys (fast-check)', () => {
@@ -352,10 +352,10 @@ describe('the wasm gather (simd-gather.ts)', () => {
       const pivot = 0x3f800000 >> 13; // losses >= 1.0
       expect(actualGather(bits, 0, n, pivot)).toEqual(expectedGather(bits, 0, n, pivot));
     }
-    expect(simdGatherFor(300001)!.capacity).toBeGreaterThanOrEqual(300001);
+    expect(wasmKernelFor(300001)!.capacity).toBeGreaterThanOrEqual(300001);
     // Longer rows take the JavaScript gather (the wasm memory never shrinks).
-    expect(simdGatherFor(SIMD_MAX_COLS)).not.toBeNull();
-    expect(simdGatherFor(SIMD_MAX_COLS + 1)).toBeNull();
+    expect(wasmKernelFor(WASM_MAX_COLS)).not.toBeNull();
+    expect(wasmKernelFor(WASM_MAX_COLS + 1)).toBeNull();
   });
 });
 

@@ -1,8 +1,8 @@
 import { fillMask, wordsOf } from './fill-bytes.ts';
 import { NAN_KEY } from './keys.ts';
 import type { KernelScratch } from './scratch.ts';
-import type { SimdGather } from './simd-gather.ts';
-import { gatherStaged, simdGatherFor, stageRow } from './simd-gather.ts';
+import type { WasmKernel } from './wasm-kernel.ts';
+import { gatherStaged, markSelected, stageRow, wasmKernelFor } from './wasm-kernel.ts';
 
 /**
  * The hard-negative kernel: for rows `rowStart .. rowEnd - 1` of a `(rows, cols)` float32 batch,
@@ -25,8 +25,9 @@ import { gatherStaged, simdGatherFor, stageRow } from './simd-gather.ts';
  * every element a candidate, so the result never depends on the sample. When the sample predicts
  * that more than a quarter of the row would be candidates (large k, heavy ties), the row is
  * histogrammed directly instead. Cost: about one read of the row, one memset and O(candidates).
- * Where the engine has WebAssembly SIMD, the gather runs in wasm over a copy of the row
- * (simd-gather.ts); the candidates, and so the bytes written, are the same.
+ * Where the engine has WebAssembly SIMD, the gather and the select over the candidates run in wasm
+ * over a copy of the row (wasm-kernel.ts); the candidates and the selection, and so the bytes
+ * written, are the same.
  */
 export function selectRows(
   bits: Int32Array,
@@ -39,7 +40,7 @@ export function selectRows(
   nanLargest: boolean,
 ): number {
   const hist = scratch.hist;
-  const simd = simdGatherFor(cols);
+  const simd = wasmKernelFor(cols);
   const cand = simd === null ? scratch.cand : simd.cand;
   const candKeys = simd === null ? scratch.candKeys : simd.candKeys;
   const work = scratch.work;
@@ -92,7 +93,7 @@ function selectRow(
   work: Int32Array,
   workIdx: Int32Array,
   nanLargest: boolean,
-  simd: SimdGather | null,
+  simd: WasmKernel | null,
 ): number {
   const end = base + n;
   if (k <= 0 || k >= n) {
@@ -121,21 +122,20 @@ function selectRow(
   else c = pivot > 0 ? gatherPositive(bits, base, n, pivot, cand) : gather(bits, base, n, pivot, cand);
   // Every candidate's top-11-bit bucket is at least the pivot's (fixed key >= the compared one).
   let bottom = (pivot >> 8) + 1024;
-  let top: number;
-  if (c < 0) {
+  const nanRow = c < 0;
+  if (nanRow) {
     if (!nanLargest) return firstNan(bits, base, end);
     c = gatherAllWithNan(bits, base, n, cand, candKeys);
     bottom = 0;
-    top = topHistogram(candKeys, c, hist);
-  } else {
-    if (c < k) {
-      c = simd !== null ? gatherStaged(simd, base, n, PIVOT_ALL) : gather(bits, base, n, PIVOT_ALL, cand);
-      bottom = 0;
-    }
-    // The wasm gather wrote the candidates' keys already.
-    top =
-      simd !== null ? topHistogram(candKeys, c, hist) : keysAndTopHistogram(bits, cand, c, candKeys, hist);
+  } else if (c < k) {
+    c = simd !== null ? gatherStaged(simd, base, n, PIVOT_ALL) : gather(bits, base, n, PIVOT_ALL, cand);
+    bottom = 0;
   }
+  if (simd !== null) {
+    markSelected(simd, c, k, out); // the wasm select, over the candidates' keys already written
+    return -1;
+  }
+  const top = nanRow ? topHistogram(candKeys, c, hist) : keysAndTopHistogram(bits, cand, c, candKeys, hist);
   markCandidates(candKeys, cand, c, k, hist, bottom, top, work, workIdx, out);
   return -1;
 }

@@ -1,0 +1,242 @@
+/**
+ * The mask kernel's two per-candidate-heavy steps in WebAssembly: the gather (SIMD, wasm/gather.ts)
+ * and the radix select over the candidates (wasm/select.ts), run by `select-rows.ts` over a copy of
+ * each row in this thread's wasm memory.
+ *
+ * Why: in JavaScript every typed-array access in these loops re-checks the array's map, length and
+ * data pointer, and every counter its int32 overflow (TurboFan does not hoist those checks across
+ * the loops' stores), which made the gather ~1.5 ns per element and the candidate passes ~4-6 ns
+ * per candidate. WebAssembly has none of that, and the gather takes four elements a step. WebAssembly
+ * cannot read the caller's buffer, hence the copy: one `TypedArray#set` per row (a memcpy, ~0.3 ns
+ * per element from shared memory), after which the row sits in L1/L2 for the steps that follow.
+ * Both functions compute exactly what the JavaScript fallback computes, so the bytes are the same
+ * (every kernel test runs both ways). `npm run bench:kernel` shows the two side by side.
+ *
+ * One wasm memory per thread (module state), grown to the longest row seen (up to
+ * {@link WASM_MAX_COLS}); it is only touched inside one synchronous kernel call, so the calling
+ * thread and each worker thread own theirs. Engines without WebAssembly SIMD (or without
+ * WebAssembly: `--jitless`) get `null` from {@link wasmKernelFor} and the kernel runs in JavaScript.
+ */
+import { moduleBytes } from './wasm/encode.ts';
+import { GATHER } from './wasm/gather.ts';
+import { SELECT_FUNCTION } from './wasm/select.ts';
+
+/** The slice of the WebAssembly JS API used here (the project's `lib` has no DOM types). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> };
+  Memory: new (descriptor: { initial: number }) => WasmMemory;
+}
+
+/** wasm/gather.ts: `gather(row, n4, limit, cand, keys, base) -> count or -1 (NaN)`. */
+type GatherFn = (row: number, n4: number, limit: number, cand: number, keys: number, base: number) => number;
+/** wasm/select.ts: `select(keys, cand, c, k, wk, wi, hist, sel) -> k`. */
+type SelectFn = (
+  keys: number,
+  cand: number,
+  c: number,
+  k: number,
+  wk: number,
+  wi: number,
+  hist: number,
+  sel: number,
+) => number;
+
+/** A thread's wasm kernel: its memory views, valid until the next {@link wasmKernelFor} call. */
+export interface WasmKernel {
+  /** Longest row the views fit. */
+  readonly capacity: number;
+  /** Staging copy of the row (`capacity + 4` entries: the row, then padding to a multiple of 4). */
+  readonly row: Int32Array;
+  /** Candidate flat indices, in index order (`capacity + 8` entries: the gather stores 4 at a time). */
+  readonly cand: Int32Array;
+  /** The candidates' order keys (`-0` on `+0`), parallel to `cand`. */
+  readonly candKeys: Int32Array;
+  /** Flat indices of the selected candidates, written by the select. */
+  readonly sel: Int32Array;
+  readonly at: Layout;
+  readonly gather: GatherFn;
+  readonly select: SelectFn;
+}
+
+/** Byte offsets of the regions of a thread's memory. */
+interface Layout {
+  readonly row: number;
+  readonly cand: number;
+  readonly keys: number;
+  readonly workKeys: number;
+  readonly workIdx: number;
+  readonly sel: number;
+}
+
+/** Memory layout: the gather's 16 shuffle masks (16 bytes each), the select's 256-entry histogram, then the regions. */
+const TABLE_AT = 0;
+const HIST_AT = 256;
+const ROW_AT = 1280;
+const PAGE_BYTES = 65536;
+/** Padding for the gather's last step: `-Inf` bits, never a candidate above `PIVOT_ALL` and not a NaN. */
+const NEG_INF_BITS = -8388608;
+
+/**
+ * Longest row the wasm kernel takes: its memory only grows (never shrinks), so one huge row would
+ * pin gigabytes per thread for good; longer rows run the JavaScript kernel (such rows are rare, and
+ * their cost is dominated by the row's own memory traffic anyway). At most ~24 MiB per thread.
+ */
+export const WASM_MAX_COLS = 1 << 20;
+
+interface Thread {
+  readonly memory: WasmMemory;
+  readonly gather: GatherFn;
+  readonly select: SelectFn;
+  kernel: WasmKernel | null;
+}
+
+const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+/** The compiled module, or null where this engine has no WebAssembly SIMD. */
+const compiled = compile();
+let thread: Thread | null = null;
+let enabled = true;
+
+function compile(): object | null {
+  if (api === undefined) return null;
+  try {
+    const bytes = moduleBytes([GATHER, SELECT_FUNCTION]);
+    return api.validate(bytes) ? new api.Module(bytes) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * This thread's wasm kernel with room for rows of `cols` elements, or `null` when WebAssembly SIMD
+ * is unavailable or turned off ({@link setWasmKernel}), `cols` exceeds {@link WASM_MAX_COLS}, or the
+ * memory cannot be had. Grows the memory when `cols` exceeds the capacity; earlier views are then
+ * stale, so callers take the views afresh per kernel call. Cost: O(1) when it fits.
+ */
+export function wasmKernelFor(cols: number): WasmKernel | null {
+  if (!enabled || compiled === null || api === undefined || cols > WASM_MAX_COLS) return null;
+  const current = thread?.kernel ?? null;
+  if (current !== null && current.capacity >= cols) return current;
+  try {
+    if (thread === null) {
+      const memory = new api.Memory({ initial: 1 });
+      const exports = new api.Instance(compiled, { e: { m: memory } }).exports;
+      thread = {
+        memory,
+        gather: exports.gather as GatherFn,
+        select: exports.select as SelectFn,
+        kernel: null,
+      };
+      writeShuffleTable(new Uint8Array(memory.buffer, TABLE_AT, 256));
+    }
+    const grown = current === null ? 4096 : current.capacity * 2;
+    const capacity = Math.max(cols, Math.min(grown, WASM_MAX_COLS));
+    const region = (capacity + 8) * 4; // a multiple of 16 when capacity is a multiple of 4
+    const at: Layout = {
+      row: ROW_AT,
+      cand: ROW_AT + region,
+      keys: ROW_AT + 2 * region,
+      workKeys: ROW_AT + 3 * region,
+      workIdx: ROW_AT + 4 * region,
+      sel: ROW_AT + 5 * region,
+    };
+    const bytes = ROW_AT + 6 * region;
+    const have = thread.memory.buffer.byteLength;
+    if (bytes > have) thread.memory.grow(Math.ceil((bytes - have) / PAGE_BYTES));
+    const buffer = thread.memory.buffer;
+    thread.kernel = {
+      capacity,
+      row: new Int32Array(buffer, at.row, capacity + 4),
+      cand: new Int32Array(buffer, at.cand, capacity + 8),
+      candKeys: new Int32Array(buffer, at.keys, capacity + 8),
+      sel: new Int32Array(buffer, at.sel, capacity + 8),
+      at,
+      gather: thread.gather,
+      select: thread.select,
+    };
+    return thread.kernel;
+  } catch {
+    // No wasm memory to be had (an address-space limit, say): the JavaScript kernel from now on.
+    enabled = false;
+    return null;
+  }
+}
+
+/** Entry `m` lists the byte offsets of the lanes set in the 4-bit mask `m`, in lane order. */
+function writeShuffleTable(table: Uint8Array): void {
+  for (let m = 0; m < 16; m++) {
+    let out = 0;
+    for (let lane = 0; lane < 4; lane++) {
+      if ((m & (1 << lane)) === 0) continue;
+      for (let b = 0; b < 4; b++) table[m * 16 + out * 4 + b] = lane * 4 + b;
+      out++;
+    }
+    table.fill(0x80, m * 16 + out * 4, m * 16 + 16); // out of range: lanes past the selected ones read 0
+  }
+}
+
+/**
+ * Turns the wasm kernel on or off for this thread (tests and benchmarks compare both paths; the
+ * results are identical). Returns the previous setting.
+ */
+export function setWasmKernel(on: boolean): boolean {
+  const was = enabled;
+  enabled = on;
+  return was;
+}
+
+/** Whether this engine runs the wasm kernel (WebAssembly SIMD compiled and not turned off). */
+export function wasmKernelAvailable(): boolean {
+  return enabled && compiled !== null;
+}
+
+/**
+ * Copies row `bits[base .. base + n)` into `w.row` and pads it to a multiple of 4 with `-Inf`.
+ * `n <= w.capacity`.
+ */
+export function stageRow(bits: Int32Array, base: number, n: number, w: WasmKernel): void {
+  const row = w.row;
+  row.set(bits.subarray(base, base + n));
+  row[n] = NEG_INF_BITS;
+  row[n + 1] = NEG_INF_BITS;
+  row[n + 2] = NEG_INF_BITS;
+}
+
+/**
+ * The gather over the staged row (see {@link stageRow}): writes to `w.cand` the flat indices
+ * `base + i` of the elements with `(key >> 13) >= pivot` (key without the `-0` fix), in increasing
+ * order, and to `w.candKeys` their order keys; returns their count, or -1 if the row holds a NaN.
+ * Same candidates as `gather` in select-rows.ts, and the keys `keysAndTopHistogram` would compute.
+ */
+export function gatherStaged(w: WasmKernel, base: number, n: number, pivot: number): number {
+  const at = w.at;
+  let c = w.gather(at.row, (n + 3) & ~3, pivot << 13, at.cand, at.keys, base);
+  if (c < 0) return -1;
+  // The padding is -Inf: a candidate only under PIVOT_ALL; its indices come last.
+  const cand = w.cand;
+  const end = base + n;
+  while (c > 0 && cand[c - 1]! >= end) c--;
+  return c;
+}
+
+/**
+ * Marks in `out` the `k` of the `c` candidates in `w.cand` / `w.candKeys` ranked first in stable
+ * descending order (the others' bytes are left as they are: zero). Any `k >= 0`.
+ */
+export function markSelected(w: WasmKernel, c: number, k: number, out: Uint8Array): void {
+  if (k >= c) {
+    const cand = w.cand;
+    for (let j = 0; j < c; j++) out[cand[j]!] = 1;
+    return;
+  }
+  if (k <= 0) return;
+  const at = w.at;
+  w.select(at.keys, at.cand, c, k, at.workKeys, at.workIdx, HIST_AT, at.sel);
+  const sel = w.sel;
+  for (let j = 0; j < k; j++) out[sel[j]!] = 1;
+}
