@@ -96,9 +96,32 @@ function scaling(rows: number): Record<string, () => unknown> {
   };
 }
 
+/**
+ * 2 vs 1 thread, interleaved: one call on each miner per round, so both see the same moments of this
+ * shared machine (tinybench times its tasks one after the other, and the load here changes within
+ * seconds). Returns the median over rounds of pool@1's time over pool@2's.
+ */
+async function interleavedScaling(rows: number, rounds: number): Promise<number> {
+  const batch = sharedBatch(rows);
+  const out = new Uint8Array(new SharedArrayBuffer(rows * cols));
+  const ratios: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    let start = performance.now();
+    await miners.pool1.mask(batch.loss, cols, batch.numNeg, { out });
+    const one = performance.now() - start;
+    start = performance.now();
+    await miners.pool2.mask(batch.loss, cols, batch.numNeg, { out });
+    ratios.push(one / (performance.now() - start));
+  }
+  ratios.sort((a, b) => a - b);
+  return ratios[ratios.length >> 1]!;
+}
+
 await warm();
 await measure('B=1024', 1024, scaling(1024));
 await measure('B=256', 256, scaling(256));
+const scaling1024 = await interleavedScaling(1024, 40);
+const scaling256 = await interleavedScaling(256, 100);
 {
   const batch = sharedBatch(1);
   await measure('B=1', 1, {
@@ -132,8 +155,6 @@ const ns = (section: string, task: string) =>
   results.find((r) => r.section === section && r.task === task)!.nsPerElement;
 const us = (section: string, task: string) =>
   results.find((r) => r.section === section && r.task === task)!.medianUs;
-const ratio1024 = ns('B=1024', 'pool@1 (out)') / ns('B=1024', 'pool@2 (out)');
-const ratio256 = ns('B=256', 'pool@1 (out)') / ns('B=256', 'pool@2 (out)');
 const targets: [string, number, boolean][] = [
   [
     'B=1024 pool@2 (out) <= 1.3 ns/element',
@@ -145,10 +166,10 @@ const targets: [string, number, boolean][] = [
     ns('B=1024', 'pool@2 (fresh)'),
     ns('B=1024', 'pool@2 (fresh)') <= 1.3,
   ],
-  ['B=1024 pool@2 vs pool@1 >= 1.7x', ratio1024, ratio1024 >= 1.7],
-  ['B=256 pool@2 vs pool@1 >= 1.7x', ratio256, ratio256 >= 1.7],
+  ['B=1024 pool@2 vs pool@1 >= 1.7x (interleaved)', scaling1024, scaling1024 >= 1.7],
+  ['B=256 pool@2 vs pool@1 >= 1.7x (interleaved)', scaling256, scaling256 >= 1.7],
   ['B=1 latency <= 50 us', us('B=1', 'pool@2 (inline)'), us('B=1', 'pool@2 (inline)') <= 50],
 ];
 for (const [what, value, met] of targets) {
-  console.log(`${what.padEnd(40)} ${value.toFixed(2).padStart(8)}  ${met ? 'met' : 'MISSED'}`);
+  console.log(`${what.padEnd(48)} ${value.toFixed(2).padStart(8)}  ${met ? 'met' : 'MISSED'}`);
 }

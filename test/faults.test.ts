@@ -183,7 +183,8 @@ describe('a worker killed mid-task', () => {
 describe('close() while busy', () => {
   it('settles every pending call (mask, rank, batch-wide, ssdNegatives, queued) with the closed error', async () => {
     const a = batch(3);
-    const miner = new HardNegativeMiner({ threads: 2, inlineBelow: 0 });
+    // One thread, held mid-task by the gate: every later call waits behind it, so all are pending.
+    const miner = new HardNegativeMiner({ threads: 1, inlineBelow: 0 });
     await miner.mask(a.loss, COLS, a.counts);
     const g = gate();
     const positives = new Uint8Array(a.loss.length).map((_, i) => (i % 97 === 0 ? 1 : 0));

@@ -14,9 +14,12 @@
  * passing fresh buffers call after call (fresh results, a new `allocLoss` per batch) would see the
  * worker pin all of them: measured, 200 calls of 2.2 MB results kept 420 MB alive. So the worker
  * counts the bytes of the distinct large buffers it has been handed (the coordinator numbers them)
- * and, past {@link GC_BYTES} (or {@link GC_TASKS} tasks, which bounds the small buffers' handles),
- * runs a young-generation GC (0.2-1 ms) before the next task, where the handles of finished tasks
- * die; every 16th time a full GC, for handles that outlived one.
+ * and, past {@link GC_BYTES}, runs a full GC before the next task, where the handles of finished
+ * tasks die (1-3 ms, against the 100+ ms it takes to mine that many bytes). Past {@link GC_TASKS}
+ * tasks, which bounds the small buffers' handles, a young-generation GC (0.2-1 ms) does, and every
+ * 16th time a full one, for handles that outlived a young collection. (Young collections alone were
+ * not enough for the large buffers: tasks that wait in this thread's queue, see balancer.ts, can see
+ * their handles promoted, and 128 calls of 1 MiB fresh results then stayed pinned.)
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -48,7 +51,7 @@ const GC_BYTES = Number(process.env.HNM_WORKER_GC_BYTES) || 128 * 1024 * 1024;
 const seen = new Set<number>();
 let seenBytes = 0;
 /** Tasks since the last collection: small buffers are not counted by id, so bound their handles by number. */
-const GC_TASKS = 4096;
+const GC_TASKS = Number(process.env.HNM_WORKER_GC_TASKS) || 4096;
 let tasksSince = 0;
 let collections = 0;
 const collect = exposeGc();
@@ -152,12 +155,13 @@ function note(id: number, bytes: number): void {
 
 /** Collects the handles of finished tasks (see the file comment). */
 function releaseHandles(): void {
+  const large = seenBytes >= GC_BYTES;
   seen.clear();
   seenBytes = 0;
   tasksSince = 0;
   if (collect === undefined) return;
   collections++;
-  if (collections % 16 === 0) collect();
+  if (large || collections % 16 === 0) collect();
   else collect({ type: 'minor' });
 }
 

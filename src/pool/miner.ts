@@ -13,7 +13,8 @@ import type { SsdNegativesPooledOptions } from '../ssd/pooled.ts';
 import { ssdNegativesPooled } from '../ssd/pooled.ts';
 import type { NanOptions } from '../validate.ts';
 import { bitsOf, checkCols, checkLoss, checkNan, checkOut, nanError, toCounts } from '../validate.ts';
-import { INLINE_BELOW, planRanges } from './plan.ts';
+import { callAffinityBalancer, tagCall } from './balancer.ts';
+import { INLINE_BELOW, planRanges, TASKS_PER_THREAD } from './plan.ts';
 import type { MineTask, TestFaultOption } from './protocol.ts';
 import {
   kTestFault,
@@ -584,6 +585,10 @@ export class HardNegativeMiner {
       minThreads: this.threads,
       maxThreads: this.threads,
       recordTiming: false,
+      // A call's tasks for a thread wait in the worker's own queue, with no round trip between
+      // them; other calls' tasks wait for an idle thread (see balancer.ts).
+      concurrentTasksPerWorker: TASKS_PER_THREAD,
+      loadBalancer: callAffinityBalancer(TASKS_PER_THREAD),
       // The workers allocate little but receive thousands of messages in a burst: a 2 MiB young
       // generation (V8's default grows to 16+) keeps their heaps, and the stale shared-buffer handles
       // they hold, small. Measured (test/load.test.ts, 10,000 concurrent dispatched calls): RSS growth
@@ -621,7 +626,7 @@ export class HardNegativeMiner {
     }
     const pool = this.#pool ?? this.#startPool();
     call.pending++;
-    return pool.run(task).then(
+    return pool.run(tagCall(task, call)).then(
       (result: number) => {
         call.pending--;
         if (result === RESULT_CANCELLED) this.#cancelledTasks++;

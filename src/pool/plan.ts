@@ -31,8 +31,10 @@ export const MIN_TASK_ELEMENTS = 1 << 18;
 export const MIN_PARALLEL_ELEMENTS = 1 << 14;
 
 /**
- * Tasks per thread for large calls: more than one evens out threads that the OS (or another
- * process) slows down, and with 4 the last task to finish is short; more would only add round trips.
+ * Tasks per thread for large calls, and the tasks each thread holds in flight (the miner posts a
+ * call's tasks all at once, so a thread runs its share back to back, without a round trip between
+ * them). Several smaller tasks rather than one keep the cancel checks and a concurrent call's wait
+ * short; more would only add per-task work.
  */
 export const TASKS_PER_THREAD = 4;
 
