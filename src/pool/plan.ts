@@ -3,12 +3,12 @@
  * for its round trip; and below which size a call is not dispatched at all.
  *
  * Measured on the 2-core development machine (Node 20, `npm run bench:pool`, its threshold rows),
- * with the wasm-gather kernel at ~1.3-1.6 ns per element on one core: a bare Piscina round trip
- * (post, worker wake-up, answer, promise settled) takes 40-60 us, and a dispatched one-row mask call
- * ~60-75 us against ~15 us inline. With tasks of at least 2^18 elements, dispatching on two threads
- * broke even with the calling thread at B = 24 rows of 8732 (280 vs 283 us) and won from B = 32 on
- * (324 vs 374 us; B = 64: 564 vs 786 us). Hence {@link INLINE_BELOW} = 2^18 (up to 30 SSD300 rows
- * run on the calling thread; B = 1 answers in ~15-20 us). A faster kernel moves the crossover up:
+ * with the wasm kernel at ~1.0-1.3 ns per element on one core: a dispatched one-row mask call takes
+ * ~60 us against ~11 us inline. With tasks of at least 2^18 elements, dispatching on two threads
+ * against the calling thread: B = 24 rows of 8732: 305 vs 215 us; B = 32: 357 vs 420 us; B = 48:
+ * 482 vs 470 us; B = 64: 575 vs 886 us (an earlier run: 283 vs 280 us at B = 24, 324 vs 374 us at
+ * B = 32). The crossover lies near 30 rows, hence {@link INLINE_BELOW} = 2^18 (up to 30 SSD300 rows
+ * run on the calling thread). A faster kernel moves the crossover up:
  * re-measure when it changes.
  */
 
