@@ -18,6 +18,7 @@ import {
   referenceSsdNegatives,
   ssdNegatives,
 } from '../src/index.ts';
+import { setWasmKernel } from '../src/kernel/wasm-kernel.ts';
 import { byteswap } from '../src/npy/convert.ts';
 import { encodeHeader } from '../src/npy/header.ts';
 import type { NpyData } from '../src/npy/small.ts';
@@ -143,19 +144,29 @@ function expectSame(
 
 const options = (nan: Nan) => ({ nan });
 
+/** Runs `run` with the JavaScript kernel when `js`, else the WebAssembly one (the default). */
+function withKernel<T>(js: boolean, run: () => T): T {
+  const was = setWasmKernel(!js);
+  try {
+    return run();
+  } finally {
+    setWasmKernel(was);
+  }
+}
+
 describe('sync API against the literal double sort', () => {
   it(
-    'hardNegativeMask = referenceMask (shapes to 64 x 30000, adversarial values, k in -2..N+2)',
+    'hardNegativeMask = referenceMask, wasm and JavaScript kernels (shapes to 64 x 30000, adversarial values, k in -2..N+2)',
     () => {
       fc.assert(
-        fc.property(policyCase(), countRecipe(), ({ recipe, nan }, countSpec) => {
+        fc.property(policyCase(), countRecipe(), fc.boolean(), ({ recipe, nan }, countSpec, js) => {
           count('syncMask');
           const loss = materialize(recipe);
           const numNeg = countsFor(countSpec, recipe.rows, recipe.cols);
           const expected = settle(() => referenceMask(loss, recipe.cols, numNeg, options(nan)));
           if (countSpec.bad !== 'none') expect(expected).toMatchObject({ ok: false, name: 'RangeError' });
           expectSame(
-            settle(() => hardNegativeMask(loss, recipe.cols, numNeg, options(nan))),
+            withKernel(js, () => settle(() => hardNegativeMask(loss, recipe.cols, numNeg, options(nan)))),
             expected,
             'mask',
           );
@@ -167,7 +178,7 @@ describe('sync API against the literal double sort', () => {
   );
 
   it(
-    "hardNegativeMask = referenceMask on rows long enough for the kernel's sampled pivot (2048..12000)",
+    "hardNegativeMask = referenceMask on rows long enough for the kernel's sampled pivot (2048..12000), both kernels",
     () => {
       // The styles that steer the sample: traps at the sampled positions, all-negative rows (signed
       // pivot compare), radix-boundary keys, heavy ties and signed zeros (whole-row path).
@@ -177,7 +188,7 @@ describe('sync API against the literal double sort', () => {
         styles: ['sample-trap', 'negative', 'radix-edges', 'ties', 'signed-zeros', 'ssd', 'descending'],
       });
       fc.assert(
-        fc.property(recipes, fc.boolean(), fc.nat(), (recipe, largest, countSeed) => {
+        fc.property(recipes, fc.boolean(), fc.nat(), fc.boolean(), (recipe, largest, countSeed, js) => {
           count('sampledRows');
           const nan: Nan = largest ? 'largest' : 'error';
           const loss = materialize({ ...recipe, nan: largest ? recipe.nan : 'none' });
@@ -188,7 +199,7 @@ describe('sync API against the literal double sort', () => {
           );
           const expected = settle(() => referenceMask(loss, recipe.cols, numNeg, options(nan)));
           expectSame(
-            settle(() => hardNegativeMask(loss, recipe.cols, numNeg, options(nan))),
+            withKernel(js, () => settle(() => hardNegativeMask(loss, recipe.cols, numNeg, options(nan)))),
             expected,
             'mask',
           );
