@@ -8,6 +8,7 @@ import { createScratch } from '../src/kernel/scratch.ts';
 import { selectRows } from '../src/kernel/select-rows.ts';
 import {
   gatherStaged,
+  markSelected,
   setWasmKernel,
   stageRow,
   WASM_MAX_COLS,
@@ -356,6 +357,36 @@ describe('the wasm gather (wasm-kernel.ts, wasm/gather.ts)', () => {
     // Longer rows take the JavaScript gather (the wasm memory never shrinks).
     expect(wasmKernelFor(WASM_MAX_COLS)).not.toBeNull();
     expect(wasmKernelFor(WASM_MAX_COLS + 1)).toBeNull();
+  });
+});
+
+describe('the wasm select (wasm-kernel.ts, wasm/select.ts)', () => {
+  it('marks the k candidates ranked first, for any int32 keys (fast-check)', () => {
+    const key = fc.oneof(
+      fc.constantFrom(-(2 ** 31), 2 ** 31 - 1, -1, 0, 1, 0x7f800000, -0x7f800000),
+      fc.integer({ min: -3, max: 3 }), // heavy ties
+      fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), // keys on both sides of the sign bit
+      fc.integer({ min: 0, max: 2 ** 20 }).map((v) => v << 11), // equal in the low bits: deep levels
+    );
+    fc.assert(
+      fc.property(fc.array(key, { minLength: 1, maxLength: 300 }), fc.nat(), (keys, kSeed) => {
+        const c = keys.length;
+        const k = kSeed % (c + 2);
+        const w = wasmKernelFor(2 * c + 2)!;
+        for (let j = 0; j < c; j++) {
+          w.cand[j] = 2 * j + 1; // flat indices, increasing, with gaps
+          w.candKeys[j] = keys[j]!;
+        }
+        const out = new Uint8Array(2 * c + 2);
+        markSelected(w, c, k, out);
+        // Oracle: stable descending order of (key, index), first k.
+        const order = keys.map((_, j) => j).sort((a, b) => keys[b]! - keys[a]! || a - b);
+        const expected = new Uint8Array(2 * c + 2);
+        for (const j of order.slice(0, k)) expected[2 * j + 1] = 1;
+        expect(firstDifference(out, expected)).toBe(-1);
+      }),
+      { numRuns: 600 },
+    );
   });
 });
 

@@ -116,12 +116,13 @@ describe('callAffinityBalancer', () => {
       terminating: false,
       destroyed: false,
     }) as unknown as Parameters<Balancer>[1][number];
-  const task = (call: object) => tagCall({}, call) as unknown as Parameters<Balancer>[0];
+  const task = (call: number) => tagCall({}, call) as unknown as Parameters<Balancer>[0];
 
   it('gives a busy thread more tasks of its own call only, up to the limit; other calls wait for an idle one', () => {
-    const balance = callAffinityBalancer(3);
-    const callA = {};
-    const callB = {};
+    let queued = 0;
+    const balance = callAffinityBalancer(3, () => queued++);
+    const callA = 1;
+    const callB = 2;
     const w0 = worker(0, 0);
     const w1 = worker(1, 0);
     expect(balance(task(callA), [w0, w1])).toBe(w0); // idle first
@@ -142,6 +143,19 @@ describe('callAffinityBalancer', () => {
     expect(balance(task(callA), [w0, w1])).toBe(w0); // w1 now works for callB
     expect(balance(task(callB), [w0, w1])).toBe(w1);
     expect(balance({} as Parameters<Balancer>[0], [w0, worker(2, 1)])).toBeNull(); // untagged: idle only
+    expect(queued).toBe(4); // the four tasks posted to a busy thread
+  });
+
+  it("through Piscina: a call's tasks for one thread queue in it (the tag reaches the balancer)", async () => {
+    await using miner = new HardNegativeMiner({ threads: 1, inlineBelow: 0 });
+    const rows = 150; // 150 x 8732 elements: four tasks (planRanges), all for the one thread
+    expect(planRanges(rows, SSD_COLS, 1).length - 1).toBe(4);
+    const loss = expLoss(rows, SSD_COLS, 5, true);
+    const counts = ssdCounts(rows, 6);
+    expect(
+      firstDifference(await miner.mask(loss, SSD_COLS, counts), hardNegativeMask(loss, SSD_COLS, counts)),
+    ).toBe(-1);
+    expect(miner.stats.queuedTasks).toBe(3);
   });
 });
 

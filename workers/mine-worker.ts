@@ -17,7 +17,7 @@
  * and, past {@link GC_BYTES}, runs a full GC before the next task, where the handles of finished
  * tasks die (1-3 ms, against the 100+ ms it takes to mine that many bytes). Past {@link GC_TASKS}
  * tasks, which bounds the small buffers' handles, a young-generation GC (0.2-1 ms) does, and every
- * 16th time a full one, for handles that outlived a young collection. (Young collections alone were
+ * 16th collection (of either kind) is a full one, for handles that outlived a young collection. (Young collections alone were
  * not enough for the large buffers: tasks that wait in this thread's queue, see balancer.ts, can see
  * their handles promoted, and 128 calls of 1 MiB fresh results then stayed pinned.)
  */

@@ -9,7 +9,7 @@ export function sharedLoss(rows: number, cols: number): Float32Array {
   return allocLoss(rows, cols);
 }
 
-/** Warm-up elements per thread: one of the pool's smallest tasks (2^18 elements), so every thread gets work. */
+/** Warm-up elements per thread (2^18, the pool's task size for long calls), so every thread gets work. */
 const WARM_ELEMENTS_PER_THREAD = 1 << 18;
 
 /**

@@ -135,8 +135,9 @@ export function wasmKernelFor(cols: number): WasmKernel | null {
       writeShuffleTable(new Uint8Array(memory.buffer, TABLE_AT, 256));
     }
     const grown = current === null ? 4096 : current.capacity * 2;
-    const capacity = Math.max(cols, Math.min(grown, WASM_MAX_COLS));
-    const region = (capacity + 8) * 4; // a multiple of 16 when capacity is a multiple of 4
+    // A multiple of 4, so that every region starts 16-byte aligned (the gather's stores are 16 bytes).
+    const capacity = (Math.max(cols, Math.min(grown, WASM_MAX_COLS)) + 3) & ~3;
+    const region = (capacity + 8) * 4;
     const at: Layout = {
       row: ROW_AT,
       cand: ROW_AT + region,

@@ -22,18 +22,25 @@ type PoolWorker = Parameters<LoadBalancer>[1][number];
 
 const QUEUE_OPTIONS = Piscina.queueOptionsSymbol;
 
-/** Marks `task` as belonging to `call` (any object identifying the call) for the balancer. */
-export function tagCall<T extends object>(task: T, call: object): T {
+/**
+ * Marks `task` as belonging to call number `call` for the balancer. A number, not the call's
+ * bookkeeping object: the balancer remembers the last call of every thread it has seen, dead ones
+ * included, and must not keep a call's buffers alive.
+ */
+export function tagCall<T extends object>(task: T, call: number): T {
   (task as Record<symbol, unknown>)[QUEUE_OPTIONS] = { call };
   return task;
 }
 
-/** The balancer; `perThread` bounds the tasks in flight on one thread. */
-export function callAffinityBalancer(perThread: number): LoadBalancer {
+/**
+ * The balancer; `perThread` bounds the tasks in flight on one thread. `onQueued` is told each time a
+ * task is posted to a thread that is already busy with its call (the miner counts them in `stats`).
+ */
+export function callAffinityBalancer(perThread: number, onQueued?: () => void): LoadBalancer {
   /** The call each thread last took a task of: while it is busy, the only call it takes more of. */
-  const working = new Map<number, unknown>();
+  const working = new Map<number, number | undefined>();
   return (task, workers) => {
-    const call = (task as unknown as Record<symbol, { call?: unknown } | null>)[QUEUE_OPTIONS]?.call;
+    const call = (task as unknown as Record<symbol, { call?: number } | null>)[QUEUE_OPTIONS]?.call;
     let chosen: PoolWorker | null = null;
     for (const worker of workers) {
       if (worker.terminating || worker.destroyed) continue;
@@ -49,7 +56,10 @@ export function callAffinityBalancer(perThread: number): LoadBalancer {
       )
         chosen = worker;
     }
-    if (chosen !== null) working.set(chosen.id, call);
+    if (chosen !== null) {
+      if (chosen.currentUsage > 0) onQueued?.();
+      working.set(chosen.id, call);
+    }
     return chosen;
   };
 }

@@ -67,6 +67,8 @@ export interface MineOptions extends NanOptions {
 
 /** Per-call bookkeeping of a dispatched call. */
 interface Call {
+  /** Numbers the call for the load balancer (see balancer.ts). */
+  readonly id: number;
   readonly ctx: SharedArrayBuffer;
   readonly ctrl: Int32Array;
   /** Tasks posted and not yet answered. */
@@ -194,6 +196,8 @@ export class HardNegativeMiner {
   readonly #bufferIds = new WeakMap<SharedArrayBuffer, number>();
   #nextBufferId = 1;
   #cancelledTasks = 0;
+  #queuedTasks = 0;
+  #nextCallId = 1;
   readonly #signalCalls = new WeakMap<AbortSignal, { calls: Set<Call>; onAbort: () => void }>();
 
   /**
@@ -228,16 +232,24 @@ export class HardNegativeMiner {
   }
 
   /**
-   * Diagnostics: calls in flight, staging buffers kept for reuse, and how many tasks found their call
-   * cancelled and stopped early (aborted or failed calls).
+   * Diagnostics: calls in flight, staging buffers kept for reuse, how many tasks found their call
+   * cancelled and stopped early (aborted or failed calls), and how many were posted to a thread
+   * already running a task of the same call, to wait in its queue (see balancer.ts).
    */
-  get stats(): { active: number; stagingBuffers: number; stagingBytes: number; cancelledTasks: number } {
+  get stats(): {
+    active: number;
+    stagingBuffers: number;
+    stagingBytes: number;
+    cancelledTasks: number;
+    queuedTasks: number;
+  } {
     const { buffers, bytes } = this.#staging.stats;
     return {
       active: this.#active.size,
       stagingBuffers: buffers,
       stagingBytes: bytes,
       cancelledTasks: this.#cancelledTasks,
+      queuedTasks: this.#queuedTasks,
     };
   }
 
@@ -438,6 +450,7 @@ export class HardNegativeMiner {
       reject = rej;
     });
     const call: Call = {
+      id: this.#nextCallId++,
       ctx,
       ctrl,
       pending: 0,
@@ -590,7 +603,7 @@ export class HardNegativeMiner {
       // A call's tasks for a thread wait in the worker's own queue, with no round trip between
       // them; other calls' tasks wait for an idle thread (see balancer.ts).
       concurrentTasksPerWorker: TASKS_PER_THREAD,
-      loadBalancer: callAffinityBalancer(TASKS_PER_THREAD),
+      loadBalancer: callAffinityBalancer(TASKS_PER_THREAD, () => this.#queuedTasks++),
       // The workers allocate little but receive thousands of messages in a burst: a 2 MiB young
       // generation (V8's default grows to 16+) keeps their heaps, and the stale shared-buffer handles
       // they hold, small. Measured (test/load.test.ts, 10,000 concurrent dispatched calls): RSS growth
@@ -628,7 +641,7 @@ export class HardNegativeMiner {
     }
     const pool = this.#pool ?? this.#startPool();
     call.pending++;
-    return pool.run(tagCall(task, call)).then(
+    return pool.run(tagCall(task, call.id)).then(
       (result: number) => {
         call.pending--;
         if (result === RESULT_CANCELLED) this.#cancelledTasks++;

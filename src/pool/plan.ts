@@ -7,8 +7,9 @@
  * ~60 us against ~11 us inline. With tasks of at least 2^18 elements, dispatching on two threads
  * against the calling thread: B = 24 rows of 8732: 305 vs 215 us; B = 32: 357 vs 420 us; B = 48:
  * 482 vs 470 us; B = 64: 575 vs 886 us (an earlier run: 283 vs 280 us at B = 24, 324 vs 374 us at
- * B = 32). The crossover lies near 30 rows, hence {@link INLINE_BELOW} = 2^18 (up to 30 SSD300 rows
- * run on the calling thread). A faster kernel moves the crossover up:
+ * B = 32). The crossover lies between 24 and 48 rows (the runs are noisy), hence
+ * {@link INLINE_BELOW} = 2^18 (up to 30 SSD300 rows run on the calling thread). A faster kernel
+ * moves the crossover up:
  * re-measure when it changes.
  */
 

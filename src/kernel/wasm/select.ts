@@ -2,9 +2,10 @@
  * `select(keys, cand, c, k, wk, wi, hist, sel) -> count`, scalar WebAssembly: the radix select of
  * the mask kernel over the `c` candidates the gather left (see wasm-kernel.ts). For `0 < k < c`:
  * writes at `sel` the flat indices of the `k` candidates ranked first in stable descending order
- * (larger key first, equal keys by index) and returns `k`. `keys`/`cand` hold the candidates' order
- * keys and flat indices in index order; `wk`/`wi` (`c` entries each) and `sel` (`k + 1`) are
- * scratch; `hist` (256 i32) must be zero, and is left zero.
+ * (larger key first, equal keys by index) and returns `k`; as a set: `sel` holds the entries above
+ * the threshold level by level (each level in index order), then the first ties. `keys`/`cand` hold
+ * the candidates' order keys and flat indices in index order; `wk`/`wi` (`c` entries each) and
+ * `sel` (`k` entries) are scratch; `hist` (256 i32) must be zero, and is left zero.
  *
  * The same select as the JavaScript `resolveBucket`, run from the first level: each level takes the
  * highest 8 bits where the kept keys differ (keys read in unsigned order, `key ^ 0x80000000`),
