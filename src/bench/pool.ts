@@ -44,6 +44,8 @@ export function poolImplementation(threads: number): Implementation {
       await miner?.close();
       miner = undefined;
     },
-    note: `pool@T: the miner runs calls under ${INLINE_BELOW} elements on the calling thread, as a task round trip (~40 us) would cost more`,
+    note:
+      `pool@T: the miner runs calls under ${INLINE_BELOW} elements on the calling thread, as a task round trip (~40 us) would cost more; ` +
+      'each call here returns a fresh shared mask, whose first-touch page faults can cost more than the mining (npm run bench:pool times a reused `out` too)',
   };
 }
