@@ -45,13 +45,14 @@ describe('the seed worked example', () => {
 });
 
 /**
- * The kernel tests run twice: with the WebAssembly SIMD gather (the default wherever the engine has
- * it) and with the JavaScript gather it falls back to; both must give the reference's bytes.
+ * The kernel tests run twice: with the WebAssembly gather and select (the default wherever the
+ * engine has wasm SIMD) and with the JavaScript kernel they fall back to; both must give the
+ * reference's bytes.
  */
-describe.each(['wasm', 'js'] as const)('with the %s gather', (gather) => {
+describe.each(['wasm', 'js'] as const)('with the %s kernel', (kernel) => {
   let was = true;
   beforeAll(() => {
-    was = setWasmKernel(gather === 'wasm');
+    was = setWasmKernel(kernel === 'wasm');
   });
   afterAll(() => {
     setWasmKernel(was);

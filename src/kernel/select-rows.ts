@@ -40,9 +40,9 @@ export function selectRows(
   nanLargest: boolean,
 ): number {
   const hist = scratch.hist;
-  const simd = wasmKernelFor(cols);
-  const cand = simd === null ? scratch.cand : simd.cand;
-  const candKeys = simd === null ? scratch.candKeys : simd.candKeys;
+  const wasm = wasmKernelFor(cols);
+  const cand = wasm === null ? scratch.cand : wasm.cand;
+  const candKeys = wasm === null ? scratch.candKeys : wasm.candKeys;
   const work = scratch.work;
   const workIdx = scratch.idxA;
   const words = wordsOf(out);
@@ -60,7 +60,7 @@ export function selectRows(
       work,
       workIdx,
       nanLargest,
-      simd,
+      wasm,
     );
     if (nanAt >= 0) return nanAt;
   }
@@ -93,7 +93,7 @@ function selectRow(
   work: Int32Array,
   workIdx: Int32Array,
   nanLargest: boolean,
-  simd: WasmKernel | null,
+  wasm: WasmKernel | null,
 ): number {
   const end = base + n;
   if (k <= 0 || k >= n) {
@@ -101,13 +101,14 @@ function selectRow(
     return nanLargest ? -1 : firstNan(bits, base, end);
   }
   let pivot = PIVOT_ALL;
-  if (simd !== null) {
+  if (wasm !== null) {
     // Staged first, so the sample reads the copy in cache, not 32 scattered lines of the caller's row.
-    stageRow(bits, base, n, simd);
-    if (n >= SAMPLE_MIN_COLS) pivot = samplePivot(simd.row, 0, n, k, hist, work);
+    stageRow(bits, base, n, wasm);
+    if (n >= SAMPLE_MIN_COLS) pivot = samplePivot(wasm.row, 0, n, k, hist, work);
   } else if (n >= SAMPLE_MIN_COLS) pivot = samplePivot(bits, base, n, k, hist, work);
   if (pivot === PIVOT_WHOLE_ROW) {
-    const top = histogramRow(bits, base, n, hist);
+    // From the staged copy when there is one: it is in cache, the caller's row may not be.
+    const top = wasm === null ? histogramRow(bits, base, n, hist) : histogramRow(wasm.row, 0, n, hist);
     if (top >= 0) {
       markRow(bits, base, n, k, hist, top, work, workIdx, out);
       return -1;
@@ -118,7 +119,7 @@ function selectRow(
   fillMask(out, words, 0, base, end);
   let c: number;
   if (pivot === PIVOT_WHOLE_ROW) c = -1;
-  else if (simd !== null) c = gatherStaged(simd, base, n, pivot);
+  else if (wasm !== null) c = gatherStaged(wasm, base, n, pivot);
   else c = pivot > 0 ? gatherPositive(bits, base, n, pivot, cand) : gather(bits, base, n, pivot, cand);
   // Every candidate's top-11-bit bucket is at least the pivot's (fixed key >= the compared one).
   let bottom = (pivot >> 8) + 1024;
@@ -128,11 +129,11 @@ function selectRow(
     c = gatherAllWithNan(bits, base, n, cand, candKeys);
     bottom = 0;
   } else if (c < k) {
-    c = simd !== null ? gatherStaged(simd, base, n, PIVOT_ALL) : gather(bits, base, n, PIVOT_ALL, cand);
+    c = wasm !== null ? gatherStaged(wasm, base, n, PIVOT_ALL) : gather(bits, base, n, PIVOT_ALL, cand);
     bottom = 0;
   }
-  if (simd !== null) {
-    markSelected(simd, c, k, out); // the wasm select, over the candidates' keys already written
+  if (wasm !== null) {
+    markSelected(wasm, c, k, out); // the wasm select, over the candidates' keys already written
     return -1;
   }
   const top = nanRow ? topHistogram(candKeys, c, hist) : keysAndTopHistogram(bits, cand, c, candKeys, hist);
@@ -270,10 +271,7 @@ function keysAndTopHistogram(
   return top;
 }
 
-/**
- * The interleaved top-11-bit histogram of `c` precomputed keys (the wasm gather's, or the NaN path's);
- * returns the top bucket.
- */
+/** The interleaved top-11-bit histogram of `c` precomputed keys (the NaN path); returns the top bucket. */
 function topHistogram(candKeys: Int32Array, c: number, hist: Int32Array): number {
   let top = 0;
   for (let j = 0; j < c; j++) {
