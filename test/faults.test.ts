@@ -22,18 +22,16 @@ import {
 import { encodeNpy, parseNpy, writeNpy } from '../src/npy/small.ts';
 import { SharedStaging } from '../src/pool/shared-buffers.ts';
 import { firstDifference, prng } from './support/adversarial.ts';
-import { gate, withFault } from './support/gate.ts';
+import { faultyMiner } from './support/gate.ts';
 import { ensureBuilt, hnm, MAIN, STACK_TRACE } from './support/hnm.ts';
 
 /**
  * Faults: a worker killed mid-task (and the shared staging buffer it may still hold), close() while
  * busy, AbortSignal before and after dispatch, the CLI killed with SIGKILL mid-write, and a full disk.
- * No sleeps: workers are held mid-task by an Atomics gate (see TestFault in src/pool/protocol.ts),
+ * No sleeps: workers are held mid-task by an Atomics gate (the fixture worker
+ * test/fixtures/fault-worker.ts, see test/support/gate.ts),
  * the CLI by its `HNM_TEST_STALL` hook or a watch on its output folder.
  */
-
-// Workers honour injected faults only with this set; they copy the environment when they start.
-process.env.HNM_TEST_FAULTS = '1';
 
 const COLS = 8732;
 const ROWS = 16; // 139,712 elements: two tasks on two threads
@@ -89,18 +87,16 @@ afterAll(() => {
 describe('a worker killed mid-task', () => {
   const a = batch(1);
   const b = batch(2);
-  let miner: HardNegativeMiner;
-  beforeAll(() => {
-    miner = new HardNegativeMiner({ threads: 2, inlineBelow: 0 });
-  });
+  const faulty = faultyMiner({ threads: 2, inlineBelow: 0 });
+  const { miner } = faulty;
   afterAll(() => miner.close());
 
   it('rejects that call clearly; later calls succeed; its staging buffer is never recycled', async () => {
     const spy = spyOnStaging();
     try {
       expect(firstDifference(await miner.mask(a.loss, COLS, a.counts), a.expected)).toBe(-1);
-      const g = gate();
-      const doomed = miner.mask(a.loss, COLS, a.counts, withFault('exit', g.buffer));
+      const g = faulty.arm('exit', { gated: true });
+      const doomed = miner.mask(a.loss, COLS, a.counts);
       const held = spy.acquired.at(-1)!; // the doomed call's buffer: its worker holds it mid-task
       const since = { acquired: spy.acquired.length, released: spy.released.length };
       const reusedSince = () => [
@@ -136,15 +132,10 @@ describe('a worker killed mid-task', () => {
   it('an aborted call keeps its buffer out of reuse until its running task has answered', async () => {
     const spy = spyOnStaging();
     try {
-      const g = gate();
+      const g = faulty.arm('none', { gated: true });
       const controller = new AbortController();
       // Batch-wide: a late histogram task of this call would write into its staging buffer.
-      const call = miner.maskBatchWide(
-        a.loss,
-        COLS,
-        5000,
-        withFault('none', g.buffer, { signal: controller.signal }),
-      );
+      const call = miner.maskBatchWide(a.loss, COLS, 5000, { signal: controller.signal });
       const held = spy.acquired.at(-1)!;
       await g.reached;
       controller.abort(new Error('enough'));
@@ -171,7 +162,8 @@ describe('a worker killed mid-task', () => {
   });
 
   it('a crash in one task of a batch-wide call rejects it; the pool and later batch-wide calls are fine', async () => {
-    await expect(miner.maskBatchWide(a.loss, COLS, 3000, withFault('crash', null, {}, 1))).rejects.toThrow(
+    faulty.arm('crash', { task: 1 });
+    await expect(miner.maskBatchWide(a.loss, COLS, 3000)).rejects.toThrow(
       /worker thread: injected crash/,
     );
     const expected = hardNegativeMaskBatchWide(a.loss, COLS, 3000);
@@ -184,12 +176,13 @@ describe('close() while busy', () => {
   it('settles every pending call (mask, rank, batch-wide, ssdNegatives, queued) with the closed error', async () => {
     const a = batch(3);
     // One thread, held mid-task by the gate: every later call waits behind it, so all are pending.
-    const miner = new HardNegativeMiner({ threads: 1, inlineBelow: 0 });
+    const one = faultyMiner({ threads: 1, inlineBelow: 0 });
+    const { miner } = one;
     await miner.mask(a.loss, COLS, a.counts);
-    const g = gate();
+    const g = one.arm('none', { gated: true });
     const positives = new Uint8Array(a.loss.length).map((_, i) => (i % 97 === 0 ? 1 : 0));
     const calls: Promise<unknown>[] = [
-      miner.mask(a.loss, COLS, a.counts, withFault('none', g.buffer)),
+      miner.mask(a.loss, COLS, a.counts),
       ...Array.from({ length: 20 }, () => miner.mask(a.loss, COLS, a.counts)),
       miner.rank(a.loss, COLS),
       miner.maskBatchWide(a.loss, COLS, 100),
@@ -224,10 +217,8 @@ describe('close() while busy', () => {
 describe('AbortSignal', () => {
   const a = batch(4);
   const positives = new Uint8Array(a.loss.length).map((_, i) => (i % 50 === 0 ? 1 : 0));
-  let miner: HardNegativeMiner;
-  beforeAll(() => {
-    miner = new HardNegativeMiner({ threads: 2, inlineBelow: 0 });
-  });
+  const faulty = faultyMiner({ threads: 2, inlineBelow: 0 });
+  const { miner } = faulty;
   afterAll(() => miner.close());
 
   it('already aborted: every method rejects with an AbortError before dispatch, inline calls too', async () => {
@@ -253,9 +244,9 @@ describe('AbortSignal', () => {
   });
 
   it('after dispatch: rank (its task running) and ssdNegatives (tasks posted) reject at once; the pool carries on', async () => {
-    const g = gate();
+    const g = faulty.arm('none', { gated: true });
     const controller = new AbortController();
-    const rank = miner.rank(a.loss, COLS, withFault('none', g.buffer, { signal: controller.signal }));
+    const rank = miner.rank(a.loss, COLS, { signal: controller.signal });
     await g.reached;
     controller.abort();
     await expect(rank).rejects.toMatchObject({ name: 'AbortError' });

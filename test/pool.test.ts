@@ -15,15 +15,8 @@ import { callAffinityBalancer, tagCall } from '../src/pool/balancer.ts';
 import { INLINE_BELOW, planRanges } from '../src/pool/plan.ts';
 import { SharedStaging } from '../src/pool/shared-buffers.ts';
 import { batch, firstDifference, generate, prng, SPECIAL_VALUES } from './support/adversarial.ts';
-import { gate, withFault } from './support/gate.ts';
+import { faultyMiner } from './support/gate.ts';
 import { syncError } from './support/sync-error.ts';
-
-// The worker honours injected faults only with this set; workers copy the environment when they start.
-process.env.HNM_TEST_FAULTS = '1';
-// Workers collect stale shared-buffer handles after 16 MiB of distinct buffers (128 MiB by default)
-// or 1024 tasks (4096 by default), so what they still hold at a snapshot stays small.
-process.env.HNM_WORKER_GC_BYTES = String(16 * 1024 * 1024);
-process.env.HNM_WORKER_GC_TASKS = '1024';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -46,6 +39,9 @@ async function settledArrayBuffers(): Promise<number> {
 /** Every call goes to the pool (no inline path), on two threads: most tests share this miner. */
 const pooled = new HardNegativeMiner({ threads: 2, inlineBelow: 0 });
 afterAll(() => pooled.close());
+/** The same, on the fault-injecting fixture worker (test/fixtures/fault-worker.ts). */
+const faulty = faultyMiner({ threads: 2, inlineBelow: 0 });
+afterAll(() => faulty.miner.close());
 
 const SSD_COLS = 8732;
 
@@ -446,35 +442,36 @@ describe('faults', () => {
   }
 
   it('an error thrown in a worker rejects that call only; the pool stays usable', async () => {
-    const other = pooled.mask(loss, SSD_COLS, counts);
-    await expect(pooled.mask(loss, SSD_COLS, counts, withFault('throw', null, {}, 1))).rejects.toThrow(
+    const other = faulty.miner.mask(loss, SSD_COLS, counts);
+    faulty.arm('throw', { task: 1 });
+    await expect(faulty.miner.mask(loss, SSD_COLS, counts)).rejects.toThrow(
       'hard negative mining failed in a worker thread: injected fault',
     );
     expect(firstDifference(await other, expected)).toBe(-1);
-    await stillWorks(pooled);
+    await stillWorks(faulty.miner);
   });
 
   it('a worker that exits mid-task rejects its call; the pool replaces it and the next call succeeds', async () => {
-    const g = gate();
-    const call = pooled.mask(loss, SSD_COLS, counts, withFault('exit', g.buffer));
+    const g = faulty.arm('exit', { gated: true });
+    const call = faulty.miner.mask(loss, SSD_COLS, counts);
     await g.reached;
     expect(await isSettled(call)).toBe(false);
     g.release();
     await expect(call).rejects.toThrow(/worker thread: worker exited with code: 70/);
-    await stillWorks(pooled);
-    await stillWorks(pooled);
+    await stillWorks(faulty.miner);
+    await stillWorks(faulty.miner);
   });
 
   it('a worker that crashes (uncaught exception) rejects its call; the next call succeeds', async () => {
-    await expect(pooled.mask(loss, SSD_COLS, counts, withFault('crash', null, {}, 1))).rejects.toThrow(
-      /injected crash/,
-    );
-    await stillWorks(pooled);
+    faulty.arm('crash', { task: 1 });
+    await expect(faulty.miner.mask(loss, SSD_COLS, counts)).rejects.toThrow(/injected crash/);
+    await stillWorks(faulty.miner);
   });
 
   it('workers that cannot start reject every call (never hang); the miner recovers once they can', async () => {
-    const miner = new HardNegativeMiner({ threads: 2, inlineBelow: 0 });
-    process.env.HNM_TEST_FAIL_LOAD = '1';
+    const broken = faultyMiner({ threads: 2, inlineBelow: 0 });
+    const { miner } = broken;
+    broken.failLoad(true);
     try {
       for (let i = 0; i < 3; i++) {
         // (Under tsx, Piscina's fallback import of the .ts entry reports the file extension instead.)
@@ -483,7 +480,7 @@ describe('faults', () => {
         );
       }
     } finally {
-      delete process.env.HNM_TEST_FAIL_LOAD;
+      broken.failLoad(false);
     }
     // Threads the failing pool started before the variable was removed may still fail (and take the
     // calls queued on them along); a few calls later a fresh pool serves them.
@@ -520,16 +517,12 @@ describe('faults', () => {
 
   it('aborting after dispatch rejects at once with an AbortError and cancels the pending tasks', async () => {
     // One thread: task 0 blocks in the worker, task 1 waits in the queue behind it.
-    await using miner = new HardNegativeMiner({ threads: 1, inlineBelow: 0 });
+    const one = faultyMiner({ threads: 1, inlineBelow: 0 });
+    await using miner = one.miner;
     await stillWorks(miner);
-    const g = gate();
+    const g = one.arm('none', { gated: true });
     const controller = new AbortController();
-    const call = miner.mask(
-      loss,
-      SSD_COLS,
-      counts,
-      withFault('none', g.buffer, { signal: controller.signal }),
-    );
+    const call = miner.mask(loss, SSD_COLS, counts, { signal: controller.signal });
     await g.reached;
     controller.abort();
     await expect(call).rejects.toMatchObject({ name: 'AbortError' });
@@ -571,28 +564,24 @@ describe('faults', () => {
   });
 
   it('aborting a batch-wide call between its phases rejects with an AbortError', async () => {
-    const g = gate();
+    const g = faulty.arm('none', { gated: true });
     const controller = new AbortController();
-    const call = pooled.maskBatchWide(
-      loss,
-      SSD_COLS,
-      5000,
-      withFault('none', g.buffer, { signal: controller.signal }),
-    );
+    const call = faulty.miner.maskBatchWide(loss, SSD_COLS, 5000, { signal: controller.signal });
     await g.reached;
     controller.abort();
     g.release();
     await expect(call).rejects.toMatchObject({ name: 'AbortError' });
-    await stillWorks(pooled);
+    await stillWorks(faulty.miner);
   });
 
   it('close() while calls are pending settles every one, even with a worker blocked; later calls reject', async () => {
     // One thread, held mid-task by the gate: every later call waits behind it, so all are pending.
-    const miner = new HardNegativeMiner({ threads: 1, inlineBelow: 0 });
+    const one = faultyMiner({ threads: 1, inlineBelow: 0 });
+    const { miner } = one;
     await stillWorks(miner);
-    const g = gate();
+    const g = one.arm('none', { gated: true });
     const calls = [
-      miner.mask(loss, SSD_COLS, counts, withFault('none', g.buffer)),
+      miner.mask(loss, SSD_COLS, counts),
       miner.mask(loss, SSD_COLS, counts),
       miner.rank(loss, SSD_COLS),
       miner.maskBatchWide(loss, SSD_COLS, 100),

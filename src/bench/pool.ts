@@ -1,4 +1,4 @@
-import { HardNegativeMiner } from '../pool/miner.ts';
+import { HardNegativeMiner } from '../miner.ts';
 import { INLINE_BELOW } from '../pool/plan.ts';
 import { allocLoss } from '../pool/shared-buffers.ts';
 import { makeBatch } from './data.ts';

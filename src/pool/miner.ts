@@ -1,111 +1,47 @@
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
-import { checkBatchCount, edgeThreshold, hardNegativeMaskBatchWide } from '../batch-wide.ts';
-import { levelShift, stepLevel } from '../kernel/batch-wide.ts';
-import { rankRows } from '../kernel/rank-rows.ts';
-import type { KernelScratch } from '../kernel/scratch.ts';
-import { scratchFor } from '../kernel/scratch.ts';
-import { selectRows } from '../kernel/select-rows.ts';
-import type { SsdNegativesResult } from '../ssd/plan.ts';
-import type { SsdNegativesPooledOptions } from '../ssd/pooled.ts';
-import { ssdNegativesPooled } from '../ssd/pooled.ts';
-import type { NanOptions } from '../validate.ts';
-import { bitsOf, checkCols, checkLoss, checkNan, checkOut, nanError, toCounts } from '../validate.ts';
+import { hardNegativeMaskBatchWide } from '../batch-wide.ts';
+import { hardNegativeMask } from '../mask.ts';
+import { rankDescending } from '../rank.ts';
+import { nanError } from '../validate.ts';
+import type { CallArgs, MineOptions } from './args.ts';
+import { batchWideArgs, maskArgs, rankArgs } from './args.ts';
 import { callAffinityBalancer, tagCall } from './balancer.ts';
+import { firstNanAnswer, runBatchWide } from './batch-wide-protocol.ts';
+import type { PoolCall } from './call.ts';
+import { CallRegistry } from './call.ts';
+import { kNextCallId, kWorkerData } from './internal.ts';
 import { INLINE_BELOW, planRanges, TASKS_PER_THREAD } from './plan.ts';
-import type { MineTask, TestFaultOption } from './protocol.ts';
-import {
-  kTestFault,
-  RESULT_CANCELLED,
-  TASK_HISTOGRAM,
-  TASK_MASK,
-  TASK_RANK,
-  TASK_WRITE,
-} from './protocol.ts';
+import type { MineTask } from './protocol.ts';
+import { RESULT_CANCELLED, TASK_HISTOGRAM, TASK_MASK, TASK_RANK } from './protocol.ts';
 import type { CallLayout } from './shared-buffers.ts';
-import {
-  CTRL_CANCEL,
-  CTRL_WORDS,
-  callLayout,
-  HIST_WORDS,
-  isShared,
-  SharedStaging,
-} from './shared-buffers.ts';
+import { callLayout, HIST_WORDS, SharedStaging } from './shared-buffers.ts';
+import type { WorkerLocation } from './worker-location.ts';
+import { defaultWorker, workerAt } from './worker-location.ts';
+
+export type { MineOptions } from './args.ts';
 
 /** Options of {@link HardNegativeMiner}. */
 export interface MinerOptions {
   /**
    * Worker threads, all started together on the first call that needs them and kept until
    * `close()`. Default: `os.availableParallelism()` (one per CPU; more only time-slices the same
-   * cores, measured slower here). A positive integer.
+   * cores). A positive integer.
    */
   threads?: number;
   /**
    * Calls with fewer elements (`rows * cols`) than this run on the calling thread, where a pool
-   * round trip (~40-60 us) would cost more than the work. Default 262144 (measured, see plan.ts); 0
-   * sends every call to the pool. An integer >= 0.
+   * round trip would cost more than the work. Default 262144 (see plan.ts); 0 sends every call to
+   * the pool. An integer >= 0.
    */
   inlineBelow?: number;
-}
-
-/** Options of the {@link HardNegativeMiner} methods. */
-export interface MineOptions extends NanOptions {
-  /** Cancels the call: it rejects with a `DOMException` named `'AbortError'`, its pending tasks are dropped. */
-  signal?: AbortSignal;
   /**
-   * Where to write the result, `rows * cols` elements: a `Uint8Array` for `mask` and
-   * `maskBatchWide`, an `Int32Array` for `rank` (checked as the synchronous API checks it); the call
-   * resolves to it. Backed by a `SharedArrayBuffer` (e.g. reused call after call), the workers write
-   * into it directly; otherwise the result is staged in shared memory and copied into it at the end.
-   * After a rejection its contents are unspecified: until the call's tasks notice the cancellation
-   * (a fraction of a millisecond), workers may still write to a shared `out`.
+   * The worker entry: the package's `dist/workers/mine-worker.js`, copied wherever the application
+   * ships it. Needed when the application is bundled (a bundler moves this module away from the
+   * worker file). A `URL` or a string holding a `file:` URL or an absolute path; checked to exist
+   * when the miner is constructed. Default: the file next to this module in the package.
    */
-  out?: Uint8Array | Int32Array;
-}
-
-/** Per-call bookkeeping of a dispatched call. */
-interface Call {
-  /** Numbers the call for the load balancer (see balancer.ts). */
-  readonly id: number;
-  readonly ctx: SharedArrayBuffer;
-  readonly ctrl: Int32Array;
-  /** Tasks posted and not yet answered. */
-  pending: number;
-  /** A task failed abnormally (its worker may still touch `ctx`): the buffer is dropped, never reused. */
-  broken: boolean;
-  /** `ctx` went back to the staging free list. */
-  released: boolean;
-  /** The call's promise has settled: late answers are ignored. */
-  settled: boolean;
-  /** `stop` was called: post no more tasks, abandon the remaining rounds. */
-  halted: boolean;
-  /** The test fault has been attached to a task. */
-  faultDone: boolean;
-  /** Rejects the call now (abort, close, a failed task) and raises the cancel flag. */
-  stop: (reason: unknown) => void;
-  readonly stopped: Promise<never>;
-  readonly signal: AbortSignal | undefined;
-  readonly fault: TestFaultOption | undefined;
-}
-
-const fromSource = import.meta.url.endsWith('.ts');
-
-/**
- * The worker entry, next to the coordinator's own module: `dist/workers/mine-worker.js` from the
- * compiled `dist/src/pool/miner.js`; `workers/mine-worker.ts` when this module runs from source
- * (vitest, tsx), in which case the workers load TypeScript through tsx (a devDependency).
- */
-const WORKER_URL = new URL(
-  fromSource ? '../../workers/mine-worker.ts' : '../../workers/mine-worker.js',
-  import.meta.url,
-).href;
-
-function workerExecArgv(): string[] | undefined {
-  if (!fromSource) return undefined;
-  const tsx = createRequire(import.meta.url).resolve('tsx');
-  return ['--import', pathToFileURL(tsx).href];
+  workerUrl?: URL | string;
 }
 
 function describe(value: unknown): string {
@@ -125,45 +61,32 @@ function workerError(cause: unknown): Error {
   return new Error(`hard negative mining failed in a worker thread: ${message}`, { cause });
 }
 
-function checkSignal(options: MineOptions | undefined): AbortSignal | undefined {
-  const signal = options?.signal;
-  if (signal === undefined) return undefined;
-  if (!(signal instanceof AbortSignal)) {
-    throw new TypeError(`\`options.signal\` must be an AbortSignal, got ${describe(signal)}`);
-  }
-  return signal;
-}
-
-function testFaultOf(options: MineOptions | undefined): TestFaultOption | undefined {
-  if (options === undefined) return undefined;
-  return (options as { [kTestFault]?: TestFaultOption })[kTestFault];
-}
-
-/** Shared buffers below this size are not worth tracking for the workers' GC (see mine-worker.ts). */
-const TRACKED_BYTES = 1 << 16;
-
-/** Whether the caller's `out` needs a shared staging area (it is given, valid-looking and not shared). */
-function stagedOutput(out: unknown): boolean {
-  return ArrayBuffer.isView(out) && !isShared(out);
-}
-
 /** A fresh result array in shared memory, owned by the caller. */
 function sharedBytes(n: number): Uint8Array {
   return new Uint8Array(new SharedArrayBuffer(n));
+}
+
+/** Turns a synchronous throw into a rejection: the async methods never throw. */
+function settle<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return run();
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /**
  * Hard negative mining over a pool of worker threads (Piscina) that share memory with the caller.
  *
  * Each call is validated on the calling thread (same errors as the synchronous API, as rejections),
- * split into contiguous row ranges, a few per thread, and every worker runs the same kernel as
- * {@link hardNegativeMask} on its rows, reading the losses and writing the result in
- * `SharedArrayBuffer`s: results are bit-identical to the synchronous functions, and nothing is
- * copied except a non-shared input (once, into a recycled staging buffer; use {@link allocLoss} to
- * avoid even that). Results are fresh `SharedArrayBuffer`-backed arrays owned by the caller, or the
- * caller's `options.out` (a reused shared `out` also saves the first-touch cost of fresh memory,
- * about 0.2-0.7 ns per element measured). Calls with fewer than `inlineBelow` elements run on the
- * calling thread.
+ * its arguments read once, split into contiguous row ranges, a few per thread, and every worker runs
+ * the same kernel as {@link hardNegativeMask} on its rows, reading the losses and writing the
+ * result in `SharedArrayBuffer`s: results are bit-identical to the synchronous functions. A shared
+ * `loss` ({@link allocLoss}) is read in place; any other is first copied into a recycled staging
+ * buffer. Workers write into a shared `options.out` directly; otherwise into the staging buffer,
+ * from which the result is copied into `options.out` or a fresh shared array owned by the caller
+ * (so no worker ever holds a handle to a buffer the caller may drop). Calls with fewer than
+ * `inlineBelow` elements run on the calling thread through the synchronous API.
  *
  * The threads start together on the first call that needs them (so constructing a miner is cheap
  * and a miner used only for small calls starts none) and stay until {@link close}; idle threads do
@@ -173,6 +96,9 @@ function sharedBytes(n: number): Uint8Array {
  * was running and is replaced, so later calls succeed. An aborted call rejects at once and its tasks
  * still queued or running stop at their next check (within about 2^18 elements).
  *
+ * This class is the pool alone; the package exports it as `HardNegativeMiner`, which adds the SSD
+ * front end (`ssdNegatives`) on top (src/miner.ts), so the pool layer knows nothing of SSD.
+ *
  * @example
  * ```ts
  * await using miner = new HardNegativeMiner();
@@ -180,30 +106,26 @@ function sharedBytes(n: number): Uint8Array {
  * const mask = await miner.mask(loss, 8732, numNeg);
  * ```
  */
-export class HardNegativeMiner {
+export class PooledMiner {
   /** Worker threads of the pool. */
   readonly threads: number;
   /** Calls below this many elements run inline. */
   readonly inlineBelow: number;
+  readonly #worker: WorkerLocation;
+  readonly #workerData: unknown;
   #pool: Piscina | undefined;
   #closing: Promise<void> | undefined;
   readonly #staging = new SharedStaging();
-  readonly #active = new Set<Call>();
-  /** Calling-thread scratch, one per kernel (they must not share one, see mine-worker.ts). */
-  #maskScratch: KernelScratch | undefined;
-  #rankScratch: KernelScratch | undefined;
-  #counts = new Int32Array(16);
-  readonly #bufferIds = new WeakMap<SharedArrayBuffer, number>();
-  #nextBufferId = 1;
+  readonly #calls = new CallRegistry(abortError);
+  #counts: Int32Array = new Int32Array(16);
   #cancelledTasks = 0;
   #queuedTasks = 0;
-  #nextCallId = 1;
-  readonly #signalCalls = new WeakMap<AbortSignal, { calls: Set<Call>; onAbort: () => void }>();
 
   /**
    * Validates the options; starts no thread.
    * @throws {TypeError} `options` not an object, or an option of the wrong type.
-   * @throws {RangeError} `threads` not a positive integer, `inlineBelow` not an integer >= 0.
+   * @throws {RangeError} `threads` not a positive integer, `inlineBelow` not an integer >= 0,
+   *   `workerUrl` not a file URL or absolute path of an existing file.
    */
   constructor(options?: MinerOptions) {
     if (options !== undefined && (options === null || typeof options !== 'object')) {
@@ -222,6 +144,9 @@ export class HardNegativeMiner {
     if (!Number.isSafeInteger(inlineBelow) || inlineBelow < 0) {
       throw new RangeError(`\`inlineBelow\` must be an integer >= 0, got ${inlineBelow}`);
     }
+    const workerUrl = options?.workerUrl;
+    this.#worker = workerUrl === undefined ? defaultWorker() : workerAt(workerUrl);
+    this.#workerData = (options as { [kWorkerData]?: unknown } | undefined)?.[kWorkerData];
     this.threads = threads;
     this.inlineBelow = inlineBelow;
   }
@@ -229,6 +154,11 @@ export class HardNegativeMiner {
   /** Whether {@link close} has been called. */
   get closed(): boolean {
     return this.#closing !== undefined;
+  }
+
+  /** Internal (tests): the number of the next dispatched call. */
+  get [kNextCallId](): number {
+    return this.#calls.nextId;
   }
 
   /**
@@ -245,7 +175,7 @@ export class HardNegativeMiner {
   } {
     const { buffers, bytes } = this.#staging.stats;
     return {
-      active: this.#active.size,
+      active: this.#calls.size,
       stagingBuffers: buffers,
       stagingBytes: bytes,
       cancelledTasks: this.#cancelledTasks,
@@ -255,14 +185,14 @@ export class HardNegativeMiner {
 
   /**
    * {@link hardNegativeMask} on the pool: resolves to the `(rows, cols)` mask (1 = hard negative),
-   * bit-identical to the synchronous result. Cost: the kernel's ~1.1-1.5 ns per element divided
-   * over the threads (0.77 ns on two threads at B = 1024 with a reused `out`), plus one round trip
-   * per call (~60 us; more when the calling thread sat idle); a non-shared `loss` is copied once
-   * first.
+   * bit-identical to the synchronous result. Cost: the kernel's O(N) per row divided over the
+   * threads, plus one round trip per call; a non-shared `loss` is copied once first, and a result
+   * not written into a shared `options.out` is copied out once at the end.
    *
    * Rejects (never throws) with the synchronous API's `TypeError`/`RangeError` for bad arguments or
-   * a NaN loss (naming the first NaN's row and column in the whole batch), an `AbortError`, the
-   * closed error, or an error naming a worker failure.
+   * a NaN loss (naming the first NaN's row and column in the whole batch), a `TypeError` when an
+   * argument's getter detached or resized `loss` or `out`, an `AbortError`, the closed error, or an
+   * error naming a worker failure.
    */
   mask(
     loss: Float32Array,
@@ -270,11 +200,27 @@ export class HardNegativeMiner {
     numNeg: number | ArrayLike<number>,
     options?: MineOptions,
   ): Promise<Uint8Array> {
-    try {
-      return this.#mask(loss, cols, numNeg, options);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return settle(() => {
+      this.#checkOpen();
+      const args = maskArgs(loss, cols, numNeg, options, this.#counts);
+      this.#counts = args.scratch;
+      this.#checkAborted(args.signal);
+      if (this.#inline(args)) {
+        const out = args.out ?? sharedBytes(args.n);
+        hardNegativeMask(args.loss, args.cols, args.counts, { nan: nanPolicy(args), out });
+        return Promise.resolve(out);
+      }
+      const layout = callLayout(args.rows, 0, args.lossShared ? 0 : args.n, args.outShared ? 0 : Math.ceil(args.n / 4));
+      const ctx = this.#staging.acquire(layout.bytes);
+      new Int32Array(ctx, layout.countsAt * 4, args.rows).set(args.counts);
+      const target = args.outShared ? args.out! : new Uint8Array(ctx, layout.outAt * 4, args.n);
+      return this.#run(ctx, args, async (call) => {
+        const tasks = this.#rowTasks(TASK_MASK, call, args, layout, target);
+        const nanAt = firstNanAnswer(await this.#round(call, tasks));
+        if (nanAt >= 0) throw nanError(nanAt, args.cols);
+        return copyOut(target, args.out ?? sharedBytes(args.n));
+      });
+    });
   }
 
   /**
@@ -283,37 +229,57 @@ export class HardNegativeMiner {
    * {@link mask}.
    */
   rank(loss: Float32Array, cols: number, options?: MineOptions): Promise<Int32Array> {
-    try {
-      return this.#rank(loss, cols, options);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return settle(() => {
+      this.#checkOpen();
+      const args = rankArgs(loss, cols, options);
+      this.#checkAborted(args.signal);
+      const fresh = () => new Int32Array(new SharedArrayBuffer(args.n * 4));
+      if (this.#inline(args)) {
+        const out = args.out ?? fresh();
+        return Promise.resolve(rankDescending(args.loss, args.cols, { nan: nanPolicy(args), out }) as Int32Array);
+      }
+      const layout = callLayout(0, 0, args.lossShared ? 0 : args.n, args.outShared ? 0 : args.n);
+      const ctx = this.#staging.acquire(layout.bytes);
+      const target = args.outShared ? args.out! : new Int32Array(ctx, layout.outAt * 4, args.n);
+      return this.#run(ctx, args, async (call) => {
+        const tasks = this.#rowTasks(TASK_RANK, call, args, layout, target);
+        const nanAt = firstNanAnswer(await this.#round(call, tasks));
+        if (nanAt >= 0) throw nanError(nanAt, args.cols);
+        return copyOut(target, args.out ?? fresh());
+      });
+    });
   }
 
   /**
    * {@link hardNegativeMaskBatchWide} on the pool: one count `k` over the whole batch, ties by flat
-   * index. Two phases: the workers histogram their row ranges (one to three rounds of 11-bit digits,
-   * as far as the threshold needs), the coordinator merges the histograms and fixes the threshold
-   * and each range's share of the ties (in flat-index order), then the workers write the mask.
-   * Cost: two to four passes over the batch divided over the threads, plus a round trip per phase.
-   * Same rejections as {@link mask}.
+   * index, in two phases (see batch-wide-protocol.ts): the workers histogram their row ranges, the
+   * coordinator fixes the threshold and each range's share of the ties, then the workers write the
+   * mask. Cost: two to four passes over the batch divided over the threads, plus a round trip per
+   * phase. Same rejections as {@link mask}.
    */
   maskBatchWide(loss: Float32Array, cols: number, k: number, options?: MineOptions): Promise<Uint8Array> {
-    try {
-      return this.#maskBatchWide(loss, cols, k, options);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
-  /**
-   * `ssdNegatives` (the SSD framework presets) with the mining on this pool; the same result, bit for
-   * bit. Preparation and the loss sum run on the calling thread, the select kernel in the workers;
-   * see {@link ssdNegativesPooled}. Rejects (never throws) with `ssdNegatives`' errors or
-   * {@link mask}'s.
-   */
-  ssdNegatives(options: SsdNegativesPooledOptions): Promise<SsdNegativesResult> {
-    return ssdNegativesPooled(this, options);
+    return settle(() => {
+      this.#checkOpen();
+      const args = batchWideArgs(loss, cols, k, options);
+      this.#checkAborted(args.signal);
+      if (this.#inline(args)) {
+        const out = args.out ?? sharedBytes(args.n);
+        hardNegativeMaskBatchWide(args.loss, args.cols, args.k, { nan: nanPolicy(args), out });
+        return Promise.resolve(out);
+      }
+      const slots = planRanges(args.rows, args.cols, this.threads).length - 1;
+      const layout = callLayout(0, slots, args.lossShared ? 0 : args.n, args.outShared ? 0 : Math.ceil(args.n / 4));
+      const ctx = this.#staging.acquire(layout.bytes);
+      const target = args.outShared ? args.out! : new Uint8Array(ctx, layout.outAt * 4, args.n);
+      return this.#run(ctx, args, async (call) => {
+        const tasks = this.#rowTasks(TASK_HISTOGRAM, call, args, layout, target);
+        for (let t = 0; t < tasks.length; t++) tasks[t]!.slot = layout.histAt + t * HIST_WORDS;
+        const round = (batch: MineTask[]) => this.#round(call, batch);
+        const nanAt = await runBatchWide(round, tasks, new Int32Array(ctx), args.k, args.n);
+        if (nanAt >= 0) throw nanError(nanAt, args.cols);
+        return copyOut(target, args.out ?? sharedBytes(args.n));
+      });
+    });
   }
 
   /**
@@ -333,235 +299,72 @@ export class HardNegativeMiner {
   }
 
   async #close(): Promise<void> {
-    const error = closedError();
-    for (const call of [...this.#active]) call.stop(error);
+    this.#calls.stopAll(closedError());
     this.#staging.clear();
     const pool = this.#pool;
     this.#pool = undefined;
     if (pool !== undefined) await pool.destroy();
   }
 
-  #mask(
-    loss: Float32Array,
-    cols: number,
-    numNeg: number | ArrayLike<number>,
-    options: MineOptions | undefined,
-  ): Promise<Uint8Array> {
-    const { rows, nanLargest } = this.#checkCall(loss, cols, options);
-    const signal = checkSignal(options);
-    const fault = testFaultOf(options);
-    const n = loss.length;
-    if (fault === undefined && (n < this.inlineBelow || rows === 0)) {
-      if (this.#counts.length < rows) this.#counts = new Int32Array(Math.max(rows, this.#counts.length * 2));
-      const counts = toCounts(numNeg, rows, cols, this.#counts);
-      const out = checkOut(options?.out, n, Uint8Array) ?? sharedBytes(n);
-      if (signal?.aborted) throw abortError(signal);
-      const scratch = (this.#maskScratch = scratchFor(this.#maskScratch, cols));
-      const nanAt = selectRows(bitsOf(loss), cols, 0, rows, counts, out, scratch, nanLargest);
-      if (nanAt >= 0) throw nanError(nanAt, cols);
-      return Promise.resolve(out);
-    }
-    const staged = stagedOutput(options?.out);
-    const layout = callLayout(rows, 0, isShared(loss) ? 0 : n, staged ? Math.ceil(n / 4) : 0);
-    const ctx = this.#staging.acquire(layout.bytes);
-    let out: Uint8Array;
-    try {
-      toCounts(numNeg, rows, cols, new Int32Array(ctx, layout.countsAt * 4, rows));
-      out = checkOut(options?.out, n, Uint8Array) ?? sharedBytes(n);
-      if (signal?.aborted) throw abortError(signal);
-    } catch (error) {
-      this.#staging.release(ctx);
-      throw error;
-    }
-    const call = this.#begin(ctx, signal, fault);
-    const target = staged ? new Uint8Array(ctx, layout.outAt * 4, n) : out;
-    const tasks = this.#rowTasks(TASK_MASK, loss, ctx, layout, target, rows, cols, nanLargest);
-    return this.#finish(call, this.#runRows(call, tasks, cols, target, out));
-  }
-
-  /** The checks every call starts with, in the sync API's order: open miner, `loss`, `cols`, `nan`. */
-  #checkCall(
-    loss: Float32Array,
-    cols: number,
-    options: MineOptions | undefined,
-  ): { rows: number; nanLargest: boolean } {
+  #checkOpen(): void {
     if (this.#closing !== undefined) throw closedError();
-    checkLoss(loss);
-    return { rows: checkCols(cols, loss.length), nanLargest: checkNan(options) };
   }
 
-  #rank(loss: Float32Array, cols: number, options: MineOptions | undefined): Promise<Int32Array> {
-    const { rows, nanLargest } = this.#checkCall(loss, cols, options);
-    const signal = checkSignal(options);
-    const fault = testFaultOf(options);
-    const n = loss.length;
-    const out = checkOut(options?.out, n, Int32Array) ?? new Int32Array(new SharedArrayBuffer(n * 4));
+  #checkAborted(signal: AbortSignal | undefined): void {
     if (signal?.aborted) throw abortError(signal);
-    if (fault === undefined && (n < this.inlineBelow || rows === 0)) {
-      const scratch = (this.#rankScratch = scratchFor(this.#rankScratch, cols));
-      const nanAt = rankRows(bitsOf(loss), cols, 0, rows, out, scratch, nanLargest);
-      if (nanAt >= 0) throw nanError(nanAt, cols);
-      return Promise.resolve(out);
-    }
-    const staged = !isShared(out);
-    const layout = callLayout(0, 0, isShared(loss) ? 0 : n, staged ? n : 0);
-    const ctx = this.#staging.acquire(layout.bytes);
-    const call = this.#begin(ctx, signal, fault);
-    const target = staged ? new Int32Array(ctx, layout.outAt * 4, n) : out;
-    const tasks = this.#rowTasks(TASK_RANK, loss, ctx, layout, target, rows, cols, nanLargest);
-    return this.#finish(call, this.#runRows(call, tasks, cols, target, out));
   }
 
-  #maskBatchWide(
-    loss: Float32Array,
-    cols: number,
-    k: number,
-    options: MineOptions | undefined,
-  ): Promise<Uint8Array> {
-    const { rows, nanLargest } = this.#checkCall(loss, cols, options);
-    const n = loss.length;
-    const count = checkBatchCount(k, n);
-    const out = checkOut(options?.out, n, Uint8Array) ?? sharedBytes(n);
-    const signal = checkSignal(options);
-    const fault = testFaultOf(options);
-    if (signal?.aborted) throw abortError(signal);
-    if (fault === undefined && (n < this.inlineBelow || rows === 0)) {
-      hardNegativeMaskBatchWide(loss, cols, count, nanLargest ? { nan: 'largest', out } : { out });
-      return Promise.resolve(out);
-    }
-    const staged = !isShared(out);
-    const bounds = planRanges(rows, cols, this.threads);
-    const layout = callLayout(0, bounds.length - 1, isShared(loss) ? 0 : n, staged ? Math.ceil(n / 4) : 0);
-    const ctx = this.#staging.acquire(layout.bytes);
-    const call = this.#begin(ctx, signal, fault);
-    const target = staged ? new Uint8Array(ctx, layout.outAt * 4, n) : out;
-    const tasks = this.#rowTasks(TASK_HISTOGRAM, loss, ctx, layout, target, rows, cols, nanLargest);
-    for (let t = 0; t < tasks.length; t++) tasks[t]!.slot = layout.histAt + t * HIST_WORDS;
-    const body = this.#runBatchWide(call, tasks, cols, count, new Int32Array(ctx), target, out);
-    return this.#finish(call, body);
-  }
-
-  /** Registers a dispatched call: cancel flag cleared, abort listener attached. */
-  #begin(ctx: SharedArrayBuffer, signal: AbortSignal | undefined, fault: TestFaultOption | undefined): Call {
-    const ctrl = new Int32Array(ctx, 0, CTRL_WORDS);
-    Atomics.store(ctrl, CTRL_CANCEL, 0);
-    let reject!: (reason: unknown) => void;
-    const stopped = new Promise<never>((_, rej) => {
-      reject = rej;
-    });
-    const call: Call = {
-      id: this.#nextCallId++,
-      ctx,
-      ctrl,
-      pending: 0,
-      broken: false,
-      released: false,
-      settled: false,
-      halted: false,
-      faultDone: false,
-      stop: (reason) => {
-        call.halted = true;
-        Atomics.store(ctrl, CTRL_CANCEL, 1);
-        reject(reason);
-      },
-      stopped,
-      signal,
-      fault,
-    };
-    if (signal !== undefined) this.#watch(signal, call);
-    this.#active.add(call);
-    return call;
+  #inline(args: CallArgs<Uint8Array | Int32Array>): boolean {
+    return args.n < this.inlineBelow || args.rows === 0;
   }
 
   /**
-   * Stops `call` when `signal` aborts. One listener per signal and miner however many calls share
-   * the signal (one per call trips Node's MaxListenersExceededWarning beyond 10), removed with the
-   * signal's last pending call, so a long-lived signal keeps nothing attached between calls.
+   * Runs a dispatched call on staging buffer `ctx`: registered and released in one `try/finally`
+   * (see call.ts). The buffer is recycled only under the release rule, never after close().
    */
-  #watch(signal: AbortSignal, call: Call): void {
-    let watched = this.#signalCalls.get(signal);
-    if (watched === undefined) {
-      const calls = new Set<Call>();
-      const onAbort = () => {
-        this.#signalCalls.delete(signal);
-        const error = abortError(signal);
-        for (const c of calls) c.stop(error);
-      };
-      watched = { calls, onAbort };
-      this.#signalCalls.set(signal, watched);
-      signal.addEventListener('abort', onAbort, { once: true });
-    }
-    watched.calls.add(call);
-  }
-
-  #unwatch(signal: AbortSignal, call: Call): void {
-    const watched = this.#signalCalls.get(signal);
-    if (watched === undefined || !watched.calls.delete(call) || watched.calls.size > 0) return;
-    this.#signalCalls.delete(signal);
-    signal.removeEventListener('abort', watched.onAbort);
-  }
-
-  /** Settles the call with whichever comes first, its work or a stop; then cleans up. */
-  async #finish<T>(call: Call, body: Promise<T>): Promise<T> {
-    try {
-      return await Promise.race([body, call.stopped]);
-    } finally {
-      call.settled = true;
-      Atomics.store(call.ctrl, CTRL_CANCEL, 1);
-      if (call.signal !== undefined) this.#unwatch(call.signal, call);
-      this.#active.delete(call);
-      this.#maybeRelease(call);
-    }
-  }
-
-  /** Recycles the call's staging buffer once no task can touch it any more (see SharedStaging). */
-  #maybeRelease(call: Call): void {
-    if (call.settled && call.pending === 0 && !call.broken && !call.released && this.#closing === undefined) {
-      call.released = true;
-      this.#staging.release(call.ctx);
-    }
+  #run<T>(ctx: SharedArrayBuffer, args: CallArgs<Uint8Array | Int32Array>, body: (call: PoolCall) => Promise<T>): Promise<T> {
+    const release = (buffer: SharedArrayBuffer) => {
+      if (this.#closing === undefined) this.#staging.release(buffer);
+    };
+    return this.#calls.run(ctx, args.signal, release, body);
   }
 
   /** One task per planned row range, copying a non-shared `loss` into the staging buffer first. */
   #rowTasks(
     kind: number,
-    loss: Float32Array,
-    ctx: SharedArrayBuffer,
+    call: PoolCall,
+    args: CallArgs<Uint8Array | Int32Array>,
     layout: CallLayout,
     target: Uint8Array | Int32Array,
-    rows: number,
-    cols: number,
-    nanLargest: boolean,
   ): MineTask[] {
+    const { loss, n, cols } = args;
+    const ctx = call.ctx;
     let lossBuffer: SharedArrayBuffer;
     let lossByte: number;
-    if (isShared(loss)) {
+    if (args.lossShared) {
       lossBuffer = loss.buffer as SharedArrayBuffer;
       lossByte = loss.byteOffset;
     } else {
-      new Float32Array(ctx, layout.lossAt * 4, loss.length).set(loss);
+      new Float32Array(ctx, layout.lossAt * 4, n).set(loss);
       lossBuffer = ctx;
       lossByte = layout.lossAt * 4;
     }
     const outBuffer = target.buffer as SharedArrayBuffer;
-    const lossId = this.#idOf(lossBuffer);
-    const ctxId = this.#idOf(ctx);
-    const outId = this.#idOf(outBuffer);
-    const bounds = planRanges(rows, cols, this.threads);
+    const bounds = planRanges(args.rows, cols, this.threads);
     const tasks: MineTask[] = [];
     for (let t = 0; t + 1 < bounds.length; t++) {
       tasks.push({
         kind,
         loss: lossBuffer,
         lossAt: lossByte,
-        length: loss.length,
+        length: n,
         ctx,
         out: outBuffer,
         outAt: target.byteOffset,
         cols,
         rowStart: bounds[t]!,
         rowEnd: bounds[t + 1]!,
-        nanLargest,
+        nanLargest: args.nanLargest,
         slot: 0,
         level: 0,
         prefix: 0,
@@ -569,34 +372,18 @@ export class HardNegativeMiner {
         quota: 0,
         hasNan: false,
         checkNan: false,
-        fault: null,
-        lossId,
-        ctxId,
-        outId,
+        call: call.id,
+        index: t,
       });
     }
     return tasks;
   }
 
-  /**
-   * An id per distinct large `SharedArrayBuffer` (0 for small ones), so a worker can count the shared
-   * memory its stale handles pin without counting a reused buffer twice (see mine-worker.ts).
-   */
-  #idOf(buffer: SharedArrayBuffer): number {
-    if (buffer.byteLength < TRACKED_BYTES) return 0;
-    let id = this.#bufferIds.get(buffer);
-    if (id === undefined) {
-      id = this.#nextBufferId++;
-      this.#bufferIds.set(buffer, id);
-    }
-    return id;
-  }
-
   /** Starts the worker threads (all of them: min = max = `threads`). */
   #startPool(): Piscina {
-    const execArgv = workerExecArgv();
+    const { filename, execArgv } = this.#worker;
     const pool = new Piscina({
-      filename: WORKER_URL,
+      filename,
       minThreads: this.threads,
       maxThreads: this.threads,
       recordTiming: false,
@@ -604,12 +391,12 @@ export class HardNegativeMiner {
       // them; other calls' tasks wait for an idle thread (see balancer.ts).
       concurrentTasksPerWorker: TASKS_PER_THREAD,
       loadBalancer: callAffinityBalancer(TASKS_PER_THREAD, () => this.#queuedTasks++),
-      // The workers allocate little but receive thousands of messages in a burst: a 2 MiB young
-      // generation (V8's default grows to 16+) keeps their heaps, and the stale shared-buffer handles
-      // they hold, small. Measured (test/load.test.ts, 10,000 concurrent dispatched calls): RSS growth
-      // after GC fell from ~100 to ~44-48 MiB; the kernels allocate nothing, so they do not slow down.
+      // The workers allocate little but receive thousands of messages in a burst: a small young
+      // generation keeps their heaps, and the stale shared-buffer handles those messages carried,
+      // small (test/load.test.ts); the kernels allocate nothing, so they do not slow down.
       resourceLimits: { maxYoungGenerationSizeMb: 2 },
       ...(execArgv === undefined ? {} : { execArgv }),
+      ...(this.#workerData === undefined ? {} : { workerData: this.#workerData }),
     });
     // A worker that fails between tasks is replaced by the pool; calls learn of their own failures
     // through `run()`. Without a listener, the 'error' event would throw.
@@ -627,30 +414,23 @@ export class HardNegativeMiner {
   #checkPool(pool: Piscina, error: unknown): void {
     if (this.#pool !== pool || pool.threads.length > 0) return;
     this.#pool = undefined;
-    const reason = workerError(error);
-    for (const call of [...this.#active]) call.stop(reason);
+    this.#calls.stopAll(workerError(error));
     void pool.destroy();
   }
 
-  /** Posts one task; a failure marks the call broken (its buffer is never reused) and rejects. */
-  #dispatch(call: Call, task: MineTask, index: number): Promise<number> {
-    if (call.halted || this.#closing !== undefined) return Promise.resolve(RESULT_CANCELLED);
-    if (call.fault !== undefined && !call.faultDone && (call.fault.task ?? 0) === index) {
-      task.fault = call.fault.fault;
-      call.faultDone = true;
-    }
+  /** Posts one task; a failure marks the call's buffer as held by a worker and stops the call. */
+  #dispatch(call: PoolCall, task: MineTask): Promise<number> {
+    if (!call.running || this.#closing !== undefined) return Promise.resolve(RESULT_CANCELLED);
     const pool = this.#pool ?? this.#startPool();
-    call.pending++;
+    call.posted();
     return pool.run(tagCall(task, call.id)).then(
       (result: number) => {
-        call.pending--;
+        call.answered(false);
         if (result === RESULT_CANCELLED) this.#cancelledTasks++;
-        this.#maybeRelease(call);
         return result;
       },
       (error: unknown) => {
-        call.pending--;
-        call.broken = true;
+        call.answered(true);
         this.#checkPool(pool, error);
         const wrapped = workerError(error);
         call.stop(wrapped);
@@ -663,108 +443,19 @@ export class HardNegativeMiner {
    * Posts every task and waits for all answers. A stopped call's answers are meaningless (tasks may
    * have been cancelled half-way): the round then rejects (the call has already settled).
    */
-  async #round(call: Call, tasks: MineTask[]): Promise<number[]> {
-    const answers = await Promise.all(tasks.map((task, t) => this.#dispatch(call, task, t)));
-    if (call.halted) throw new Error('call stopped');
+  async #round(call: PoolCall, tasks: MineTask[]): Promise<number[]> {
+    const answers = await Promise.all(tasks.map((task) => this.#dispatch(call, task)));
+    if (!call.running) throw new Error('call stopped');
     return answers;
   }
-
-  /** Mask and rank: one round (a staged result is copied into the caller's `out`) of tasks; the first NaN of the batch (lowest flat index) is the error. */
-  async #runRows<T extends Uint8Array | Int32Array>(
-    call: Call,
-    tasks: MineTask[],
-    cols: number,
-    target: T,
-    out: T,
-  ): Promise<T> {
-    const answers = await this.#round(call, tasks);
-    const nanAt = firstNanAnswer(answers);
-    if (nanAt >= 0) throw nanError(nanAt, cols);
-    if (target !== out) out.set(target);
-    return out;
-  }
-
-  async #runBatchWide(
-    call: Call,
-    tasks: MineTask[],
-    cols: number,
-    count: number,
-    ctxWords: Int32Array,
-    target: Uint8Array,
-    out: Uint8Array,
-  ): Promise<Uint8Array> {
-    const n = out.length;
-    const nanLargest = tasks[0]!.nanLargest;
-    let shift: number;
-    let prefix: number;
-    const quotas = new Float64Array(tasks.length);
-    const hasNan = new Uint8Array(tasks.length);
-    if (count === 0 || count >= n) {
-      ({ shift, prefix } = edgeThreshold(count));
-      for (const task of tasks) task.checkNan = true;
-    } else {
-      const answers = await this.#round(call, tasks);
-      const nanAt = firstNanAnswer(answers);
-      if (nanAt >= 0 && !nanLargest) throw nanError(nanAt, cols);
-      for (let t = 0; t < tasks.length; t++) hasNan[t] = answers[t]! >= 0 ? 1 : 0;
-      const merged = new Int32Array(HIST_WORDS);
-      mergeHistograms(ctxWords, tasks, merged);
-      let level = 0;
-      let step = stepLevel(merged, 0, 0, 0, count);
-      while (step.count !== step.need && level < 2) {
-        level++;
-        for (let t = 0; t < tasks.length; t++) {
-          const task = tasks[t]!;
-          task.level = level;
-          task.prefix = step.prefix;
-          task.hasNan = hasNan[t] === 1;
-          task.fault = null;
-        }
-        await this.#round(call, tasks);
-        mergeHistograms(ctxWords, tasks, merged);
-        step = stepLevel(merged, 0, level, step.prefix, step.need);
-      }
-      shift = levelShift(level);
-      prefix = step.prefix;
-      // Ties (keys equal to the threshold at this precision) go in flat-index order: each range's
-      // count of them is its histogram's count in the chosen bucket.
-      const bucket = level === 0 ? prefix + 1024 : level === 1 ? prefix & 2047 : prefix & 1023;
-      let left = step.need;
-      for (let t = 0; t < tasks.length; t++) {
-        const ties = ctxWords[tasks[t]!.slot + bucket]!;
-        quotas[t] = ties < left ? ties : left;
-        left -= quotas[t]!;
-      }
-    }
-    for (let t = 0; t < tasks.length; t++) {
-      const task = tasks[t]!;
-      task.kind = TASK_WRITE;
-      task.shift = shift;
-      task.prefix = prefix;
-      task.quota = quotas[t]!;
-      task.hasNan = hasNan[t] === 1;
-      task.fault = null;
-    }
-    const answers = await this.#round(call, tasks);
-    const nanAt = firstNanAnswer(answers);
-    if (nanAt >= 0) throw nanError(nanAt, cols);
-    if (target !== out) out.set(target);
-    return out;
-  }
 }
 
-/** The smallest NaN index among task answers (each task reports its range's first), or -1. */
-function firstNanAnswer(answers: number[]): number {
-  let nanAt = -1;
-  for (const answer of answers) if (answer >= 0 && (nanAt < 0 || answer < nanAt)) nanAt = answer;
-  return nanAt;
+function nanPolicy(args: CallArgs<Uint8Array | Int32Array>): 'largest' | 'error' {
+  return args.nanLargest ? 'largest' : 'error';
 }
 
-/** Sums the tasks' histogram slots into `merged`. */
-function mergeHistograms(ctxWords: Int32Array, tasks: MineTask[], merged: Int32Array): void {
-  merged.fill(0);
-  for (const task of tasks) {
-    const at = task.slot;
-    for (let d = 0; d < HIST_WORDS; d++) merged[d]! += ctxWords[at + d]!;
-  }
+/** Copies a result staged in the pool's memory into the caller's array (nothing when it is that array). */
+function copyOut<T extends Uint8Array | Int32Array>(target: T, out: T): T {
+  if (target !== out) out.set(target);
+  return out;
 }

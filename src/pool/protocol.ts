@@ -19,35 +19,6 @@ export const RESULT_OK = -1;
 /** Answer of a task that saw its call's cancel flag and stopped (the call has already settled). */
 export const RESULT_CANCELLED = -2;
 
-/** Fault actions a test can inject (see {@link kTestFault}). */
-export type TestFaultAction = 'none' | 'throw' | 'exit' | 'crash';
-
-/**
- * A fault the worker injects into one task, for the fault tests only. The worker honours it only
- * when its environment has `HNM_TEST_FAULTS=1`; otherwise the task fails with an error saying so.
- *
- * - `gate`: when given, the worker first stores 1 into `Int32Array(gate)[0]`, notifies, and waits
- *   while it stays 1; the test observes the task running (mid-task) and releases it by storing
- *   another value and notifying. No sleeps on either side.
- * - `action`: then `'throw'` throws inside the task, `'exit'` calls `process.exit(70)` in the
- *   worker thread, `'crash'` raises an uncaught exception that kills the thread without answering,
- *   `'none'` carries on with the task normally (it still honours its call's cancel flag).
- */
-export interface TestFault {
-  action: TestFaultAction;
-  gate: SharedArrayBuffer | null;
-}
-
-/** Where a test attaches a {@link TestFault} in a call's options: `{ [kTestFault]: { fault, task } }`. */
-export const kTestFault: unique symbol = Symbol.for('hard-negative-mining.testFault');
-
-/** The value under {@link kTestFault}: the fault and the index of the call's task that gets it. */
-export interface TestFaultOption {
-  fault: TestFault;
-  /** Index of the task (in dispatch order, first round) that carries the fault; 0 by default. */
-  task?: number;
-}
-
 /** One task: a row range of one call. */
 export interface MineTask {
   kind: number;
@@ -74,12 +45,11 @@ export interface MineTask {
   hasNan: boolean;
   /** Scan for NaN first and answer its index (the histogram phase was skipped). */
   checkNan: boolean;
-  fault: TestFault | null;
   /**
-   * Ids the coordinator gives each distinct `SharedArrayBuffer` (0 = not tracked, e.g. a small one),
-   * so the worker can tell how much shared memory its stale handles pin (see mine-worker.ts).
+   * The call's number (the coordinator numbers its calls from 1): for diagnostics and for test
+   * fixture workers that act on one call's tasks; the kernels ignore it.
    */
-  lossId: number;
-  ctxId: number;
-  outId: number;
+  call: number;
+  /** The task's index in its call (dispatch order): likewise. */
+  index: number;
 }

@@ -1,4 +1,4 @@
-import type { HardNegativeMiner, MineOptions } from '../pool/miner.ts';
+import type { MineOptions, PooledMiner } from '../pool/miner.ts';
 import type { SsdNegativesOptions, SsdNegativesResult } from './plan.ts';
 import { finishSsdNegatives, planSsdNegatives } from './plan.ts';
 
@@ -10,7 +10,7 @@ function sharedFloats(length: number): Float32Array {
 }
 
 /**
- * `ssdNegatives` with the mining on a {@link HardNegativeMiner}'s worker pool; the same result, bit
+ * `ssdNegatives` with the mining on a `HardNegativeMiner`'s worker pool; the same result, bit
  * for bit. The calling thread validates, computes the loss from logits if given, counts the positives
  * and writes the modified loss (straight into shared memory, so the pool copies nothing), then the
  * pool runs the select kernel: per row (`miner.mask`) for the per-image presets, one batch-wide top-k
@@ -24,7 +24,7 @@ function sharedFloats(length: number): Float32Array {
  * worker failure).
  */
 export async function ssdNegativesPooled(
-  miner: HardNegativeMiner,
+  miner: Pick<PooledMiner, 'mask' | 'maskBatchWide'>,
   options: SsdNegativesPooledOptions,
 ): Promise<SsdNegativesResult> {
   const plan = planSsdNegatives(options, sharedFloats);
