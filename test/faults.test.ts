@@ -163,9 +163,7 @@ describe('a worker killed mid-task', () => {
 
   it('a crash in one task of a batch-wide call rejects it; the pool and later batch-wide calls are fine', async () => {
     faulty.arm('crash', { task: 1 });
-    await expect(miner.maskBatchWide(a.loss, COLS, 3000)).rejects.toThrow(
-      /worker thread: injected crash/,
-    );
+    await expect(miner.maskBatchWide(a.loss, COLS, 3000)).rejects.toThrow(/worker thread: injected crash/);
     const expected = hardNegativeMaskBatchWide(a.loss, COLS, 3000);
     expect(firstDifference(await miner.maskBatchWide(a.loss, COLS, 3000), expected)).toBe(-1);
     expect(miner.stats.active).toBe(0);

@@ -77,12 +77,19 @@ for (const inlineBelow of [0, undefined]) {
   const where = inlineBelow === 0 ? 'dispatched' : 'inline';
   describe(`getters that change the arguments mid-call (${where})`, () => {
     it('a count getter or an option getter that detaches the loss: a TypeError, nothing stays active, close() is clean', async () => {
-      const miner = new HardNegativeMiner({ threads: 2, ...(inlineBelow === undefined ? {} : { inlineBelow }) });
+      const miner = new HardNegativeMiner({
+        threads: 2,
+        ...(inlineBelow === undefined ? {} : { inlineBelow }),
+      });
       const expected = hardNegativeMask(lossOf(ROWS, 1), COLS, 7);
       expect(firstDifference(await miner.mask(lossOf(ROWS, 1), COLS, 7), expected)).toBe(-1);
       const seen = await watchStaging(async () => {
         const a = lossOf(ROWS, 1);
-        const byCount = miner.mask(a, COLS, countsWithGetter(ROWS, 7, () => detach(a.buffer as ArrayBuffer)));
+        const byCount = miner.mask(
+          a,
+          COLS,
+          countsWithGetter(ROWS, 7, () => detach(a.buffer as ArrayBuffer)),
+        );
         await expect(byCount).rejects.toThrow(TypeError);
         await expect(byCount).rejects.toThrow(/`loss` changed while the call's arguments were read/);
         for (const key of ['nan', 'signal', 'out'] as const) {
@@ -117,7 +124,10 @@ for (const inlineBelow of [0, undefined]) {
     });
 
     it('a getter that flips `out` between a shared and a plain array: the result is the mask, in the array read', async () => {
-      await using miner = new HardNegativeMiner({ threads: 2, ...(inlineBelow === undefined ? {} : { inlineBelow }) });
+      await using miner = new HardNegativeMiner({
+        threads: 2,
+        ...(inlineBelow === undefined ? {} : { inlineBelow }),
+      });
       const loss = lossOf(ROWS, 5);
       const expected = hardNegativeMask(loss, COLS, 9);
       for (const firstShared of [true, false]) {
@@ -141,7 +151,10 @@ for (const inlineBelow of [0, undefined]) {
     });
 
     it('a count getter that shrinks a resizable loss buffer: rejected, never a 2-row mask for an 80-row call', async () => {
-      await using miner = new HardNegativeMiner({ threads: 2, ...(inlineBelow === undefined ? {} : { inlineBelow }) });
+      await using miner = new HardNegativeMiner({
+        threads: 2,
+        ...(inlineBelow === undefined ? {} : { inlineBelow }),
+      });
       const Resizable = ArrayBuffer as unknown as ResizableBufferConstructor;
       const buffer = new Resizable(ROWS * COLS * 4, { maxByteLength: ROWS * COLS * 4 });
       const loss = lossOf(ROWS, 6, new Float32Array(buffer)); // length-tracking
@@ -158,12 +171,20 @@ for (const inlineBelow of [0, undefined]) {
       );
       expect(miner.stats.active).toBe(0);
       // A growable shared loss grown by a getter: the call still covers the rows it was given.
-      const growable = new SharedArrayBuffer(ROWS * COLS * 4, { maxByteLength: 2 * ROWS * COLS * 4 } as never) as SharedArrayBuffer & {
-        grow(bytes: number): void;
+      const Growable = SharedArrayBuffer as unknown as {
+        new (
+          bytes: number,
+          options: { maxByteLength: number },
+        ): SharedArrayBuffer & { grow(bytes: number): void };
       };
+      const growable = new Growable(ROWS * COLS * 4, { maxByteLength: 2 * ROWS * COLS * 4 });
       const shared = lossOf(ROWS, 7, new Float32Array(growable));
       const expected = hardNegativeMask(lossOf(ROWS, 7), COLS, 5);
-      const grown = miner.mask(shared, COLS, countsWithGetter(ROWS, 5, () => growable.grow(2 * ROWS * COLS * 4)));
+      const grown = miner.mask(
+        shared,
+        COLS,
+        countsWithGetter(ROWS, 5, () => growable.grow(2 * ROWS * COLS * 4)),
+      );
       await expect(grown).rejects.toThrow(/`loss` changed/);
       expect(miner.stats.active).toBe(0);
       const fixed = allocLoss(ROWS, COLS);

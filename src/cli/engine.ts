@@ -1,7 +1,7 @@
 import { hardNegativeMaskBatchWide } from '../batch-wide.ts';
 import { hardNegativeMask } from '../mask.ts';
-import type { MineOptions } from '../pool/miner.ts';
 import { HardNegativeMiner } from '../miner.ts';
+import type { MineOptions } from '../pool/miner.ts';
 import { allocLoss } from '../pool/shared-buffers.ts';
 import { rankDescending } from '../rank.ts';
 

@@ -210,7 +210,12 @@ export class PooledMiner {
         hardNegativeMask(args.loss, args.cols, args.counts, { nan: nanPolicy(args), out });
         return Promise.resolve(out);
       }
-      const layout = callLayout(args.rows, 0, args.lossShared ? 0 : args.n, args.outShared ? 0 : Math.ceil(args.n / 4));
+      const layout = callLayout(
+        args.rows,
+        0,
+        args.lossShared ? 0 : args.n,
+        args.outShared ? 0 : Math.ceil(args.n / 4),
+      );
       const ctx = this.#staging.acquire(layout.bytes);
       new Int32Array(ctx, layout.countsAt * 4, args.rows).set(args.counts);
       const target = args.outShared ? args.out! : new Uint8Array(ctx, layout.outAt * 4, args.n);
@@ -236,7 +241,9 @@ export class PooledMiner {
       const fresh = () => new Int32Array(new SharedArrayBuffer(args.n * 4));
       if (this.#inline(args)) {
         const out = args.out ?? fresh();
-        return Promise.resolve(rankDescending(args.loss, args.cols, { nan: nanPolicy(args), out }) as Int32Array);
+        return Promise.resolve(
+          rankDescending(args.loss, args.cols, { nan: nanPolicy(args), out }) as Int32Array,
+        );
       }
       const layout = callLayout(0, 0, args.lossShared ? 0 : args.n, args.outShared ? 0 : args.n);
       const ctx = this.#staging.acquire(layout.bytes);
@@ -268,7 +275,12 @@ export class PooledMiner {
         return Promise.resolve(out);
       }
       const slots = planRanges(args.rows, args.cols, this.threads).length - 1;
-      const layout = callLayout(0, slots, args.lossShared ? 0 : args.n, args.outShared ? 0 : Math.ceil(args.n / 4));
+      const layout = callLayout(
+        0,
+        slots,
+        args.lossShared ? 0 : args.n,
+        args.outShared ? 0 : Math.ceil(args.n / 4),
+      );
       const ctx = this.#staging.acquire(layout.bytes);
       const target = args.outShared ? args.out! : new Uint8Array(ctx, layout.outAt * 4, args.n);
       return this.#run(ctx, args, async (call) => {
@@ -322,7 +334,11 @@ export class PooledMiner {
    * Runs a dispatched call on staging buffer `ctx`: registered and released in one `try/finally`
    * (see call.ts). The buffer is recycled only under the release rule, never after close().
    */
-  #run<T>(ctx: SharedArrayBuffer, args: CallArgs<Uint8Array | Int32Array>, body: (call: PoolCall) => Promise<T>): Promise<T> {
+  #run<T>(
+    ctx: SharedArrayBuffer,
+    args: CallArgs<Uint8Array | Int32Array>,
+    body: (call: PoolCall) => Promise<T>,
+  ): Promise<T> {
     const release = (buffer: SharedArrayBuffer) => {
       if (this.#closing === undefined) this.#staging.release(buffer);
     };

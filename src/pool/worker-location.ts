@@ -48,7 +48,9 @@ export function workerAt(value: unknown): WorkerLocation {
     if (value.startsWith('file:')) url = new URL(value);
     else if (value.startsWith('/') || /^[A-Za-z]:[\\/]/.test(value)) url = pathToFileURL(value);
     else
-      throw new RangeError(`\`workerUrl\` must be a file: URL or an absolute path, got ${JSON.stringify(value)}`);
+      throw new RangeError(
+        `\`workerUrl\` must be a file: URL or an absolute path, got ${JSON.stringify(value)}`,
+      );
   } else {
     throw new TypeError(`\`workerUrl\` must be a URL or a string, got ${describe(value)}`);
   }

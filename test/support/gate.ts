@@ -43,7 +43,11 @@ export interface FaultyMiner {
 export function faultyMiner(options: MinerOptions = {}): FaultyMiner {
   const buffer = new SharedArrayBuffer(BOARD_WORDS * 4);
   const board = new Int32Array(buffer);
-  const miner = new HardNegativeMiner({ ...options, workerUrl: FAULT_WORKER, [kWorkerData]: buffer } as MinerOptions);
+  const miner = new HardNegativeMiner({
+    ...options,
+    workerUrl: FAULT_WORKER,
+    [kWorkerData]: buffer,
+  } as MinerOptions);
   return {
     miner,
     arm(action, { gated = false, task = 0 } = {}) {
