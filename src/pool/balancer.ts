@@ -4,9 +4,8 @@
  * An idle thread takes any task. A busy thread takes more tasks (up to `perThread` in flight) only
  * from the call it is working for, so a call's tasks for a thread are posted to it at once and wait
  * in the worker's own queue: each starts the moment the previous one ends, with no round trip
- * through the calling thread in between (0.4-0.6 ms per task on the development VM, where an idle
- * vCPU wakes slowly: a B = 1024 call on two threads took 1.10 ns per element with one task in
- * flight per thread against 0.75 with its tasks queued, `npm run bench:pool`). Tasks of other calls
+ * through the calling thread in between (which costs most where an idle vCPU wakes slowly; the
+ * README's performance section has the figures). Tasks of other calls
  * wait in Piscina's queue for an idle thread, as with one task per thread, so a call is never stuck
  * behind another call's tasks on a thread that is slow or held (and a thread that dies takes only
  * its own call's tasks with it).

@@ -2,15 +2,9 @@
  * How a call is cut into pool tasks: contiguous row ranges, a few per thread, none too small to pay
  * for its round trip; and below which size a call is not dispatched at all.
  *
- * Measured on the 2-core development machine (Node 20, `npm run bench:pool`, its threshold rows),
- * with the wasm kernel at ~1.0-1.3 ns per element on one core: a dispatched one-row mask call takes
- * ~60 us against ~11 us inline. With tasks of at least 2^18 elements, dispatching on two threads
- * against the calling thread: B = 24 rows of 8732: 305 vs 215 us; B = 32: 357 vs 420 us; B = 48:
- * 482 vs 470 us; B = 64: 575 vs 886 us (an earlier run: 283 vs 280 us at B = 24, 324 vs 374 us at
- * B = 32). The crossover lies between 24 and 48 rows (the runs are noisy), hence
- * {@link INLINE_BELOW} = 2^18 (up to 30 SSD300 rows run on the calling thread). A faster kernel
- * moves the crossover up:
- * re-measure when it changes.
+ * The constants come from `npm run bench:pool` (its threshold rows compare a dispatched call with
+ * the same call on the calling thread); the README's performance section has the figures. A faster
+ * kernel moves the crossover up: re-measure when it changes.
  */
 
 /** Calls with fewer elements (`rows * cols`) run inline on the calling thread, by default. */
@@ -18,9 +12,7 @@ export const INLINE_BELOW = 1 << 18;
 
 /**
  * Elements per task when a thread runs several tasks one after the other: each must dwarf the
- * round trip that separates it from the next (about 350 us of work against ~50 us). With 2^16, as
- * first chosen for the slower JavaScript kernel, a 48-row call took 710 us dispatched in six tasks
- * against 480 us in two.
+ * round trip that separates it from the next (smaller tasks measured slower, `npm run bench:pool`).
  */
 export const MIN_TASK_ELEMENTS = 1 << 18;
 

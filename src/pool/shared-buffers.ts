@@ -50,7 +50,7 @@ export function isShared(view: ArrayBufferView): boolean {
 /**
  * A zeroed `(rows, cols)` float32 batch in a fresh `SharedArrayBuffer`. Fill it and pass it to
  * `HardNegativeMiner` methods: the workers read it in place, with no copy (any other `Float32Array`
- * is first copied into a shared staging buffer, about 0.1-0.3 ns per element). Do not write to it
+ * is first copied into a shared staging buffer, one pass over it). Do not write to it
  * while a call that reads it is pending.
  *
  * @throws {TypeError} `rows` or `cols` not a number.

@@ -32,7 +32,7 @@ export function mineSsdPlan(plan: SsdPlan): Uint8Array {
 
 /**
  * SSD hard negative mining as a training framework does it, synchronously on the calling thread.
- * `preset` picks the framework (DESIGN.md, "SSD front end and framework presets"):
+ * `preset` picks the framework (README, "Coming from PyTorch / torchvision / mmdetection / Keras"):
  *
  * | preset | positives before ranking | k per row | positives in the mask? |
  * |---|---|---|---|

@@ -41,7 +41,7 @@ export interface PresetSpec {
 }
 
 /**
- * The preset table (DESIGN.md, "SSD front end and framework presets"). Every entry is transcribed
+ * The preset table (README, "Coming from PyTorch / torchvision / mmdetection / Keras"). Every entry is transcribed
  * literally in `reference-presets.ts`, which the tests use as the oracle.
  */
 export const PRESETS: Readonly<Record<SsdPreset, PresetSpec>> = {
