@@ -60,7 +60,7 @@ function spyOnStaging() {
   };
   SharedStaging.prototype.release = function (this: SharedStaging, buffer: SharedArrayBuffer) {
     released.push(buffer);
-    release.call(this, buffer);
+    return release.call(this, buffer);
   };
   return {
     acquired,
@@ -149,8 +149,9 @@ describe('a worker killed mid-task', () => {
       const releasedHeld = new Promise<void>((resolve) => {
         const { release } = SharedStaging.prototype;
         SharedStaging.prototype.release = function (this: SharedStaging, buffer: SharedArrayBuffer) {
-          release.call(this, buffer);
+          const kept = release.call(this, buffer);
           if (buffer === held) resolve();
+          return kept;
         };
       });
       g.release(); // the task sees its call's cancel flag and answers; only then is the buffer recycled

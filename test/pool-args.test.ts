@@ -50,7 +50,7 @@ async function watchStaging(run: () => Promise<void>): Promise<{ acquired: numbe
   };
   SharedStaging.prototype.release = function (this: SharedStaging, buffer: SharedArrayBuffer) {
     seen.released++;
-    release.call(this, buffer);
+    return release.call(this, buffer);
   };
   try {
     await run();

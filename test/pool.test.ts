@@ -369,6 +369,31 @@ describe('shared memory does not pile up in the workers', () => {
     for (let i = 0; i < 128; i++) await pooled.mask(loss, cols, 1000);
     expect((await settledArrayBuffers()) - before).toBeLessThan(56 * 1024 * 1024);
   });
+
+  it('fresh shared inputs call after call: the threads are replaced before they pin more than 256 MiB', async () => {
+    const miner = new HardNegativeMiner({ threads: 2, inlineBelow: 0 });
+    const cols = 1 << 16;
+    const source = expLoss(8, cols, 8, false); // 2 MiB of losses
+    const expected = hardNegativeMask(source, cols, 500);
+    const fresh = () => {
+      const loss = allocLoss(8, cols);
+      loss.set(source);
+      return loss;
+    };
+    expect(firstDifference(await miner.mask(fresh(), cols, 500), expected)).toBe(-1);
+    const before = await settledArrayBuffers();
+    // 160 distinct 2 MiB inputs (320 MiB), each handed to the workers and then dropped by the caller.
+    for (let i = 0; i < 160; i++) {
+      expect(firstDifference(await miner.mask(fresh(), cols, 500), expected)).toBe(-1);
+    }
+    expect(miner.stats.recycledPools).toBeGreaterThanOrEqual(1);
+    expect(miner.stats.active).toBe(0);
+    // Without the replacement all 320 MiB would stay pinned; with it, what the new threads saw.
+    expect((await settledArrayBuffers()) - before).toBeLessThan(200 * 1024 * 1024);
+    await miner.close();
+    // Closed: no thread is left to pin anything.
+    expect((await settledArrayBuffers()) - before).toBeLessThan(8 * 1024 * 1024);
+  });
 });
 
 describe('validation and NaN, as rejections with the synchronous messages', () => {

@@ -11,7 +11,7 @@ import { firstNanAnswer, runBatchWide } from './batch-wide-protocol.ts';
 import type { PoolCall } from './call.ts';
 import { CallRegistry } from './call.ts';
 import { kNextCallId, kWorkerData } from './internal.ts';
-import { INLINE_BELOW, planRanges, TASKS_PER_THREAD } from './plan.ts';
+import { INLINE_BELOW, planRanges, RECYCLE_BYTES, TASKS_PER_THREAD } from './plan.ts';
 import type { MineTask } from './protocol.ts';
 import { RESULT_CANCELLED, TASK_HISTOGRAM, TASK_MASK, TASK_RANK } from './protocol.ts';
 import type { CallLayout } from './shared-buffers.ts';
@@ -118,6 +118,14 @@ export class PooledMiner {
   readonly #staging = new SharedStaging();
   readonly #calls = new CallRegistry(abortError);
   #counts: Int32Array = new Int32Array(16);
+  /** Tasks in flight per pool (the current one and any being retired). */
+  readonly #inFlight = new Map<Piscina, number>();
+  /** Pools replaced (see RECYCLE_BYTES), destroyed once their last task has answered. */
+  readonly #retiring = new Set<Piscina>();
+  /** Caller buffers the current threads have been handed, and the bytes they may pin (see plan.ts). */
+  #seen = new WeakSet<SharedArrayBuffer>();
+  #pinnable = 0;
+  #recycled = 0;
   #cancelledTasks = 0;
   #queuedTasks = 0;
 
@@ -164,7 +172,8 @@ export class PooledMiner {
   /**
    * Diagnostics: calls in flight, staging buffers kept for reuse, how many tasks found their call
    * cancelled and stopped early (aborted or failed calls), and how many were posted to a thread
-   * already running a task of the same call, to wait in its queue (see balancer.ts).
+   * already running a task of the same call, to wait in its queue (see balancer.ts), and how many
+   * times the threads were replaced to free the shared memory they pinned (see plan.ts).
    */
   get stats(): {
     active: number;
@@ -172,6 +181,7 @@ export class PooledMiner {
     stagingBytes: number;
     cancelledTasks: number;
     queuedTasks: number;
+    recycledPools: number;
   } {
     const { buffers, bytes } = this.#staging.stats;
     return {
@@ -180,6 +190,7 @@ export class PooledMiner {
       stagingBytes: bytes,
       cancelledTasks: this.#cancelledTasks,
       queuedTasks: this.#queuedTasks,
+      recycledPools: this.#recycled,
     };
   }
 
@@ -313,9 +324,12 @@ export class PooledMiner {
   async #close(): Promise<void> {
     this.#calls.stopAll(closedError());
     this.#staging.clear();
-    const pool = this.#pool;
+    const pools = [...this.#retiring];
+    if (this.#pool !== undefined) pools.push(this.#pool);
     this.#pool = undefined;
-    if (pool !== undefined) await pool.destroy();
+    this.#retiring.clear();
+    this.#inFlight.clear();
+    await Promise.all(pools.map((pool) => pool.destroy()));
   }
 
   #checkOpen(): void {
@@ -340,7 +354,7 @@ export class PooledMiner {
     body: (call: PoolCall) => Promise<T>,
   ): Promise<T> {
     const release = (buffer: SharedArrayBuffer) => {
-      if (this.#closing === undefined) this.#staging.release(buffer);
+      if (this.#closing === undefined && !this.#staging.release(buffer)) this.#pins(buffer.byteLength);
     };
     return this.#calls.run(ctx, args.signal, release, body);
   }
@@ -366,6 +380,8 @@ export class PooledMiner {
       lossByte = layout.lossAt * 4;
     }
     const outBuffer = target.buffer as SharedArrayBuffer;
+    if (args.lossShared) this.#sees(lossBuffer);
+    if (args.outShared) this.#sees(outBuffer);
     const bounds = planRanges(args.rows, cols, this.threads);
     const tasks: MineTask[] = [];
     for (let t = 0; t + 1 < bounds.length; t++) {
@@ -393,6 +409,38 @@ export class PooledMiner {
       });
     }
     return tasks;
+  }
+
+  /** Counts a caller buffer handed to the current threads, once. */
+  #sees(buffer: SharedArrayBuffer): void {
+    if (this.#seen.has(buffer)) return;
+    this.#seen.add(buffer);
+    this.#pins(buffer.byteLength);
+  }
+
+  /**
+   * `bytes` more shared memory the current threads may pin after use; past RECYCLE_BYTES the
+   * threads are replaced (see plan.ts): later tasks go to a fresh pool, the old one is destroyed
+   * once its tasks have answered.
+   */
+  #pins(bytes: number): void {
+    this.#pinnable += bytes;
+    if (this.#pinnable < RECYCLE_BYTES) return;
+    this.#pinnable = 0;
+    this.#seen = new WeakSet();
+    const pool = this.#pool;
+    if (pool === undefined) return;
+    this.#pool = undefined;
+    this.#recycled++;
+    this.#retiring.add(pool);
+    this.#retireIfIdle(pool);
+  }
+
+  #retireIfIdle(pool: Piscina): void {
+    if (!this.#retiring.has(pool) || (this.#inFlight.get(pool) ?? 0) > 0) return;
+    this.#retiring.delete(pool);
+    this.#inFlight.delete(pool);
+    void pool.destroy();
   }
 
   /** Starts the worker threads (all of them: min = max = `threads`). */
@@ -439,13 +487,20 @@ export class PooledMiner {
     if (!call.running || this.#closing !== undefined) return Promise.resolve(RESULT_CANCELLED);
     const pool = this.#pool ?? this.#startPool();
     call.posted();
+    this.#inFlight.set(pool, (this.#inFlight.get(pool) ?? 0) + 1);
+    const done = () => {
+      this.#inFlight.set(pool, this.#inFlight.get(pool)! - 1);
+      this.#retireIfIdle(pool);
+    };
     return pool.run(tagCall(task, call.id)).then(
       (result: number) => {
+        done();
         call.answered(false);
         if (result === RESULT_CANCELLED) this.#cancelledTasks++;
         return result;
       },
       (error: unknown) => {
+        done();
         call.answered(true);
         this.#checkPool(pool, error);
         const wrapped = workerError(error);

@@ -46,3 +46,13 @@ export function planRanges(rows: number, cols: number, threads: number): Int32Ar
   for (let t = 0; t <= tasks; t++) bounds[t] = Math.floor((t * rows) / tasks);
   return bounds;
 }
+
+/**
+ * Bytes of shared memory the current threads may pin after the miner is done with it (staging
+ * buffers dropped from the full free list, distinct caller buffers seen) before the miner replaces
+ * its threads. A thread's handle keeps a `SharedArrayBuffer` alive until that thread's GC, which
+ * threads that allocate this little rarely run; ending the threads frees every handle at once, with
+ * no V8 flag and no forced GC. New calls go to fresh threads at once; the old ones finish their
+ * tasks first.
+ */
+export const RECYCLE_BYTES = 256 * 1024 * 1024;

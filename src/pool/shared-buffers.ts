@@ -122,11 +122,16 @@ export class SharedStaging {
     return buffer;
   }
 
-  /** Returns `buffer` to the free list (or drops it when the list is full); see the class invariant. */
-  release(buffer: SharedArrayBuffer): void {
-    if (this.#free.length >= this.#maxBuffers || this.#freeBytes + buffer.byteLength > this.#maxBytes) return;
+  /**
+   * Returns `buffer` to the free list, or drops it when the list is full (then answers false); see
+   * the class invariant.
+   */
+  release(buffer: SharedArrayBuffer): boolean {
+    if (this.#free.length >= this.#maxBuffers || this.#freeBytes + buffer.byteLength > this.#maxBytes)
+      return false;
     this.#free.push(buffer);
     this.#freeBytes += buffer.byteLength;
+    return true;
   }
 
   /** Drops every free buffer. */
