@@ -1,22 +1,21 @@
 import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
 import { hardNegativeMaskBatchWide } from '../batch-wide.ts';
 import { hardNegativeMask } from '../mask.ts';
 import { rankDescending } from '../rank.ts';
 import { nanError } from '../validate.ts';
 import type { CallArgs, MineOptions } from './args.ts';
 import { batchWideArgs, maskArgs, rankArgs } from './args.ts';
-import { callAffinityBalancer, tagCall } from './balancer.ts';
 import { firstNanAnswer, runBatchWide } from './batch-wide-protocol.ts';
 import type { PoolCall } from './call.ts';
 import { CallRegistry } from './call.ts';
 import { kNextCallId, kWorkerData } from './internal.ts';
-import { INLINE_BELOW, planRanges, RECYCLE_BYTES, TASKS_PER_THREAD } from './plan.ts';
+import { INLINE_BELOW, planRanges } from './plan.ts';
 import type { MineTask } from './protocol.ts';
 import { RESULT_CANCELLED, TASK_HISTOGRAM, TASK_MASK, TASK_RANK } from './protocol.ts';
 import type { CallLayout } from './shared-buffers.ts';
 import { callLayout, HIST_WORDS, SharedStaging } from './shared-buffers.ts';
-import type { WorkerLocation } from './worker-location.ts';
+import { rowTasks } from './tasks.ts';
+import { WorkerThreads } from './threads.ts';
 import { defaultWorker, workerAt } from './worker-location.ts';
 
 export type { MineOptions } from './args.ts';
@@ -111,23 +110,12 @@ export class PooledMiner {
   readonly threads: number;
   /** Calls below this many elements run inline. */
   readonly inlineBelow: number;
-  readonly #worker: WorkerLocation;
-  readonly #workerData: unknown;
-  #pool: Piscina | undefined;
   #closing: Promise<void> | undefined;
   readonly #staging = new SharedStaging();
   readonly #calls = new CallRegistry(abortError);
   #counts: Int32Array = new Int32Array(16);
-  /** Tasks in flight per pool (the current one and any being retired). */
-  readonly #inFlight = new Map<Piscina, number>();
-  /** Pools replaced (see RECYCLE_BYTES), destroyed once their last task has answered. */
-  readonly #retiring = new Set<Piscina>();
-  /** Caller buffers the current threads have been handed, and the bytes they may pin (see plan.ts). */
-  #seen = new WeakSet<SharedArrayBuffer>();
-  #pinnable = 0;
-  #recycled = 0;
+  readonly #threads: WorkerThreads;
   #cancelledTasks = 0;
-  #queuedTasks = 0;
 
   /**
    * Validates the options; starts no thread.
@@ -153,8 +141,11 @@ export class PooledMiner {
       throw new RangeError(`\`inlineBelow\` must be an integer >= 0, got ${inlineBelow}`);
     }
     const workerUrl = options?.workerUrl;
-    this.#worker = workerUrl === undefined ? defaultWorker() : workerAt(workerUrl);
-    this.#workerData = (options as { [kWorkerData]?: unknown } | undefined)?.[kWorkerData];
+    const worker = workerUrl === undefined ? defaultWorker() : workerAt(workerUrl);
+    const workerData = (options as { [kWorkerData]?: unknown } | undefined)?.[kWorkerData];
+    this.#threads = new WorkerThreads(threads, worker, workerData, (error) =>
+      this.#calls.stopAll(workerError(error)),
+    );
     this.threads = threads;
     this.inlineBelow = inlineBelow;
   }
@@ -189,8 +180,8 @@ export class PooledMiner {
       stagingBuffers: buffers,
       stagingBytes: bytes,
       cancelledTasks: this.#cancelledTasks,
-      queuedTasks: this.#queuedTasks,
-      recycledPools: this.#recycled,
+      queuedTasks: this.#threads.queuedTasks,
+      recycledPools: this.#threads.recycled,
     };
   }
 
@@ -324,12 +315,7 @@ export class PooledMiner {
   async #close(): Promise<void> {
     this.#calls.stopAll(closedError());
     this.#staging.clear();
-    const pools = [...this.#retiring];
-    if (this.#pool !== undefined) pools.push(this.#pool);
-    this.#pool = undefined;
-    this.#retiring.clear();
-    this.#inFlight.clear();
-    await Promise.all(pools.map((pool) => pool.destroy()));
+    await this.#threads.destroy();
   }
 
   #checkOpen(): void {
@@ -354,12 +340,13 @@ export class PooledMiner {
     body: (call: PoolCall) => Promise<T>,
   ): Promise<T> {
     const release = (buffer: SharedArrayBuffer) => {
-      if (this.#closing === undefined && !this.#staging.release(buffer)) this.#pins(buffer.byteLength);
+      if (this.#closing === undefined && !this.#staging.release(buffer))
+        this.#threads.pins(buffer.byteLength);
     };
     return this.#calls.run(ctx, args.signal, release, body);
   }
 
-  /** One task per planned row range, copying a non-shared `loss` into the staging buffer first. */
+  /** The call's tasks (see tasks.ts); the threads are told which caller buffers they get. */
   #rowTasks(
     kind: number,
     call: PoolCall,
@@ -367,142 +354,24 @@ export class PooledMiner {
     layout: CallLayout,
     target: Uint8Array | Int32Array,
   ): MineTask[] {
-    const { loss, n, cols } = args;
-    const ctx = call.ctx;
-    let lossBuffer: SharedArrayBuffer;
-    let lossByte: number;
-    if (args.lossShared) {
-      lossBuffer = loss.buffer as SharedArrayBuffer;
-      lossByte = loss.byteOffset;
-    } else {
-      new Float32Array(ctx, layout.lossAt * 4, n).set(loss);
-      lossBuffer = ctx;
-      lossByte = layout.lossAt * 4;
-    }
-    const outBuffer = target.buffer as SharedArrayBuffer;
-    if (args.lossShared) this.#sees(lossBuffer);
-    if (args.outShared) this.#sees(outBuffer);
-    const bounds = planRanges(args.rows, cols, this.threads);
-    const tasks: MineTask[] = [];
-    for (let t = 0; t + 1 < bounds.length; t++) {
-      tasks.push({
-        kind,
-        loss: lossBuffer,
-        lossAt: lossByte,
-        length: n,
-        ctx,
-        out: outBuffer,
-        outAt: target.byteOffset,
-        cols,
-        rowStart: bounds[t]!,
-        rowEnd: bounds[t + 1]!,
-        nanLargest: args.nanLargest,
-        slot: 0,
-        level: 0,
-        prefix: 0,
-        shift: 0,
-        quota: 0,
-        hasNan: false,
-        checkNan: false,
-        call: call.id,
-        index: t,
-      });
-    }
+    const tasks = rowTasks(kind, call, args, layout, target, this.threads);
+    if (args.lossShared) this.#threads.sees(args.loss.buffer as SharedArrayBuffer);
+    if (args.outShared) this.#threads.sees(target.buffer as SharedArrayBuffer);
     return tasks;
-  }
-
-  /** Counts a caller buffer handed to the current threads, once. */
-  #sees(buffer: SharedArrayBuffer): void {
-    if (this.#seen.has(buffer)) return;
-    this.#seen.add(buffer);
-    this.#pins(buffer.byteLength);
-  }
-
-  /**
-   * `bytes` more shared memory the current threads may pin after use; past RECYCLE_BYTES the
-   * threads are replaced (see plan.ts): later tasks go to a fresh pool, the old one is destroyed
-   * once its tasks have answered.
-   */
-  #pins(bytes: number): void {
-    this.#pinnable += bytes;
-    if (this.#pinnable < RECYCLE_BYTES) return;
-    this.#pinnable = 0;
-    this.#seen = new WeakSet();
-    const pool = this.#pool;
-    if (pool === undefined) return;
-    this.#pool = undefined;
-    this.#recycled++;
-    this.#retiring.add(pool);
-    this.#retireIfIdle(pool);
-  }
-
-  #retireIfIdle(pool: Piscina): void {
-    if (!this.#retiring.has(pool) || (this.#inFlight.get(pool) ?? 0) > 0) return;
-    this.#retiring.delete(pool);
-    this.#inFlight.delete(pool);
-    void pool.destroy();
-  }
-
-  /** Starts the worker threads (all of them: min = max = `threads`). */
-  #startPool(): Piscina {
-    const { filename, execArgv } = this.#worker;
-    const pool = new Piscina({
-      filename,
-      minThreads: this.threads,
-      maxThreads: this.threads,
-      recordTiming: false,
-      // A call's tasks for a thread wait in the worker's own queue, with no round trip between
-      // them; other calls' tasks wait for an idle thread (see balancer.ts).
-      concurrentTasksPerWorker: TASKS_PER_THREAD,
-      loadBalancer: callAffinityBalancer(TASKS_PER_THREAD, () => this.#queuedTasks++),
-      // The workers allocate little but receive thousands of messages in a burst: a small young
-      // generation keeps their heaps, and the stale shared-buffer handles those messages carried,
-      // small (test/load.test.ts); the kernels allocate nothing, so they do not slow down.
-      resourceLimits: { maxYoungGenerationSizeMb: 2 },
-      ...(execArgv === undefined ? {} : { execArgv }),
-      ...(this.#workerData === undefined ? {} : { workerData: this.#workerData }),
-    });
-    // A worker that fails between tasks is replaced by the pool; calls learn of their own failures
-    // through `run()`. Without a listener, the 'error' event would throw.
-    pool.on('error', (error: unknown) => this.#checkPool(pool, error));
-    this.#pool = pool;
-    return pool;
-  }
-
-  /**
-   * Piscina stops replacing workers that fail while starting (a missing or broken worker file), and
-   * tasks queued then would wait forever. So once such a pool has no thread left, every call still
-   * using it rejects with the failure and the pool is dropped; the next call starts a new one (and
-   * fails the same way, promptly, until the cause is fixed).
-   */
-  #checkPool(pool: Piscina, error: unknown): void {
-    if (this.#pool !== pool || pool.threads.length > 0) return;
-    this.#pool = undefined;
-    this.#calls.stopAll(workerError(error));
-    void pool.destroy();
   }
 
   /** Posts one task; a failure marks the call's buffer as held by a worker and stops the call. */
   #dispatch(call: PoolCall, task: MineTask): Promise<number> {
     if (!call.running || this.#closing !== undefined) return Promise.resolve(RESULT_CANCELLED);
-    const pool = this.#pool ?? this.#startPool();
     call.posted();
-    this.#inFlight.set(pool, (this.#inFlight.get(pool) ?? 0) + 1);
-    const done = () => {
-      this.#inFlight.set(pool, this.#inFlight.get(pool)! - 1);
-      this.#retireIfIdle(pool);
-    };
-    return pool.run(tagCall(task, call.id)).then(
+    return this.#threads.run(task, call.id).then(
       (result: number) => {
-        done();
         call.answered(false);
         if (result === RESULT_CANCELLED) this.#cancelledTasks++;
         return result;
       },
       (error: unknown) => {
-        done();
         call.answered(true);
-        this.#checkPool(pool, error);
         const wrapped = workerError(error);
         call.stop(wrapped);
         throw wrapped;
