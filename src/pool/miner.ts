@@ -14,7 +14,7 @@ import type { MineTask } from './protocol.ts';
 import { RESULT_CANCELLED, TASK_HISTOGRAM, TASK_MASK, TASK_RANK } from './protocol.ts';
 import type { CallLayout } from './shared-buffers.ts';
 import { callLayout, HIST_WORDS, SharedStaging } from './shared-buffers.ts';
-import { rowTasks } from './tasks.ts';
+import { rowTasks, stager } from './tasks.ts';
 import { WorkerThreads } from './threads.ts';
 import { defaultWorker, workerAt } from './worker-location.ts';
 
@@ -222,8 +222,8 @@ export class PooledMiner {
       new Int32Array(ctx, layout.countsAt * 4, args.rows).set(args.counts);
       const target = args.outShared ? args.out! : new Uint8Array(ctx, layout.outAt * 4, args.n);
       return this.#run(ctx, args, async (call) => {
-        const tasks = this.#rowTasks(TASK_MASK, call, args, layout, target);
-        const nanAt = firstNanAnswer(await this.#round(call, tasks));
+        const { tasks, round } = this.#rowTasks(TASK_MASK, call, args, layout, target);
+        const nanAt = firstNanAnswer(await round(tasks));
         if (nanAt >= 0) throw nanError(nanAt, args.cols);
         return copyOut(target, args.out ?? sharedBytes(args.n));
       });
@@ -251,8 +251,8 @@ export class PooledMiner {
       const ctx = this.#staging.acquire(layout.bytes);
       const target = args.outShared ? args.out! : new Int32Array(ctx, layout.outAt * 4, args.n);
       return this.#run(ctx, args, async (call) => {
-        const tasks = this.#rowTasks(TASK_RANK, call, args, layout, target);
-        const nanAt = firstNanAnswer(await this.#round(call, tasks));
+        const { tasks, round } = this.#rowTasks(TASK_RANK, call, args, layout, target);
+        const nanAt = firstNanAnswer(await round(tasks));
         if (nanAt >= 0) throw nanError(nanAt, args.cols);
         return copyOut(target, args.out ?? fresh());
       });
@@ -286,9 +286,8 @@ export class PooledMiner {
       const ctx = this.#staging.acquire(layout.bytes);
       const target = args.outShared ? args.out! : new Uint8Array(ctx, layout.outAt * 4, args.n);
       return this.#run(ctx, args, async (call) => {
-        const tasks = this.#rowTasks(TASK_HISTOGRAM, call, args, layout, target);
+        const { tasks, round } = this.#rowTasks(TASK_HISTOGRAM, call, args, layout, target);
         for (let t = 0; t < tasks.length; t++) tasks[t]!.slot = layout.histAt + t * HIST_WORDS;
-        const round = (batch: MineTask[]) => this.#round(call, batch);
         const nanAt = await runBatchWide(round, tasks, new Int32Array(ctx), args.k, args.n);
         if (nanAt >= 0) throw nanError(nanAt, args.cols);
         return copyOut(target, args.out ?? sharedBytes(args.n));
@@ -346,18 +345,22 @@ export class PooledMiner {
     return this.#calls.run(ctx, args.signal, release, body);
   }
 
-  /** The call's tasks (see tasks.ts); the threads are told which caller buffers they get. */
+  /**
+   * The call's tasks (see tasks.ts), and a round function posting them (staging a non-shared loss
+   * task by task); the threads are told which caller buffers they get.
+   */
   #rowTasks(
     kind: number,
     call: PoolCall,
     args: CallArgs<Uint8Array | Int32Array>,
     layout: CallLayout,
     target: Uint8Array | Int32Array,
-  ): MineTask[] {
+  ): { tasks: MineTask[]; round: (tasks: MineTask[]) => Promise<number[]> } {
     const tasks = rowTasks(kind, call, args, layout, target, this.threads);
     if (args.lossShared) this.#threads.sees(args.loss.buffer as SharedArrayBuffer);
     if (args.outShared) this.#threads.sees(target.buffer as SharedArrayBuffer);
-    return tasks;
+    const stage = stager(args, call.ctx, layout, tasks);
+    return { tasks, round: (batch) => this.#round(call, batch, stage) };
   }
 
   /** Posts one task; a failure marks the call's buffer as held by a worker and stops the call. */
@@ -383,8 +386,13 @@ export class PooledMiner {
    * Posts every task and waits for all answers. A stopped call's answers are meaningless (tasks may
    * have been cancelled half-way): the round then rejects (the call has already settled).
    */
-  async #round(call: PoolCall, tasks: MineTask[]): Promise<number[]> {
-    const answers = await Promise.all(tasks.map((task) => this.#dispatch(call, task)));
+  async #round(call: PoolCall, tasks: MineTask[], stage?: (task: MineTask) => void): Promise<number[]> {
+    const answers = await Promise.all(
+      tasks.map((task) => {
+        stage?.(task);
+        return this.#dispatch(call, task);
+      }),
+    );
     if (!call.running) throw new Error('call stopped');
     return answers;
   }

@@ -5,7 +5,7 @@ import { planRanges } from './plan.ts';
 import type { MineTask } from './protocol.ts';
 import type { CallLayout } from './shared-buffers.ts';
 
-/** One task per planned row range, copying a non-shared `loss` into the staging buffer first. */
+/** One task per planned row range; a non-shared `loss` is read from the staging buffer (see `stager`). */
 export function rowTasks(
   kind: number,
   call: PoolCall,
@@ -16,16 +16,9 @@ export function rowTasks(
 ): MineTask[] {
   const { loss, n, cols } = args;
   const ctx = call.ctx;
-  let lossBuffer: SharedArrayBuffer;
-  let lossByte: number;
-  if (args.lossShared) {
-    lossBuffer = loss.buffer as SharedArrayBuffer;
-    lossByte = loss.byteOffset;
-  } else {
-    new Float32Array(ctx, layout.lossAt * 4, n).set(loss);
-    lossBuffer = ctx;
-    lossByte = layout.lossAt * 4;
-  }
+  // A non-shared loss is staged task by task as the tasks are posted (see `stager`).
+  const lossBuffer = args.lossShared ? (loss.buffer as SharedArrayBuffer) : ctx;
+  const lossByte = args.lossShared ? loss.byteOffset : layout.lossAt * 4;
   const outBuffer = target.buffer as SharedArrayBuffer;
   const bounds = planRanges(args.rows, cols, threads);
   const tasks: MineTask[] = [];
@@ -54,4 +47,25 @@ export function rowTasks(
     });
   }
   return tasks;
+}
+
+/**
+ * For a non-shared `loss`: copies a task's rows into the call's staging buffer, once per task, just
+ * before the task is posted, so the first threads start while later rows are still being copied
+ * (rather than after one serial copy of the whole batch). `undefined` for a shared `loss`.
+ */
+export function stager(
+  args: CallArgs<Uint8Array | Int32Array>,
+  ctx: SharedArrayBuffer,
+  layout: CallLayout,
+  tasks: readonly MineTask[],
+): ((task: MineTask) => void) | undefined {
+  if (args.lossShared) return undefined;
+  const { loss, cols } = args;
+  const staged = new Float32Array(ctx, layout.lossAt * 4, args.n);
+  const pending = new Set(tasks);
+  return (task) => {
+    if (!pending.delete(task)) return;
+    staged.set(loss.subarray(task.rowStart * cols, task.rowEnd * cols), task.rowStart * cols);
+  };
 }
