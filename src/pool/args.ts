@@ -45,7 +45,8 @@ export interface CallArgs<T extends Uint8Array | Int32Array> {
   readonly lossShared: boolean;
 }
 
-function describe(value: unknown): string {
+/** A value as the pool's messages show it: a number as itself, anything else by its type. */
+export function describe(value: unknown): string {
   return typeof value === 'number' ? String(value) : value === null ? 'null' : typeof value;
 }
 

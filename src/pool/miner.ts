@@ -4,7 +4,7 @@ import { hardNegativeMask } from '../mask.ts';
 import { rankDescending } from '../rank.ts';
 import { nanError } from '../validate.ts';
 import type { CallArgs, MineOptions } from './args.ts';
-import { batchWideArgs, maskArgs, rankArgs } from './args.ts';
+import { batchWideArgs, describe, maskArgs, rankArgs } from './args.ts';
 import { firstNanAnswer, runBatchWide } from './batch-wide-protocol.ts';
 import type { PoolCall } from './call.ts';
 import { CallRegistry } from './call.ts';
@@ -41,10 +41,6 @@ export interface MinerOptions {
    * when the miner is constructed. Default: the file next to this module in the package.
    */
   workerUrl?: URL | string;
-}
-
-function describe(value: unknown): string {
-  return typeof value === 'number' ? String(value) : value === null ? 'null' : typeof value;
 }
 
 function closedError(): Error {
@@ -95,8 +91,8 @@ function settle<T>(run: () => Promise<T>): Promise<T> {
  * was running and is replaced, so later calls succeed. An aborted call rejects at once and its tasks
  * still queued or running stop at their next check (within about 2^18 elements).
  *
- * This class is the pool alone; the package exports it as `HardNegativeMiner`, which adds the SSD
- * front end (`ssdNegatives`) on top (src/miner.ts), so the pool layer knows nothing of SSD.
+ * This class is the pool alone; the package's `HardNegativeMiner` extends it with the SSD front
+ * end's `ssdNegatives` (src/miner.ts), so the pool layer knows nothing of SSD.
  *
  * @example
  * ```ts

@@ -18,10 +18,6 @@ export interface WorkerLocation {
   readonly execArgv: string[] | undefined;
 }
 
-function describe(value: unknown): string {
-  return value === null ? 'null' : typeof value;
-}
-
 function locate(url: URL): WorkerLocation {
   if (!url.pathname.endsWith('.ts')) return { filename: url.href, execArgv: undefined };
   const tsx = createRequire(import.meta.url).resolve('tsx');
@@ -52,7 +48,9 @@ export function workerAt(value: unknown): WorkerLocation {
         `\`workerUrl\` must be a file: URL or an absolute path, got ${JSON.stringify(value)}`,
       );
   } else {
-    throw new TypeError(`\`workerUrl\` must be a URL or a string, got ${describe(value)}`);
+    throw new TypeError(
+      `\`workerUrl\` must be a URL or a string, got ${value === null ? 'null' : typeof value}`,
+    );
   }
   if (url.protocol !== 'file:') throw new RangeError(`\`workerUrl\` must be a file: URL, got ${url.href}`);
   const path = fileURLToPath(url);
