@@ -28,5 +28,8 @@ export type { PositivesInput } from './ssd/positives.ts';
 export type { CountCap, PositiveHandling, PresetSpec, SsdPreset } from './ssd/presets.ts';
 export { DEFAULT_PRESET, DEFAULT_RATIO, PRESET_NAMES, PRESETS } from './ssd/presets.ts';
 export type { ReferenceSsdOptions } from './ssd/reference-presets.ts';
+export { tfodNegatives } from './ssd/tfod.ts';
+export type { TfodLossType, TfodOptions, TfodResult } from './ssd/tfod-options.ts';
+export { referenceTfod } from './ssd/tfod-reference.ts';
 export { referenceSsdNegatives } from './ssd/reference-presets.ts';
 export type { NanOptions, NanPolicy } from './validate.ts';
