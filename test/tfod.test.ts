@@ -1,6 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { TfodOptions, TfodResult } from '../src/index.ts';
+import { readNpy } from '../src/npy/small.ts';
 import { referenceTfod, ssdNegatives, tfodNegatives } from '../src/index.ts';
 import { prng } from './support/adversarial.ts';
 import type { BoxRecipe } from './support/boxes.ts';
@@ -211,4 +215,58 @@ describe("preset 'tf_object_detection' semantics", () => {
     const huge = new Float32Array([-3e38, 0, 3e38, 1, 0, 0, 1, 1]);
     expect(errorOf(() => ssdNegatives({ ...base, boxes: huge }))).toMatch(/boxes at row 0, column 0/);
   });
+});
+
+describe('fixtures made by NumPy (and checked against TensorFlow 2.21) running HardExampleMiner', () => {
+  const dir = fileURLToPath(new URL('./fixtures/tfod/', import.meta.url));
+  const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as {
+    tf: string | null;
+    cases: Record<
+      string,
+      {
+        options: Record<string, unknown>;
+        positives_per_row: number[];
+        negatives_per_row: number[];
+        cls_loss_sum: number;
+        loc_loss_sum: number;
+        tf_cls_loss_sum?: number;
+        tf_loc_loss_sum?: number;
+      }
+    >;
+  };
+  const load = async (name: string) => (await readNpy(join(dir, name))).data;
+  for (const [name, c] of Object.entries(meta.cases)) {
+    it(name, async () => {
+      const loss = (await load(`${name}.loss.npy`)) as Float32Array;
+      const cols = loss.length / c.positives_per_row.length;
+      const o = c.options;
+      const result = ssdNegatives({
+        preset: 'tf_object_detection',
+        cols,
+        loss,
+        locLoss: (await load(`${name}.loc.npy`)) as Float32Array,
+        boxes: (await load(`${name}.boxes.npy`)) as Float32Array,
+        positives: (await load(`${name}.pos.npy`)) as Uint8Array,
+        ignored: (await load(`${name}.ign.npy`)) as Uint8Array,
+        numHardExamples: o.num_hard_examples as number | null,
+        iouThreshold: o.iou_threshold as number,
+        lossType: o.loss_type as 'cls' | 'loc' | 'both',
+        clsLossWeight: o.cls_loss_weight as number,
+        locLossWeight: o.loc_loss_weight as number,
+        maxNegativesPerPositive: o.max_negatives_per_positive as number | null,
+        minNegativesPerImage: o.min_negatives_per_image as number,
+      });
+      const kept = (await load(`${name}.kept.npy`)) as Uint8Array;
+      expect(Array.from(result.selected)).toEqual(Array.from(kept));
+      expect(Array.from(result.positivesPerRow)).toEqual(c.positives_per_row);
+      expect(Array.from(result.negativesPerRow)).toEqual(c.negatives_per_row);
+      expect(result.clsLossSum).toBe(c.cls_loss_sum);
+      expect(result.locLossSum).toBe(c.loc_loss_sum);
+      if (c.tf_cls_loss_sum !== undefined) {
+        // TensorFlow sums in float32, in its own order.
+        expect(result.clsLossSum).toBeCloseTo(c.tf_cls_loss_sum, 3);
+        expect(result.locLossSum).toBeCloseTo(c.tf_loc_loss_sum!, 3);
+      }
+    });
+  }
 });
