@@ -29,6 +29,8 @@ export type { CountCap, PositiveHandling, PresetSpec, SsdPreset } from './ssd/pr
 export { DEFAULT_PRESET, DEFAULT_RATIO, PRESET_NAMES, PRESETS } from './ssd/presets.ts';
 export type { ReferenceSsdOptions } from './ssd/reference-presets.ts';
 export { tfodNegatives } from './ssd/tfod.ts';
+export type { TfodPooledOptions } from './ssd/tfod-pooled.ts';
+export { tfodNegativesPooled } from './ssd/tfod-pooled.ts';
 export type { TfodLossType, TfodOptions, TfodResult } from './ssd/tfod-options.ts';
 export { referenceTfod } from './ssd/tfod-reference.ts';
 export { referenceSsdNegatives } from './ssd/reference-presets.ts';

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { TfodOptions, TfodResult } from '../src/index.ts';
 import { readNpy } from '../src/npy/small.ts';
-import { referenceTfod, ssdNegatives, tfodNegatives } from '../src/index.ts';
+import { HardNegativeMiner, referenceTfod, ssdNegatives, ssdNegativesPooled, tfodNegatives } from '../src/index.ts';
 import { prng } from './support/adversarial.ts';
 import type { BoxRecipe } from './support/boxes.ts';
 import { boxRecipe, makeBoxes, makeScores, thresholdOf } from './support/boxes.ts';
@@ -269,4 +269,37 @@ describe('fixtures made by NumPy (and checked against TensorFlow 2.21) running H
       }
     });
   }
+});
+
+describe("preset 'tf_object_detection' on the pool", () => {
+  it('ssdNegativesPooled = ssdNegatives (several row ranges per thread)', async () => {
+    await using miner = new HardNegativeMiner({ threads: 2 });
+    await fc.assert(
+      fc.asyncProperty(boxRecipe(40), optionDraw, fc.integer({ min: 2, max: 12 }), async (r, o, rows) => {
+        const options = buildOptions({ ...r, rows }, o);
+        const pooled = await ssdNegativesPooled(miner, options);
+        expect(plain(pooled)).toEqual(plain(ssdNegatives(options)));
+      }),
+      fuzzParameters(0.03, 15),
+    );
+  });
+
+  it('rejects (never throws) bad options, an aborted signal and a closed miner; writes into `out`', async () => {
+    const miner = new HardNegativeMiner({ threads: 2 });
+    const r: BoxRecipe = { rows: 6, cols: 30, boxStyle: 'ssd', scoreStyle: 'mixed', threshold: 5, seed: 3 };
+    const options = buildOptions(r, { lossType: 'cls', hard: null, ratio: 3, minNeg: 1, withIgnored: true, withLoc: true });
+    const out = new Uint8Array(6 * 30);
+    const result = await ssdNegativesPooled(miner, { ...options, out });
+    expect(result.selected).toBe(out);
+    expect(plain(result)).toEqual(plain(referenceTfod(options)));
+    const bad = ssdNegativesPooled(miner, { ...options, iouThreshold: 2 });
+    await expect(bad).rejects.toThrow(/`options.iouThreshold` must be in \[0, 1\]/);
+    const controller = new AbortController();
+    controller.abort();
+    await expect(ssdNegativesPooled(miner, { ...options, signal: controller.signal })).rejects.toMatchObject({
+      name: 'AbortError',
+    });
+    await miner.close();
+    await expect(ssdNegativesPooled(miner, options)).rejects.toThrow(/closed/);
+  });
 });

@@ -1,6 +1,10 @@
 import type { HardNegativeMiner, MineOptions } from '../pool/miner.ts';
 import type { SsdNegativesOptions, SsdNegativesResult } from './plan.ts';
 import { finishSsdNegatives, planSsdNegatives } from './plan.ts';
+import type { TfodPooledOptions } from './tfod-pooled.ts';
+import { tfodNegativesPooled } from './tfod-pooled.ts';
+import type { TfodResult } from './tfod-options.ts';
+import { isTfodOptions } from './tfod-options.ts';
 
 /** Options of {@link ssdNegativesPooled}: those of `ssdNegatives`, plus an abort signal. */
 export type SsdNegativesPooledOptions = SsdNegativesOptions & Pick<MineOptions, 'signal'>;
@@ -22,11 +26,19 @@ function sharedFloats(length: number): Float32Array {
  *
  * Rejects (never throws) with `ssdNegatives`' errors, or the miner's (`AbortError`, closed miner,
  * worker failure).
+ *
+ * `preset: 'tf_object_detection'` runs `tfodNegativesPooled` (images in parallel, see there).
  */
+export async function ssdNegativesPooled(miner: HardNegativeMiner, options: TfodPooledOptions): Promise<TfodResult>;
 export async function ssdNegativesPooled(
   miner: HardNegativeMiner,
   options: SsdNegativesPooledOptions,
-): Promise<SsdNegativesResult> {
+): Promise<SsdNegativesResult>;
+export async function ssdNegativesPooled(
+  miner: HardNegativeMiner,
+  options: SsdNegativesPooledOptions | TfodPooledOptions,
+): Promise<SsdNegativesResult | TfodResult> {
+  if (isTfodOptions(options)) return tfodNegativesPooled(miner, options);
   const plan = planSsdNegatives(options, sharedFloats);
   const mineOptions: MineOptions = { nan: plan.nanLargest ? 'largest' : 'error' };
   if (options.signal !== undefined) mineOptions.signal = options.signal;
