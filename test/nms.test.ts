@@ -17,13 +17,33 @@ function runRow(
   plain: boolean,
 ): number[] {
   const selected = new Int32Array(cols);
-  const m = nmsRow(bitsOf(scores), row * cols, boxes, 4 * row * cols, cols, threshold, maxOutput, selected, nmsScratch(cols), plain);
+  const m = nmsRow(
+    bitsOf(scores),
+    row * cols,
+    boxes,
+    4 * row * cols,
+    cols,
+    threshold,
+    maxOutput,
+    selected,
+    nmsScratch(cols),
+    plain,
+  );
   return Array.from(selected.subarray(0, m));
 }
 
 describe('candidate order', () => {
   it('is score descending, lower index first on ties (-0 == +0), -Inf never a candidate', () => {
-    const scores = new Float32Array([1, -0, 2, 0, Number.NEGATIVE_INFINITY, 2, Number.POSITIVE_INFINITY, -1e-45]);
+    const scores = new Float32Array([
+      1,
+      -0,
+      2,
+      0,
+      Number.NEGATIVE_INFINITY,
+      2,
+      Number.POSITIVE_INFINITY,
+      -1e-45,
+    ]);
     const order = new Int32Array(scores.length);
     const n = candidateOrder(bitsOf(scores), 0, scores.length, order, orderScratch(scores.length));
     expect(Array.from(order.subarray(0, n))).toEqual([6, 2, 5, 0, 1, 3, 7]);
@@ -100,7 +120,14 @@ describe('greedy NMS: grid = plain = the literal kernel loop', () => {
   });
 
   it('a large SSD-like row (8732 boxes, 0.99 and 0.5) matches the plain path', () => {
-    const r = { rows: 1, cols: 8732, boxStyle: 'ssd' as const, scoreStyle: 'mixed' as const, threshold: 7, seed: 11 };
+    const r = {
+      rows: 1,
+      cols: 8732,
+      boxStyle: 'ssd' as const,
+      scoreStyle: 'mixed' as const,
+      threshold: 7,
+      seed: 11,
+    };
     const boxes = makeBoxes(r);
     const scores = makeScores(r);
     for (const t of [0.99, 0.5, 0.05]) {

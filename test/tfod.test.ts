@@ -4,8 +4,14 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { TfodOptions, TfodResult } from '../src/index.ts';
+import {
+  HardNegativeMiner,
+  referenceTfod,
+  ssdNegatives,
+  ssdNegativesPooled,
+  tfodNegatives,
+} from '../src/index.ts';
 import { readNpy } from '../src/npy/small.ts';
-import { HardNegativeMiner, referenceTfod, ssdNegatives, ssdNegativesPooled, tfodNegatives } from '../src/index.ts';
 import { prng } from './support/adversarial.ts';
 import type { BoxRecipe } from './support/boxes.ts';
 import { boxRecipe, makeBoxes, makeScores, thresholdOf } from './support/boxes.ts';
@@ -98,21 +104,27 @@ describe("preset 'tf_object_detection' = the literal HardExampleMiner", () => {
 
   it('a NaN in the loss, the location loss or a box gives the same error on both paths', () => {
     fc.assert(
-      fc.property(boxRecipe(20), optionDraw, fc.constantFrom('loss', 'locLoss', 'boxes'), fc.nat(), (r, o, where, at) => {
-        const options = buildOptions(r, { ...o, withLoc: true });
-        const target = options[where as 'loss' | 'locLoss' | 'boxes']!;
-        target[at % target.length] = Number.NaN;
-        const message = errorOf(() => tfodNegatives(options));
-        expect(message).toMatch(/^RangeError: (loss|locLoss|boxes) is NaN at row \d+, column \d+/);
-        expect(errorOf(() => referenceTfod(options))).toBe(message);
-      }),
+      fc.property(
+        boxRecipe(20),
+        optionDraw,
+        fc.constantFrom('loss', 'locLoss', 'boxes'),
+        fc.nat(),
+        (r, o, where, at) => {
+          const options = buildOptions(r, { ...o, withLoc: true });
+          const target = options[where as 'loss' | 'locLoss' | 'boxes']!;
+          target[at % target.length] = Number.NaN;
+          const message = errorOf(() => tfodNegatives(options));
+          expect(message).toMatch(/^RangeError: (loss|locLoss|boxes) is NaN at row \d+, column \d+/);
+          expect(errorOf(() => referenceTfod(options))).toBe(message);
+        },
+      ),
       fuzzParameters(0.03, 20),
     );
   });
 });
 
 describe("preset 'tf_object_detection' semantics", () => {
-  it("reproduces the docstring example of _subsample_selection_to_desired_neg_pos_ratio", () => {
+  it('reproduces the docstring example of _subsample_selection_to_desired_neg_pos_ratio', () => {
     // NMS picks [2, 4, 5, 7, 9, 10] in that order; positives 2 and 5; ratio 1: keeps [2, 4, 5, 7].
     const loss = new Float32Array(12).fill(NEG_INF);
     [2, 4, 5, 7, 9, 10].forEach((i, k) => {
@@ -200,18 +212,32 @@ describe("preset 'tf_object_detection' semantics", () => {
       boxes: new Float32Array(8),
       lossType: 'cls',
     };
-    expect(errorOf(() => ssdNegatives({ ...base, lossType: 'both' }))).toMatch(/`options.locLoss` is required for lossType 'both'/);
-    expect(errorOf(() => ssdNegatives({ ...base, iouThreshold: 1.5 }))).toMatch(/`options.iouThreshold` must be in \[0, 1\]/);
-    expect(errorOf(() => ssdNegatives({ ...base, numHardExamples: -1 }))).toMatch(/`options.numHardExamples`/);
-    expect(errorOf(() => ssdNegatives({ ...base, maxNegativesPerPositive: -1 }))).toMatch(/`options.maxNegativesPerPositive`/);
-    expect(errorOf(() => ssdNegatives({ ...base, boxes: new Float32Array(7) }))).toMatch(/`options.boxes` must hold 4 numbers/);
+    expect(errorOf(() => ssdNegatives({ ...base, lossType: 'both' }))).toMatch(
+      /`options.locLoss` is required for lossType 'both'/,
+    );
+    expect(errorOf(() => ssdNegatives({ ...base, iouThreshold: 1.5 }))).toMatch(
+      /`options.iouThreshold` must be in \[0, 1\]/,
+    );
+    expect(errorOf(() => ssdNegatives({ ...base, numHardExamples: -1 }))).toMatch(
+      /`options.numHardExamples`/,
+    );
+    expect(errorOf(() => ssdNegatives({ ...base, maxNegativesPerPositive: -1 }))).toMatch(
+      /`options.maxNegativesPerPositive`/,
+    );
+    expect(errorOf(() => ssdNegatives({ ...base, boxes: new Float32Array(7) }))).toMatch(
+      /`options.boxes` must hold 4 numbers/,
+    );
     expect(errorOf(() => ssdNegatives({ ...base, ignored: [1, 0], positives: [1, 0] }))).toMatch(
       /`options.ignored` marks a positive at row 0, column 0/,
     );
-    expect(errorOf(() => ssdNegatives({ ...base, nan: 'largest' as 'error' }))).toMatch(/`options.nan` must be 'error'/);
+    expect(errorOf(() => ssdNegatives({ ...base, nan: 'largest' as 'error' }))).toMatch(
+      /`options.nan` must be 'error'/,
+    );
     const inf = new Float32Array(8);
     inf[6] = Number.POSITIVE_INFINITY;
-    expect(errorOf(() => ssdNegatives({ ...base, boxes: inf }))).toMatch(/boxes at row 0, column 1 .* infinite/);
+    expect(errorOf(() => ssdNegatives({ ...base, boxes: inf }))).toMatch(
+      /boxes at row 0, column 1 .* infinite/,
+    );
     const huge = new Float32Array([-3e38, 0, 3e38, 1, 0, 0, 1, 1]);
     expect(errorOf(() => ssdNegatives({ ...base, boxes: huge }))).toMatch(/boxes at row 0, column 0/);
   });
@@ -287,7 +313,14 @@ describe("preset 'tf_object_detection' on the pool", () => {
   it('rejects (never throws) bad options, an aborted signal and a closed miner; writes into `out`', async () => {
     const miner = new HardNegativeMiner({ threads: 2 });
     const r: BoxRecipe = { rows: 6, cols: 30, boxStyle: 'ssd', scoreStyle: 'mixed', threshold: 5, seed: 3 };
-    const options = buildOptions(r, { lossType: 'cls', hard: null, ratio: 3, minNeg: 1, withIgnored: true, withLoc: true });
+    const options = buildOptions(r, {
+      lossType: 'cls',
+      hard: null,
+      ratio: 3,
+      minNeg: 1,
+      withIgnored: true,
+      withLoc: true,
+    });
     const out = new Uint8Array(6 * 30);
     const result = await ssdNegativesPooled(miner, { ...options, out });
     expect(result.selected).toBe(out);

@@ -5,8 +5,9 @@
  * arenas that are reused call after call, never to callers' buffers. No validation: the coordinator
  * validated the call.
  */
-import type { TfodTask } from '../src/ssd/tfod-pooled.ts';
+
 import { mineTfodRows } from '../src/ssd/tfod.ts';
+import type { TfodTask } from '../src/ssd/tfod-pooled.ts';
 
 /** Runs a task; answers the number of rows mined. */
 export default function run(task: TfodTask): number {

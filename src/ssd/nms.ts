@@ -155,7 +155,13 @@ export function nmsRow(
 }
 
 /** Every candidate against every selected box, newest first (as the kernel iterates). */
-function plainNms(s: NmsScratch, n: number, threshold: number, maxOutput: number, selected: Int32Array): number {
+function plainNms(
+  s: NmsScratch,
+  n: number,
+  threshold: number,
+  maxOutput: number,
+  selected: Int32Array,
+): number {
   const order = s.order;
   let count = 0;
   for (let k = 0; k < n && count < maxOutput; k++) {
@@ -186,7 +192,13 @@ function queryRadius(t: number, width: number, corner: number): number {
   return ((1 - t) / t) * width * 1.01 + Math.abs(corner) * 2 ** -40;
 }
 
-function gridNms(s: NmsScratch, n: number, threshold: number, maxOutput: number, selected: Int32Array): number {
+function gridNms(
+  s: NmsScratch,
+  n: number,
+  threshold: number,
+  maxOutput: number,
+  selected: Int32Array,
+): number {
   const { order, head, next, x0, y0, x1, y1, area } = s;
   const t = threshold - IOU_SLACK;
   // The grid spans the lower corners of the row's positive-area boxes (the only ones that can

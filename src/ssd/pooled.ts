@@ -1,10 +1,10 @@
 import type { HardNegativeMiner, MineOptions } from '../pool/miner.ts';
 import type { SsdNegativesOptions, SsdNegativesResult } from './plan.ts';
 import { finishSsdNegatives, planSsdNegatives } from './plan.ts';
-import type { TfodPooledOptions } from './tfod-pooled.ts';
-import { tfodNegativesPooled } from './tfod-pooled.ts';
 import type { TfodResult } from './tfod-options.ts';
 import { isTfodOptions } from './tfod-options.ts';
+import type { TfodPooledOptions } from './tfod-pooled.ts';
+import { tfodNegativesPooled } from './tfod-pooled.ts';
 
 /** Options of {@link ssdNegativesPooled}: those of `ssdNegatives`, plus an abort signal. */
 export type SsdNegativesPooledOptions = SsdNegativesOptions & Pick<MineOptions, 'signal'>;
@@ -29,7 +29,10 @@ function sharedFloats(length: number): Float32Array {
  *
  * `preset: 'tf_object_detection'` runs `tfodNegativesPooled` (images in parallel, see there).
  */
-export async function ssdNegativesPooled(miner: HardNegativeMiner, options: TfodPooledOptions): Promise<TfodResult>;
+export async function ssdNegativesPooled(
+  miner: HardNegativeMiner,
+  options: TfodPooledOptions,
+): Promise<TfodResult>;
 export async function ssdNegativesPooled(
   miner: HardNegativeMiner,
   options: SsdNegativesPooledOptions,

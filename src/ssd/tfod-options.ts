@@ -104,7 +104,9 @@ export const TFOD_PRESET = 'tf_object_detection';
 /** Whether options ask for the `'tf_object_detection'` preset. */
 export function isTfodOptions(options: unknown): options is TfodOptions {
   return (
-    options !== null && typeof options === 'object' && (options as { preset?: unknown }).preset === TFOD_PRESET
+    options !== null &&
+    typeof options === 'object' &&
+    (options as { preset?: unknown }).preset === TFOD_PRESET
   );
 }
 
@@ -124,7 +126,7 @@ function checkWhole(value: unknown, name: string): number {
 
 function nanAt(array: Float32Array, what: string, cols: number, per: number): RangeError | undefined {
   for (let i = 0; i < array.length; i++) {
-    if (array[i] !== array[i]) {
+    if (Number.isNaN(array[i])) {
       const anchor = Math.floor(i / per);
       const where = per === 1 ? '' : `, coordinate ${i % per}`;
       return new RangeError(
@@ -196,13 +198,17 @@ export function planTfod(options: TfodOptions): TfodPlan {
   }
   const lossType = options.lossType ?? 'both';
   if (lossType !== 'cls' && lossType !== 'loc' && lossType !== 'both') {
-    throw new RangeError(`\`options.lossType\` must be 'cls', 'loc' or 'both', got ${JSON.stringify(lossType)}`);
+    throw new RangeError(
+      `\`options.lossType\` must be 'cls', 'loc' or 'both', got ${JSON.stringify(lossType)}`,
+    );
   }
   let locLoss: Float32Array | undefined;
   if (options.locLoss !== undefined) {
     locLoss = checkLoss(options.locLoss, 'options.locLoss');
     if (locLoss.length !== n) {
-      throw new RangeError(`\`options.locLoss\` must have ${n} elements like \`options.loss\`, got ${locLoss.length}`);
+      throw new RangeError(
+        `\`options.locLoss\` must have ${n} elements like \`options.loss\`, got ${locLoss.length}`,
+      );
     }
   } else if (lossType !== 'cls') {
     throw new TypeError(
@@ -213,7 +219,9 @@ export function planTfod(options: TfodOptions): TfodPlan {
   const maxOutput = hard === null ? cols : Math.min(checkWhole(hard, 'options.numHardExamples'), cols);
   const threshold = Math.fround(checkNumber(options.iouThreshold ?? 0.7, 'options.iouThreshold'));
   if (!(threshold >= 0 && threshold <= 1)) {
-    throw new RangeError(`\`options.iouThreshold\` must be in [0, 1] (as TensorFlow requires), got ${options.iouThreshold}`);
+    throw new RangeError(
+      `\`options.iouThreshold\` must be in [0, 1] (as TensorFlow requires), got ${options.iouThreshold}`,
+    );
   }
   const clsWeight = Math.fround(checkNumber(options.clsLossWeight ?? 0.05, 'options.clsLossWeight'));
   const locWeight = Math.fround(checkNumber(options.locLossWeight ?? 0.06, 'options.locLossWeight'));

@@ -115,7 +115,21 @@ function layout(plan: TfodPlan): { size: number; place: (arena: SharedArrayBuffe
     }
     const { cols, maxOutput, threshold, lossType, clsWeight, locWeight, ratio, minNegatives } = plan;
     return {
-      input: { cols, loss, locLoss, boxes, positives, ignored, maxOutput, threshold, lossType, clsWeight, locWeight, ratio, minNegatives },
+      input: {
+        cols,
+        loss,
+        locLoss,
+        boxes,
+        positives,
+        ignored,
+        maxOutput,
+        threshold,
+        lossType,
+        clsWeight,
+        locWeight,
+        ratio,
+        minNegatives,
+      },
       output: {
         selected: new Uint8Array(arena, at.selected, n),
         positivesPerRow: new Int32Array(arena, at.posRow, rows),
@@ -147,7 +161,10 @@ function abortError(signal: AbortSignal): DOMException {
  * Rejects (never throws) with the synchronous call's errors, an `AbortError` (`options.signal`), a
  * closed miner, or a worker failure.
  */
-export async function tfodNegativesPooled(host: TfodPoolHost, options: TfodPooledOptions): Promise<TfodResult> {
+export async function tfodNegativesPooled(
+  host: TfodPoolHost,
+  options: TfodPooledOptions,
+): Promise<TfodResult> {
   if (host.closed) throw new Error('this HardNegativeMiner is closed; create a new one');
   const signal = options.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {

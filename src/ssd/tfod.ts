@@ -104,7 +104,18 @@ export function mineTfodRows(
       scoreBits = scoreBitsBoth;
       scoreBase = 0;
     }
-    const m = nmsRow(scoreBits, scoreBase, boxes, 4 * base, cols, input.threshold, input.maxOutput, sel, s.nms, plain);
+    const m = nmsRow(
+      scoreBits,
+      scoreBase,
+      boxes,
+      4 * base,
+      cols,
+      input.threshold,
+      input.maxOutput,
+      sel,
+      s.nms,
+      plain,
+    );
     const out = output.selected;
     out.fill(0, base, base + cols);
     let pos = 0;

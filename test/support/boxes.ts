@@ -60,8 +60,10 @@ export function makeBoxes(r: BoxRecipe): Float32Array {
       }
       case 'duplicates': {
         const k = Math.floor(rand() * 3);
-        if (u < 0.2) put(i, 0.5, 0.5, 0.5, 0.9); // zero area
-        else if (u < 0.3) put(i, 0.3, 0.3, 0.3, 0.3); // a point
+        if (u < 0.2)
+          put(i, 0.5, 0.5, 0.5, 0.9); // zero area
+        else if (u < 0.3)
+          put(i, 0.3, 0.3, 0.3, 0.3); // a point
         else put(i, 0.1 * k, 0.2 * k, 0.1 * k + 0.4, 0.2 * k + 0.3);
         break;
       }
