@@ -7,7 +7,7 @@ import { NpyWriter } from '../npy/writer.ts';
 import { HardNegativeMiner } from '../pool/miner.ts';
 import { firstNonBinary } from '../ssd/positives.ts';
 import type { TfodLossType, TfodOptions } from '../ssd/tfod-options.ts';
-import { TFOD_PRESET } from '../ssd/tfod-options.ts';
+import { describeBadInput, findBadInput, TFOD_PRESET } from '../ssd/tfod-options.ts';
 import { tfodNegativesPooled } from '../ssd/tfod-pooled.ts';
 import type { OptionTable, OptionValues } from './args.ts';
 import { parseCount, parseOptions, parseRows, parseThreads, required, resolveRows, str } from './args.ts';
@@ -207,34 +207,6 @@ function checkBoxesFile(reader: NpyReader, rows: number, cols: number, lossFile:
   checkOrder(reader);
 }
 
-/** The first NaN (or, for boxes, non-finite box) of a chunk as a DataError naming the file row. */
-function badValue(
-  file: string,
-  data: Float32Array,
-  per: number,
-  cols: number,
-  rowStart: number,
-): DataError | undefined {
-  for (let i = 0; i < data.length; i += per) {
-    let bad = false;
-    if (per === 1) bad = Number.isNaN(data[i]);
-    else {
-      const h = Math.fround(data[i + 2]! - data[i]!);
-      const w = Math.fround(data[i + 3]! - data[i + 1]!);
-      bad = !(Number.isFinite(h) && Number.isFinite(w) && Number.isFinite(Math.fround(h * w)));
-    }
-    if (!bad) continue;
-    const anchor = i / per;
-    const where = `row ${rowStart + Math.floor(anchor / cols)}, column ${anchor % cols}`;
-    return new DataError(
-      per === 1
-        ? `${file}: loss is NaN at ${where}; --preset tf_object_detection takes no NaN`
-        : `${file}: the box at ${where} ([${Array.from(data.subarray(i, i + 4)).join(', ')}]) is not finite or has an infinite float32 area`,
-    );
-  }
-  return undefined;
-}
-
 /** `hnm mine --preset tf_object_detection ...`: resolves to the exit status. */
 export async function tfodCommand(argv: readonly string[]): Promise<number> {
   const values = parseOptions(argv, OPTIONS);
@@ -312,11 +284,11 @@ export async function tfodCommand(argv: readonly string[]): Promise<number> {
       };
       const positives = await bytes('positives');
       const ignored = readers.ignored ? await bytes('ignored') : undefined;
-      const bad =
-        badValue(files.loss, loss, 1, cols, rowStart) ??
-        (locLoss ? badValue(files.loc!, locLoss, 1, cols, rowStart) : undefined) ??
-        badValue(files.boxes, boxes, 4, cols, rowStart);
-      if (bad) throw bad;
+      const bad = findBadInput(loss, locLoss, boxes);
+      if (bad) {
+        const file = bad.input === 'loss' ? files.loss : bad.input === 'locLoss' ? files.loc : files.boxes;
+        throw new DataError(`${file}: ${describeBadInput(bad, cols, rowStart)}`);
+      }
       if (ignored) {
         for (let i = 0; i < n; i++) {
           if ((ignored[i]! & positives[i]!) !== 0) {

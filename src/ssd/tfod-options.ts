@@ -124,39 +124,56 @@ function checkWhole(value: unknown, name: string): number {
   return value as number;
 }
 
-function nanAt(array: Float32Array, what: string, cols: number, per: number): RangeError | undefined {
-  for (let i = 0; i < array.length; i++) {
-    if (Number.isNaN(array[i])) {
-      const anchor = Math.floor(i / per);
-      const where = per === 1 ? '' : `, coordinate ${i % per}`;
-      return new RangeError(
-        `${what} is NaN at row ${Math.floor(anchor / cols)}, column ${anchor % cols}${where}; ` +
-          "preset 'tf_object_detection' takes no NaN (TensorFlow's NMS would silently skip or misplace it)",
-      );
-    }
+/** The first input value the preset refuses (see {@link findBadInput}). */
+export interface BadInput {
+  readonly input: 'loss' | 'locLoss' | 'boxes';
+  /** The anchor: its flat index `row * cols + column`. */
+  readonly anchor: number;
+  /** For boxes: the NaN coordinate (0..3), or -1 for a box that is not finite (see below). */
+  readonly coordinate: number;
+  /** For boxes: its four numbers. */
+  readonly box?: readonly number[];
+}
+
+/**
+ * The first NaN in `loss`, `locLoss`, then `boxes`, else the first box with an infinite corner or
+ * corners so far apart that the kernel's float32 side or area overflows. Such a box makes
+ * TensorFlow's IoU NaN, and its NMS then re-queues the candidate with its score times 0 (a soft-NMS
+ * side effect of `suppress_weight`): a decoded box like that means training diverged, so the preset
+ * refuses it, like a NaN. O(rows * cols).
+ */
+export function findBadInput(
+  loss: Float32Array,
+  locLoss: Float32Array | undefined,
+  boxes: Float32Array,
+): BadInput | undefined {
+  const nan = (array: Float32Array): number => array.findIndex((x) => Number.isNaN(x));
+  let at = nan(loss);
+  if (at >= 0) return { input: 'loss', anchor: at, coordinate: 0 };
+  at = locLoss === undefined ? -1 : nan(locLoss);
+  if (at >= 0) return { input: 'locLoss', anchor: at, coordinate: 0 };
+  at = nan(boxes);
+  if (at >= 0) return { input: 'boxes', anchor: at >> 2, coordinate: at & 3 };
+  for (let o = 0; o < boxes.length; o += 4) {
+    const h = Math.fround(boxes[o + 2]! - boxes[o]!);
+    const w = Math.fround(boxes[o + 3]! - boxes[o + 1]!);
+    if (Number.isFinite(h) && Number.isFinite(w) && Number.isFinite(Math.fround(h * w))) continue;
+    return { input: 'boxes', anchor: o >> 2, coordinate: -1, box: Array.from(boxes.subarray(o, o + 4)) };
   }
   return undefined;
 }
 
-/**
- * A box with an infinite corner, or corners so far apart that the kernel's float32 area overflows,
- * makes TensorFlow's IoU NaN, and its NMS then re-queues the candidate with its score times 0 (a
- * soft-NMS side effect of `suppress_weight`): a decoded box like that means training diverged, so it
- * is an error here, like a NaN.
- */
-function unboundedBox(boxes: Float32Array, cols: number): RangeError | undefined {
-  for (let o = 0; o < boxes.length; o += 4) {
-    const h = Math.fround(boxes[o + 2]! - boxes[o]!);
-    const w = Math.fround(boxes[o + 3]! - boxes[o + 1]!);
-    const area = Math.fround(h * w);
-    if (Number.isFinite(h) && Number.isFinite(w) && Number.isFinite(area)) continue;
-    const anchor = o / 4;
-    return new RangeError(
-      `boxes at row ${Math.floor(anchor / cols)}, column ${anchor % cols} ([${Array.from(boxes.subarray(o, o + 4)).join(', ')}]) ` +
-        'have an infinite corner, side or float32 area; decoded boxes must be finite',
-    );
+/** The words for a {@link BadInput}, naming its row (plus `rowOffset`) and column. */
+export function describeBadInput(bad: BadInput, cols: number, rowOffset = 0): string {
+  const where = `row ${rowOffset + Math.floor(bad.anchor / cols)}, column ${bad.anchor % cols}`;
+  if (bad.coordinate < 0) {
+    return `boxes at ${where} ([${bad.box!.join(', ')}]) have an infinite corner, side or float32 area; decoded boxes must be finite`;
   }
-  return undefined;
+  const coordinate = bad.input === 'boxes' ? `, coordinate ${bad.coordinate}` : '';
+  return (
+    `${bad.input} is NaN at ${where}${coordinate}; ` +
+    "preset 'tf_object_detection' takes no NaN (TensorFlow's NMS would silently skip or misplace it)"
+  );
 }
 
 /**
@@ -233,12 +250,8 @@ export function planTfod(options: TfodOptions): TfodPlan {
   }
   const minNegatives = checkWhole(options.minNegativesPerImage ?? 0, 'options.minNegativesPerImage');
   const out = checkOut(options.out, n, Uint8Array);
-  const bad =
-    nanAt(loss, 'loss', cols, 1) ??
-    (locLoss === undefined ? undefined : nanAt(locLoss, 'locLoss', cols, 1)) ??
-    nanAt(boxes, 'boxes', cols, 4) ??
-    unboundedBox(boxes, cols);
-  if (bad !== undefined) throw bad;
+  const bad = findBadInput(loss, locLoss, boxes);
+  if (bad !== undefined) throw new RangeError(describeBadInput(bad, cols));
   return {
     rows,
     cols,
