@@ -30,4 +30,9 @@ export type { CountCap, PositiveHandling, PresetSpec, SsdPreset } from './ssd/pr
 export { DEFAULT_PRESET, DEFAULT_RATIO, PRESET_NAMES, PRESETS } from './ssd/presets.ts';
 export type { ReferenceSsdOptions } from './ssd/reference-presets.ts';
 export { referenceSsdNegatives } from './ssd/reference-presets.ts';
+export { tfodNegatives } from './ssd/tfod.ts';
+export type { TfodLossType, TfodOptions, TfodResult } from './ssd/tfod-options.ts';
+export type { TfodPooledOptions } from './ssd/tfod-pooled.ts';
+export { tfodNegativesPooled } from './ssd/tfod-pooled.ts';
+export { referenceTfod } from './ssd/tfod-reference.ts';
 export type { NanOptions, NanPolicy } from './validate.ts';

@@ -6,6 +6,8 @@ import { PooledMiner } from './pool/miner.ts';
 import type { SsdNegativesResult } from './ssd/plan.ts';
 import type { SsdNegativesPooledOptions } from './ssd/pooled.ts';
 import { ssdNegativesPooled } from './ssd/pooled.ts';
+import type { TfodResult } from './ssd/tfod-options.ts';
+import type { TfodPooledOptions } from './ssd/tfod-pooled.ts';
 
 /**
  * Hard negative mining over a pool of worker threads that share memory with the caller: `mask`,
@@ -23,9 +25,14 @@ export class HardNegativeMiner extends PooledMiner {
   /**
    * `ssdNegatives` (the SSD framework presets) with the mining on this pool; the same result, bit for
    * bit. Same as `ssdNegativesPooled(this, options)`. Rejects (never throws) with `ssdNegatives`'
-   * errors or {@link PooledMiner.mask}'s.
+   * errors or {@link PooledMiner.mask}'s. `preset: 'tf_object_detection'` gives that preset's result
+   * (its NMS runs per row range on a worker pool of its own).
    */
-  ssdNegatives(options: SsdNegativesPooledOptions): Promise<SsdNegativesResult> {
-    return ssdNegativesPooled(this, options);
+  ssdNegatives(options: TfodPooledOptions): Promise<TfodResult>;
+  ssdNegatives(options: SsdNegativesPooledOptions): Promise<SsdNegativesResult>;
+  ssdNegatives(
+    options: SsdNegativesPooledOptions | TfodPooledOptions,
+  ): Promise<SsdNegativesResult | TfodResult> {
+    return ssdNegativesPooled(this, options as SsdNegativesPooledOptions);
   }
 }

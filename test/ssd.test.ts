@@ -599,11 +599,19 @@ describe('the streaming building blocks', () => {
           const perRow = new Int32Array(rows);
           let got: Uint8Array;
           if (spec.batchWide) {
-            const k = prepareBatch(spec, 2, 0, bits, positives, cols, rows, bits, perRow);
+            const k = prepareBatch(
+              { spec, ratio: 2, minNegatives: 0 },
+              { bits, positives, rows, cols },
+              { bits, positivesPerRow: perRow },
+            );
             got = hardNegativeMask(work, rows * cols, k);
           } else {
             const counts = new Int32Array(rows);
-            prepareImageRows(spec, 2, 0, bits, positives, cols, rows, bits, counts, perRow);
+            prepareImageRows(
+              { spec, ratio: 2, minNegatives: 0 },
+              { bits, positives, rows, cols },
+              { bits, counts, positivesPerRow: perRow },
+            );
             got = hardNegativeMask(work, cols, counts);
           }
           expect([...got]).toEqual([...expected]);
@@ -616,8 +624,13 @@ describe('the streaming building blocks', () => {
   it('refuses to mix per-image and batch-wide preparation', () => {
     const z = new Int32Array(2);
     const p = new Uint8Array(2);
-    expect(() => prepareImageRows(PRESETS.ssd_keras, 3, 0, z, p, 2, 1, z, z, z)).toThrow(/whole batch/);
-    expect(() => prepareBatch(PRESETS.mmdet, 3, 0, z, p, 2, 1, z, z)).toThrow(/per image/);
+    const block = { bits: z, positives: p, rows: 1, cols: 2 };
+    const keras = { spec: PRESETS.ssd_keras, ratio: 3, minNegatives: 0 };
+    const mmdet = { spec: PRESETS.mmdet, ratio: 3, minNegatives: 0 };
+    expect(() => prepareImageRows(keras, block, { bits: z, counts: z, positivesPerRow: z })).toThrow(
+      /whole batch/,
+    );
+    expect(() => prepareBatch(mmdet, block, { bits: z, positivesPerRow: z })).toThrow(/per image/);
   });
 });
 

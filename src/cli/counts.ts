@@ -1,6 +1,6 @@
 import { NpyFormatError } from '../npy/errors.ts';
 import type { NpyReader } from '../npy/reader.ts';
-import { prepareSsdChunk } from '../ssd/chunk.ts';
+import { prepareSsdChunk, resolvePreset } from '../ssd/chunk.ts';
 import { firstNonBinary } from '../ssd/positives.ts';
 import { checkCountsFile, checkPositivesFile, openInput } from './inputs.ts';
 import type { LossChunk } from './nan.ts';
@@ -88,6 +88,7 @@ function positivesCounts(
   counts: Int32Array,
   positives: Uint8Array,
 ): CountSource {
+  const preset = resolvePreset({ preset: spec.preset, ratio: spec.ratio, minNegatives: spec.minNeg });
   return {
     async countsFor(chunk) {
       const pos = positives.subarray(0, chunk.rows * chunk.cols);
@@ -106,39 +107,13 @@ function positivesCounts(
         );
       }
       const out = counts.subarray(0, chunk.rows);
-      const used = presetCounts(
-        spec.preset,
-        chunk.loss,
-        pos,
-        chunk.rows,
-        chunk.cols,
-        spec.ratio,
-        spec.minNeg,
+      const used = prepareSsdChunk(
+        preset,
+        { loss: chunk.loss, positives: pos, rows: chunk.rows, cols: chunk.cols },
         out,
       );
       return out.subarray(0, used);
     },
     close: () => reader.close(),
   };
-}
-
-/**
- * The one place a preset turns positives into counts (and rewrites the loss as that framework
- * does before ranking): the SSD front end's `prepareSsdChunk`, so every preset of the library is
- * served (ssd.pytorch, pytorch_advanced, torchvision, mmdet, ssd_keras). Returns the number of
- * entries written to `counts`: `rows` for the per-image presets; 1 for ssd_keras, whose single
- * batch count applies to the chunk read as one flat row (so the chunk must be the whole batch, see
- * `StreamSpec.wholeBatch`). Cost: O(rows * cols).
- */
-export function presetCounts(
-  preset: string,
-  loss: Float32Array,
-  positives: Uint8Array,
-  rows: number,
-  cols: number,
-  ratio: number,
-  minNeg: number,
-  counts: Int32Array,
-): number {
-  return prepareSsdChunk(preset, ratio, minNeg, loss, positives, rows, cols, counts);
 }

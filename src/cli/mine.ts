@@ -166,6 +166,9 @@ export function planMine(values: OptionValues): MinePlan {
  * (ssd_keras) reads the whole batch as one chunk and mines it with one batch-wide top-k.
  */
 export async function mineCommand(argv: readonly string[]): Promise<number> {
+  // TensorFlow Object Detection API's miner takes other inputs and options: its own file.
+  const tfod = await import('./tfod.ts');
+  if (tfod.isTfodCommand(argv)) return tfod.tfodCommand(argv);
   const values = parseOptions(argv, OPTIONS);
   if (values.help === true) {
     process.stdout.write(MINE_USAGE);

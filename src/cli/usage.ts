@@ -52,6 +52,9 @@ COUNT, exactly one of:
                          ssd_keras              one top-k over the whole batch of the nonzero-loss
                                                 negatives, k = min(max(R*P_batch, M), #those);
                                                 reads the whole batch at once, no --rows
+                         tf_object_detection    TensorFlow Object Detection API's HardExampleMiner
+                                                (NMS by loss, then a neg:pos ratio): other inputs,
+                                                see 'hnm mine --preset tf_object_detection --help'
                          (a fractional k rounds up: rank < k, as in PyTorch)
     --ratio R            negatives per positive (default 3); whole numbers for mmdet, ssd_keras
     --min-neg M          at least M negatives per row before the cap (ssd_keras: per batch)

@@ -1,34 +1,40 @@
+import type { RowBlock, RowRange } from './rows.ts';
+
+/** Which elements {@link countRows} counts as candidates (see there). */
+export interface CountRule {
+  /** Positives are excluded from the ranking (mmdet, ssd_keras): count the candidates too. */
+  readonly excluded: boolean;
+  /** Zero-loss negatives are not candidates (ssd_keras). */
+  readonly skipZero: boolean;
+}
+
+/** Per-row counts written by {@link countRows}, indexed by batch row. */
+export interface RowCounts {
+  /** Positives in the row. */
+  readonly positives: Int32Array;
+  /** With `excluded`: the candidates (negatives; with `skipZero` only those whose loss is not `±0`). */
+  readonly candidates: Int32Array;
+  /** With `excluded`: the candidates whose loss is not `-Inf` (NaN is live). */
+  readonly live: Int32Array;
+}
+
 /**
- * The counts every preset needs before it can size its top-k, for rows `rowStart .. rowEnd - 1` of
- * a `(rows, cols)` batch, reading only (so it may run on a loss that is later rewritten in place):
- *
- * - `posCount[r]`: positives in row `r` (`positives` holds 0/1 per element);
- * - with `excluded` (mmdet, ssd_keras), `candCount[r]`: the candidates, i.e. the negatives, and with
- *   `skipZero` (ssd_keras) only those whose loss is not `±0` (NaN counts as nonzero, as in
- *   `tf.count_nonzero`); and `liveCount[r]`: the candidates whose loss is not `-Inf` (NaN is live).
- *
- * `bits` is an `Int32Array` view of the float32 loss; it is not read unless `excluded`.
+ * The counts every preset needs before it can size its top-k, for the rows `range` of `block`,
+ * reading only (so it may run on a loss that is later rewritten in place): positives per row and,
+ * with `rule.excluded` (mmdet, ssd_keras), candidates and live candidates (see {@link RowCounts};
+ * NaN counts as nonzero, as in `tf.count_nonzero`). `block.bits` is not read unless `excluded`.
  * Cost: one read of `positives` (and of `bits` when `excluded`); no allocation.
  */
-export function countRows(
-  bits: Int32Array,
-  positives: Uint8Array,
-  cols: number,
-  rowStart: number,
-  rowEnd: number,
-  excluded: boolean,
-  skipZero: boolean,
-  posCount: Int32Array,
-  candCount: Int32Array,
-  liveCount: Int32Array,
-): void {
-  for (let r = rowStart; r < rowEnd; r++) {
+export function countRows(block: RowBlock, range: RowRange, rule: CountRule, out: RowCounts): void {
+  const { bits, positives, cols } = block;
+  const { excluded, skipZero } = rule;
+  for (let r = range.start; r < range.end; r++) {
     const base = r * cols;
     const end = base + cols;
     let p = 0;
     if (!excluded) {
       for (let i = base; i < end; i++) p += positives[i]!;
-      posCount[r] = p;
+      out.positives[r] = p;
       continue;
     }
     let cand = 0;
@@ -43,8 +49,8 @@ export function countRows(
       cand++;
       if (b !== -8388608) live++; // not the bits of -Inf (0xff800000)
     }
-    posCount[r] = p;
-    candCount[r] = cand;
-    liveCount[r] = live;
+    out.positives[r] = p;
+    out.candidates[r] = cand;
+    out.live[r] = live;
   }
 }

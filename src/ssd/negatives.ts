@@ -5,6 +5,9 @@ import { selectRows } from '../kernel/select-rows.ts';
 import { bitsOf } from '../validate.ts';
 import type { SsdNegativesOptions, SsdNegativesResult, SsdPlan } from './plan.ts';
 import { finishSsdNegatives, planSsdNegatives } from './plan.ts';
+import { tfodNegatives } from './tfod.ts';
+import type { TfodOptions, TfodResult } from './tfod-options.ts';
+import { isTfodOptions } from './tfod-options.ts';
 
 let rowScratch: KernelScratch | undefined;
 
@@ -57,12 +60,19 @@ export function mineSsdPlan(plan: SsdPlan): Uint8Array {
  * pass for the counts and the loss sum; plus O(rows * cols * classes) from logits. Allocates the
  * modified loss and the result.
  *
+ * `preset: 'tf_object_detection'` (TensorFlow Object Detection API's `HardExampleMiner`: NMS by loss,
+ * then a negative:positive ratio) takes other inputs and returns the kept selection: see
+ * {@link TfodOptions} and `tfodNegatives`.
+ *
  * @throws {TypeError} a missing or mistyped option, or both input forms at once.
  * @throws {RangeError} a bad `cols`, `ratio` (a fraction for mmdet/ssd_keras), `minNegatives`, preset
  *   name, shape, a positive that is not 0/1, a label out of range, or a NaN loss anywhere (positives
  *   included) unless `nan: 'largest'` — each naming the argument, or the row and column.
  */
-export function ssdNegatives(options: SsdNegativesOptions): SsdNegativesResult {
+export function ssdNegatives(options: TfodOptions): TfodResult;
+export function ssdNegatives(options: SsdNegativesOptions): SsdNegativesResult;
+export function ssdNegatives(options: SsdNegativesOptions | TfodOptions): SsdNegativesResult | TfodResult {
+  if (isTfodOptions(options)) return tfodNegatives(options);
   const plan = planSsdNegatives(options);
   return finishSsdNegatives(plan, mineSsdPlan(plan));
 }

@@ -177,32 +177,13 @@ export function planSsdNegatives(options: SsdNegativesOptions, allocate?: FloatA
   const positivesPerRow = new Int32Array(rows);
   let counts: Int32Array | null = null;
   let batchCount = -1;
+  const block = { bits, positives, rows, cols };
+  const preset = { spec, ratio, minNegatives };
   if (spec.batchWide) {
-    batchCount = prepareBatch(
-      spec,
-      ratio,
-      minNegatives,
-      bits,
-      positives,
-      cols,
-      rows,
-      bitsOf(modified),
-      positivesPerRow,
-    );
+    batchCount = prepareBatch(preset, block, { bits: bitsOf(modified), positivesPerRow });
   } else {
     counts = new Int32Array(rows);
-    prepareImageRows(
-      spec,
-      ratio,
-      minNegatives,
-      bits,
-      positives,
-      cols,
-      rows,
-      bitsOf(modified),
-      counts,
-      positivesPerRow,
-    );
+    prepareImageRows(preset, block, { bits: bitsOf(modified), counts, positivesPerRow });
   }
   let numPositives = 0;
   for (let r = 0; r < rows; r++) numPositives += positivesPerRow[r]!;

@@ -1,6 +1,13 @@
 import type { MineOptions, PooledMiner } from '../pool/miner.ts';
 import type { SsdNegativesOptions, SsdNegativesResult } from './plan.ts';
 import { finishSsdNegatives, planSsdNegatives } from './plan.ts';
+import type { TfodResult } from './tfod-options.ts';
+import { isTfodOptions } from './tfod-options.ts';
+import type { TfodPooledOptions } from './tfod-pooled.ts';
+import { tfodNegativesPooled } from './tfod-pooled.ts';
+
+/** What {@link ssdNegativesPooled} needs of a miner: any `HardNegativeMiner` will do. */
+type SsdMiner = Pick<PooledMiner, 'mask' | 'maskBatchWide' | 'threads' | 'closed'>;
 
 /** Options of {@link ssdNegativesPooled}: those of `ssdNegatives`, plus an abort signal. */
 export type SsdNegativesPooledOptions = SsdNegativesOptions & Pick<MineOptions, 'signal'>;
@@ -22,11 +29,19 @@ function sharedFloats(length: number): Float32Array {
  *
  * Rejects (never throws) with `ssdNegatives`' errors, or the miner's (`AbortError`, closed miner,
  * worker failure).
+ *
+ * `preset: 'tf_object_detection'` runs `tfodNegativesPooled` (images in parallel, see there).
  */
+export async function ssdNegativesPooled(miner: SsdMiner, options: TfodPooledOptions): Promise<TfodResult>;
 export async function ssdNegativesPooled(
-  miner: Pick<PooledMiner, 'mask' | 'maskBatchWide'>,
+  miner: SsdMiner,
   options: SsdNegativesPooledOptions,
-): Promise<SsdNegativesResult> {
+): Promise<SsdNegativesResult>;
+export async function ssdNegativesPooled(
+  miner: SsdMiner,
+  options: SsdNegativesPooledOptions | TfodPooledOptions,
+): Promise<SsdNegativesResult | TfodResult> {
+  if (isTfodOptions(options)) return tfodNegativesPooled(miner, options);
   const plan = planSsdNegatives(options, sharedFloats);
   const mineOptions: MineOptions = { nan: plan.nanLargest ? 'largest' : 'error' };
   if (options.signal !== undefined) mineOptions.signal = options.signal;

@@ -1,6 +1,8 @@
+import type { RowBlock, RowRange } from './rows.ts';
+
 /**
- * Writes the loss a preset ranks, for rows `rowStart .. rowEnd - 1` of a `(rows, cols)` batch:
- * `outBits` gets the float32 bits of `bits` with the preset's replacement. `outBits` may be `bits`
+ * Writes the loss a preset ranks, for the rows `range` of `block`: `outBits` gets the float32 bits of
+ * `block.bits` with the preset's replacement. `outBits` may be `bits`
  * itself (each element is read before it is written).
  *
  * `mode`:
@@ -21,16 +23,14 @@
  * Cost: one read of `positives` and `bits`, one write of `outBits`; no allocation.
  */
 export function rewriteRows(
-  bits: Int32Array,
-  positives: Uint8Array,
-  cols: number,
-  rowStart: number,
-  rowEnd: number,
+  block: RowBlock,
+  range: RowRange,
   mode: number,
   promote: Uint8Array,
   outBits: Int32Array,
 ): void {
-  for (let r = rowStart; r < rowEnd; r++) {
+  const { bits, positives, cols } = block;
+  for (let r = range.start; r < range.end; r++) {
     const base = r * cols;
     const end = base + cols;
     if (mode < 2) {

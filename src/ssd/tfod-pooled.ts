@@ -1,0 +1,212 @@
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Piscina } from 'piscina';
+import type { TfodRowsInput, TfodRowsOutput } from './tfod.ts';
+import { finishTfod, mineTfodRows, tfodOutput } from './tfod.ts';
+import type { TfodOptions, TfodPlan, TfodResult } from './tfod-options.ts';
+import { planTfod } from './tfod-options.ts';
+
+/**
+ * The `'tf_object_detection'` preset on worker threads. The NMS of one image is a sequential greedy
+ * loop, so the parallelism is over images: contiguous row ranges, a few per thread, each mined by the
+ * same row kernel as the synchronous call (`mineTfodRows`), so the result is the same bit for bit
+ * (the loss sums are added per row, then over rows in order, on every path).
+ *
+ * The ranges run on a small Piscina pool of its own (`workers/nms-worker.ts`), one per thread count,
+ * started on first use; its threads exit after two idle seconds and never keep the process alive.
+ * (The miner's pool runs the mask kernels' task protocol; this preset needs none of it, and keeping it
+ * apart leaves the miner's workers unchanged.) Inputs are copied into a shared arena owned by this
+ * module and reused call after call, and the results copied out: the workers never hold handles to
+ * callers' buffers, so nothing piles up in their heaps however many calls run.
+ */
+
+/** What the preset's pooled call needs of a `HardNegativeMiner`: its public thread count and state. */
+export interface TfodPoolHost {
+  readonly threads: number;
+  readonly closed: boolean;
+}
+
+/** Options of the pooled call: the preset's, plus an abort signal. */
+export type TfodPooledOptions = TfodOptions & { signal?: AbortSignal };
+
+/** One task: a row range over the arena's views. */
+export interface TfodTask {
+  readonly input: TfodRowsInput;
+  readonly output: TfodRowsOutput;
+  readonly rowStart: number;
+  readonly rowEnd: number;
+}
+
+const fromSource = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(
+  fromSource ? '../../workers/nms-worker.ts' : '../../workers/nms-worker.js',
+  import.meta.url,
+).href;
+
+interface PoolEntry {
+  readonly pool: Piscina;
+  /** Arenas not in use by a call; a call that did not end normally never returns its arena. */
+  readonly free: SharedArrayBuffer[];
+}
+
+const pools = new Map<number, PoolEntry>();
+
+function poolFor(threads: number): PoolEntry {
+  let entry = pools.get(threads);
+  if (entry === undefined) {
+    const execArgv = fromSource
+      ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href]
+      : undefined;
+    const pool = new Piscina({
+      filename: WORKER_URL,
+      minThreads: 0,
+      maxThreads: threads,
+      idleTimeout: 2000,
+      ...(execArgv === undefined ? {} : { execArgv }),
+    });
+    // Failures reach the calls through run(); without a listener the 'error' event would throw.
+    pool.on('error', () => {});
+    entry = { pool, free: [] };
+    pools.set(threads, entry);
+  }
+  return entry;
+}
+
+/** Byte layout of a plan's inputs and outputs in one arena (8-byte aligned regions). */
+function layout(plan: TfodPlan): { size: number; place: (arena: SharedArrayBuffer) => TfodTaskViews } {
+  const n = plan.rows * plan.cols;
+  const rows = plan.rows;
+  const regions: number[] = [];
+  let size = 0;
+  const take = (bytes: number): number => {
+    const at = size;
+    size += Math.ceil(bytes / 8) * 8;
+    regions.push(at);
+    return at;
+  };
+  const at = {
+    loss: take(4 * n),
+    loc: take(plan.locLoss === undefined ? 0 : 4 * n),
+    boxes: take(16 * n),
+    pos: take(n),
+    ign: take(plan.ignored === undefined ? 0 : n),
+    selected: take(n),
+    posRow: take(4 * rows),
+    negRow: take(4 * rows),
+    cls: take(8 * rows),
+    loc2: take(8 * rows),
+  };
+  const place = (arena: SharedArrayBuffer): TfodTaskViews => {
+    const loss = new Float32Array(arena, at.loss, n);
+    loss.set(plan.loss);
+    let locLoss: Float32Array | undefined;
+    if (plan.locLoss !== undefined) {
+      locLoss = new Float32Array(arena, at.loc, n);
+      locLoss.set(plan.locLoss);
+    }
+    const boxes = new Float32Array(arena, at.boxes, 4 * n);
+    boxes.set(plan.boxes);
+    const positives = new Uint8Array(arena, at.pos, n);
+    positives.set(plan.positives);
+    let ignored: Uint8Array | undefined;
+    if (plan.ignored !== undefined) {
+      ignored = new Uint8Array(arena, at.ign, n);
+      ignored.set(plan.ignored);
+    }
+    const { cols, maxOutput, threshold, lossType, clsWeight, locWeight, ratio, minNegatives } = plan;
+    return {
+      input: {
+        cols,
+        loss,
+        locLoss,
+        boxes,
+        positives,
+        ignored,
+        maxOutput,
+        threshold,
+        lossType,
+        clsWeight,
+        locWeight,
+        ratio,
+        minNegatives,
+      },
+      output: {
+        selected: new Uint8Array(arena, at.selected, n),
+        positivesPerRow: new Int32Array(arena, at.posRow, rows),
+        negativesPerRow: new Int32Array(arena, at.negRow, rows),
+        clsSums: new Float64Array(arena, at.cls, rows),
+        locSums: new Float64Array(arena, at.loc2, rows),
+      },
+    };
+  };
+  return { size, place };
+}
+
+interface TfodTaskViews {
+  readonly input: TfodRowsInput;
+  readonly output: TfodRowsOutput;
+}
+
+function abortError(signal: AbortSignal): DOMException {
+  return new DOMException('This operation was aborted', { name: 'AbortError', cause: signal.reason });
+}
+
+/**
+ * `ssdNegatives({ preset: 'tf_object_detection', ... })` with the images mined on worker threads
+ * (`host.threads` of them); the same result, bit for bit. A batch of one image runs on the calling
+ * thread. Cost: the synchronous call's work spread over the threads, plus one copy of the inputs into
+ * the shared arena and of the results out of it. `selected` is `options.out` when given, else a fresh
+ * array.
+ *
+ * Rejects (never throws) with the synchronous call's errors, an `AbortError` (`options.signal`), a
+ * closed miner, or a worker failure.
+ */
+export async function tfodNegativesPooled(
+  host: TfodPoolHost,
+  options: TfodPooledOptions,
+): Promise<TfodResult> {
+  if (host.closed) throw new Error('this HardNegativeMiner is closed; create a new one');
+  const signal = options.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError('`options.signal` must be an AbortSignal');
+  }
+  if (signal?.aborted) throw abortError(signal);
+  const plan = planTfod(options);
+  if (plan.rows < 2 || host.threads < 2) {
+    const output = tfodOutput(plan);
+    mineTfodRows(plan, 0, plan.rows, output);
+    return finishTfod(plan, output);
+  }
+  const entry = poolFor(host.threads);
+  const { size, place } = layout(plan);
+  let arena = entry.free.pop();
+  if (arena === undefined || arena.byteLength < size) arena = new SharedArrayBuffer(size);
+  const views = place(arena);
+  const ranges = Math.min(plan.rows, host.threads * 4);
+  const tasks: Promise<unknown>[] = [];
+  for (let k = 0; k < ranges; k++) {
+    const rowStart = Math.floor((k * plan.rows) / ranges);
+    const rowEnd = Math.floor(((k + 1) * plan.rows) / ranges);
+    const task: TfodTask = { ...views, rowStart, rowEnd };
+    tasks.push(entry.pool.run(task, signal === undefined ? {} : { signal }));
+  }
+  try {
+    await Promise.all(tasks);
+  } catch (e) {
+    // The arena may still be written by a task of this call: it is never reused.
+    await Promise.allSettled(tasks);
+    throw signal?.aborted ? abortError(signal) : e;
+  }
+  const out = views.output;
+  const selected = plan.out ?? new Uint8Array(out.selected.length);
+  selected.set(out.selected);
+  const result = finishTfod(plan, {
+    selected,
+    positivesPerRow: out.positivesPerRow.slice(),
+    negativesPerRow: out.negativesPerRow.slice(),
+    clsSums: out.clsSums.slice(),
+    locSums: out.locSums.slice(),
+  });
+  entry.free.push(arena);
+  return result;
+}
