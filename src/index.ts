@@ -30,3 +30,8 @@ export { DEFAULT_PRESET, DEFAULT_RATIO, PRESET_NAMES, PRESETS } from './ssd/pres
 export type { ReferenceSsdOptions } from './ssd/reference-presets.ts';
 export { referenceSsdNegatives } from './ssd/reference-presets.ts';
 export type { NanOptions, NanPolicy } from './validate.ts';
+// SSD targets in plain TypeScript (the tfjs API lives in `hard-negative-mining/tfjs`; never imported here).
+export type { DefaultBoxConfig } from './ssd/boxes.ts';
+export { defaultBoxes, SSD300_CONFIG } from './ssd/boxes.ts';
+export type { MatchOptions, MatchResult } from './ssd/match.ts';
+export { matchTargets } from './ssd/match.ts';
