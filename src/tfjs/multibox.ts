@@ -82,10 +82,15 @@ function crossEntropy(logits: Tensor3D, labels: Tensor2D, classes: number, clamp
   return clamp ? (tf.minimum(ce, KERAS_MAX_LOSS) as Tensor2D) : ce;
 }
 
-/** Smooth-L1 of `d` with `beta`: `0.5 d² / beta` where `|d| < beta`, else `|d| - 0.5 beta`. */
+/**
+ * Smooth-L1 of `d` with `beta`: `0.5 d² / beta` where `|d| < beta`, else `|d| - 0.5 beta`, written as
+ * `0.5 m² / beta + (|d| - m)` with `m = min(|d|, beta)`: the same values and gradients, without a
+ * comparison op (tfjs registers no gradient for `less`, and a `where` on it would need one).
+ */
 function smoothL1(d: Tensor, beta: number): Tensor {
   const abs = tf.abs(d);
-  return tf.where(tf.less(abs, beta), tf.div(tf.mul(tf.square(d), 0.5), beta), tf.sub(abs, 0.5 * beta));
+  const m = tf.minimum(abs, beta);
+  return tf.add(tf.div(tf.mul(tf.square(m), 0.5), beta), tf.sub(abs, m));
 }
 
 /**
