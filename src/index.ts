@@ -35,3 +35,7 @@ export type { DefaultBoxConfig } from './ssd/boxes.ts';
 export { defaultBoxes, SSD300_CONFIG } from './ssd/boxes.ts';
 export type { MatchOptions, MatchResult } from './ssd/match.ts';
 export { matchTargets } from './ssd/match.ts';
+export type { TargetEncoderOptions } from './ssd/target-encoder.ts';
+export { TargetEncoder } from './ssd/target-encoder.ts';
+export type { ImageTruths, MatchBatchOptions, MatchBatchResult } from './ssd/targets.ts';
+export { matchTargetsBatch } from './ssd/targets.ts';

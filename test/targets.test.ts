@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { defaultBoxes, matchTargets, SSD300_CONFIG } from '../src/index.ts';
+import type { ImageTruths } from '../src/index.ts';
+import { defaultBoxes, matchTargets, matchTargetsBatch, SSD300_CONFIG, TargetEncoder } from '../src/index.ts';
 import { readNpy } from '../src/npy/small.ts';
 
 const FIXTURES = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures', 'tfjs');
@@ -125,5 +126,57 @@ describe('matchTargets', () => {
     expect(() => matchTargets({ truths, labels, priors: new Float32Array(6) })).toThrow(/options\.priors/);
     expect(() => matchTargets({ truths, labels, priors, threshold: 2 })).toThrow(/options\.threshold/);
     expect(() => matchTargets({ truths, labels, priors, variances: [0.1, 0] })).toThrow(/options\.variances\[1\]/);
+  });
+});
+
+describe('matchTargetsBatch and TargetEncoder', () => {
+  const priors = defaultBoxes();
+  const n = priors.length / 4;
+  function images(count: number, seed: number): ImageTruths[] {
+    let s = seed;
+    const rand = () => {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      return s / 2 ** 32;
+    };
+    return Array.from({ length: count }, (_, i) => {
+      const m = i % 5; // includes images without objects
+      const truths = new Float32Array(m * 4);
+      for (let j = 0; j < m; j++) {
+        const x = rand() * 0.7;
+        const y = rand() * 0.7;
+        truths.set([x, y, x + 0.05 + rand() * 0.25, y + 0.05 + rand() * 0.25], j * 4);
+      }
+      return { truths, labels: Int32Array.from({ length: m }, () => Math.floor(rand() * 20)) };
+    });
+  }
+
+  it('stacks matchTargets per image', () => {
+    const imgs = images(6, 7);
+    const r = matchTargetsBatch({ images: imgs, priors, threshold: 0.45 });
+    imgs.forEach((img, i) => {
+      const one = matchTargets({ ...img, priors, threshold: 0.45 });
+      expect(r.conf.subarray(i * n, (i + 1) * n)).toEqual(one.conf);
+      expect(r.loc.subarray(i * n * 4, (i + 1) * n * 4)).toEqual(one.loc);
+    });
+    expect(() => matchTargetsBatch({ images: [{ truths: new Float32Array(4), labels: new Int32Array(2) }], priors })).toThrow(
+      /options\.images\[0\]\.labels/,
+    );
+  });
+
+  it('the pool gives the same targets as the calling thread, and closes', async () => {
+    const imgs = images(24, 11);
+    const expected = matchTargetsBatch({ images: imgs, priors });
+    const encoder = new TargetEncoder({ threads: 2, inlineBelow: 0 });
+    try {
+      const r = await encoder.encode({ images: imgs, priors });
+      expect(r.loc.buffer).toBeInstanceOf(SharedArrayBuffer);
+      expect(r.conf).toEqual(expected.conf);
+      expect(r.loc).toEqual(expected.loc);
+      await expect(encoder.encode({ images: imgs, priors: new Float32Array(3) })).rejects.toThrow(/options\.priors/);
+    } finally {
+      await encoder.close();
+    }
+    await expect(encoder.encode({ images: imgs, priors })).rejects.toThrow(/closed/);
+    expect(() => new TargetEncoder({ threads: 0 })).toThrow(RangeError);
   });
 });
