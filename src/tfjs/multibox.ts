@@ -3,13 +3,13 @@
  * negative mask computed by this library (a constant for the gradients) and each preset reducing the
  * way its framework does (reductions.ts).
  */
-import type { Scalar, Tensor, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
+import type { GradSaveFunc, Scalar, Tensor, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { ssdNegatives } from '../ssd/negatives.ts';
 import { checkMinNegatives, checkPreset, checkRatio } from '../ssd/presets.ts';
 import type { NanOptions } from '../validate.ts';
 import { checkNan } from '../validate.ts';
-import { checkDim, checkLabels, checkOptions, checkTensor, floatData, intData, maskBytes } from './checks.ts';
+import { checkDim, checkLabels, checkOptions, checkTensor, intData, maskBytes } from './checks.ts';
 import type { LossReduction, MultiboxPreset } from './reductions.ts';
 import { KERAS_MAX_LOSS, LOSS_REDUCTIONS, MULTIBOX_PRESETS } from './reductions.ts';
 
@@ -74,23 +74,77 @@ function checkMultiboxPreset(preset: unknown): { name: MultiboxPreset; reduction
   return { name, reduction: LOSS_REDUCTIONS[name] };
 }
 
-/** Per-box cross-entropy `[B, N]`: `logsumexp(logits) - logits[label]`, stable (tf.logSumExp subtracts the max). */
-function crossEntropy(logits: Tensor3D, labels: Tensor2D, classes: number, clamp: boolean): Tensor2D {
-  const oneHot = tf.cast(tf.oneHot(labels, classes), 'float32');
-  const picked = tf.sum(tf.mul(logits, oneHot), 2);
-  const ce = tf.sub(tf.logSumExp(logits, 2), picked) as Tensor2D;
-  return clamp ? (tf.minimum(ce, KERAS_MAX_LOSS) as Tensor2D) : ce;
+/**
+ * Per-box cross-entropy `[B, N]` of `[B, N, C]` logits as one custom op: `logsumexp(x) - x[label]`
+ * computed per box in float64 (max subtracted first, so it is stable) and rounded to float32, with
+ * the analytic gradient `dy · (softmax(x) - onehot(label))`. The tfjs CPU backend evaluates the
+ * composite form (max, broadcast subtract, exp, sum, log, one-hot product) several times slower, and
+ * the values are needed on the CPU for the mining anyway. `clamp` caps a box's loss at ssd_keras'
+ * `-log(1e-15)`, with no gradient beyond it. `sink.ce` receives the forward values.
+ */
+function crossEntropy(
+  logits: Tensor3D,
+  labels: Int32Array,
+  clamp: boolean,
+  sink: { ce?: Float32Array },
+): Tensor2D {
+  const [rows, cols, classes] = logits.shape;
+  const op = tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
+    const x = (args[0] as Tensor).dataSync() as Float32Array;
+    const boxes = rows * cols;
+    const ce = new Float32Array(boxes);
+    const prob = new Float32Array(x.length);
+    for (let i = 0; i < boxes; i++) {
+      const o = i * classes;
+      let max = x[o]!;
+      for (let c = 1; c < classes; c++) if (x[o + c]! > max) max = x[o + c]!;
+      let sum = 0;
+      for (let c = 0; c < classes; c++) {
+        const e = Math.exp(x[o + c]! - max);
+        prob[o + c] = e;
+        sum += e;
+      }
+      let loss = max + Math.log(sum) - x[o + labels[i]!]!;
+      if (clamp && loss > KERAS_MAX_LOSS) {
+        loss = KERAS_MAX_LOSS;
+        prob.fill(0, o, o + classes);
+        ce[i] = loss;
+        continue;
+      }
+      ce[i] = loss;
+      const inv = 1 / sum;
+      for (let c = 0; c < classes; c++) prob[o + c] = prob[o + c]! * inv;
+      prob[o + labels[i]!]! -= 1;
+    }
+    sink.ce = ce;
+    return {
+      value: tf.tensor2d(ce, [rows, cols], 'float32'),
+      gradFunc: (dy: Tensor) => {
+        const d = dy.dataSync() as Float32Array;
+        const grad = new Float32Array(prob.length);
+        for (let i = 0; i < boxes; i++) {
+          const g = d[i]!;
+          if (g === 0) continue;
+          const o = i * classes;
+          for (let c = 0; c < classes; c++) grad[o + c] = g * prob[o + c]!;
+        }
+        return tf.tensor3d(grad, [rows, cols, classes], 'float32');
+      },
+    };
+  });
+  return op(logits) as Tensor2D;
 }
 
 /**
- * Smooth-L1 of `d` with `beta`: `0.5 d² / beta` where `|d| < beta`, else `|d| - 0.5 beta`, written as
- * `0.5 m² / beta + (|d| - m)` with `m = min(|d|, beta)`: the same values and gradients, without a
- * comparison op (tfjs registers no gradient for `less`, and a `where` on it would need one).
+ * Σ smooth-L1 of `d` with `beta` (`0.5 d² / beta` where `|d| < beta`, else `|d| - 0.5 beta`), as
+ * `0.5 Σ m² / beta + Σ (|d| - m)` with `m = clip(|d|, 0, beta)`: the same values and gradients, with no
+ * comparison op (tfjs registers no gradient for `less`) and no broadcast against a scalar at full size
+ * (slow on the CPU backend); the scalars multiply the sums.
  */
-function smoothL1(d: Tensor, beta: number): Tensor {
+function smoothL1Sum(d: Tensor, beta: number): Tensor {
   const abs = tf.abs(d);
-  const m = tf.minimum(abs, beta);
-  return tf.add(tf.div(tf.mul(tf.square(m), 0.5), beta), tf.sub(abs, m));
+  const m = tf.clipByValue(abs, 0, beta);
+  return tf.add(tf.mul(tf.sum(tf.square(m)), 0.5 / beta), tf.sum(tf.sub(abs, m)));
 }
 
 /**
@@ -117,7 +171,8 @@ function smoothL1(d: Tensor, beta: number): Tensor {
  * `ssdNegativesTensorPooled` to mine on the pool instead and keep this call synchronous.
  *
  * Memory: every intermediate tensor is disposed; only the three returned scalars remain.
- * Cost: O(B × N × C) tensor ops, two small readbacks (labels, cross-entropy), O(B × N) mining.
+ * Cost: O(B × N × C): the cross-entropy and its gradient run as one custom op over the logits' values
+ * (read back once), the rest are O(B × N) tensor ops, the readback of the labels, and the mining.
  *
  * @throws {TypeError} a missing or non-tensor input, a wrong dtype, a bad option type.
  * @throws {RangeError} a wrong rank or shape (naming the expected shape), a label outside 0 .. C - 1
@@ -161,20 +216,22 @@ export function multiboxLoss(options: MultiboxLossOptions): MultiboxLossResult {
     checkDim(given, 'options.negatives', 1, cols, flat);
   }
 
-  const { positives, perRow } = checkLabels(intData(labels), rows, cols, classes, 'options.labels');
+  const labelData = intData(labels);
+  const { positives, perRow } = checkLabels(labelData, rows, cols, classes, 'options.labels');
   let numPositives = 0;
   for (let r = 0; r < rows; r++) numPositives += perRow[r]!;
   let numNegatives = 0;
   const norms = reduction.normalisers(perRow);
 
   const result = tf.tidy(() => {
-    const ce = crossEntropy(logits, labels, classes, reduction.clampProbability);
+    const sink: { ce?: Float32Array } = {};
+    const ce = crossEntropy(logits, labelData, reduction.clampProbability, sink);
     let negatives: Uint8Array;
     if (given !== undefined) {
       negatives = maskBytes(given, 'options.negatives');
     } else {
       const mined = ssdNegatives({
-        loss: floatData(ce),
+        loss: sink.ce as Float32Array,
         positives,
         cols,
         preset: name,
@@ -203,7 +260,7 @@ export function multiboxLoss(options: MultiboxLossOptions): MultiboxLossResult {
     }
     const pos4 = tf.tensor3d(mask4, [rows, cols, 4], 'bool');
     const diff = tf.where(pos4, tf.sub(locPred, locTarget), tf.zerosLike(locPred));
-    const locSum = tf.sum(smoothL1(diff, beta));
+    const locSum = smoothL1Sum(diff, beta);
     const locLoss = tf.div(locSum, norms.loc) as Scalar;
     const confLoss = tf.div(confSum, norms.conf) as Scalar;
     const loss = (alpha === 1 ? tf.add(confLoss, locLoss) : tf.add(confLoss, tf.mul(locLoss, alpha))) as Scalar;
