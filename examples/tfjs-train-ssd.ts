@@ -3,8 +3,8 @@
  *
  * Synthetic data: each image has 1-3 boxes of 3 classes; its feature maps (38, 19, 10, 5, 3, 1 cells,
  * as SSD300's) hold a Gaussian bump per object in its class channel, plus two coordinate channels.
- * The head is two 1×1 convolutions per map (SSD's layout: per cell, per default box, 4 offsets and C
- * class logits), the targets come from `matchTargetsBatch` against the 8732 default boxes, and each
+ * The head is a hidden 1×1 convolution per map and two output ones (SSD's layout: per cell, per default
+ * box, 4 offsets and C class logits), the targets come from `matchTargetsBatch` against the 8732 default boxes, and each
  * step mines the hard negatives (timed) and minimises the MultiBox loss with Adam.
  *
  * Run: `npm run example:tfjs` (30 steps), or `node dist/examples/tfjs-train-ssd.js [steps]`.
@@ -109,7 +109,8 @@ function makeHead(rand: () => number): tf.Variable[] {
   const vars: tf.Variable[] = [];
   for (const a of ANCHORS) {
     vars.push(normal([FEATURES, HIDDEN], 1), tf.variable(tf.zeros([HIDDEN])));
-    vars.push(normal([HIDDEN, a * (4 + CLASSES)], 0.4), tf.variable(tf.zeros([a * (4 + CLASSES)])));
+    vars.push(normal([HIDDEN, a * 4], 0.4), tf.variable(tf.zeros([a * 4])));
+    vars.push(normal([HIDDEN, a * CLASSES], 0.4), tf.variable(tf.zeros([a * CLASSES])));
   }
   return vars;
 }
@@ -117,17 +118,18 @@ function makeHead(rand: () => number): tf.Variable[] {
 /** The head's `[B, 8732, 4]` offsets and `[B, 8732, C]` logits, in the default boxes' order. */
 function forward(vars: tf.Variable[], features: tf.Tensor4D[]): { locPred: tf.Tensor3D; logits: tf.Tensor3D } {
   const batch = features[0]!.shape[0];
-  const outs = features.map((x, k) => {
-    const [w1, b1, w2, b2] = vars.slice(k * 4, k * 4 + 4) as [tf.Variable, tf.Variable, tf.Variable, tf.Variable];
-    // 1×1 convolutions, as matrix products over the cells (the CPU backend's conv2d gradient is slow).
+  const locs: tf.Tensor[] = [];
+  const confs: tf.Tensor[] = [];
+  features.forEach((x, k) => {
+    const [w1, b1, wl, bl, wc, bc] = vars.slice(k * 6, k * 6 + 6) as tf.Tensor2D[];
+    // 1×1 convolutions, as matrix products over the cells (the CPU backend's conv2d gradient is
+    // slow); separate offset and class outputs (its split gradient is slow too).
     const cells = tf.reshape(x, [-1, FEATURES]);
-    const h = tf.relu(tf.add(tf.matMul(cells, w1 as tf.Tensor2D), b1));
-    const y = tf.add(tf.matMul(h, w2 as tf.Tensor2D), b2);
-    return tf.reshape(y, [batch, -1, 4 + CLASSES]);
+    const h = tf.relu(tf.add(tf.matMul(cells, w1!), b1!));
+    locs.push(tf.reshape(tf.add(tf.matMul(h, wl!), bl!), [batch, -1, 4]));
+    confs.push(tf.reshape(tf.add(tf.matMul(h, wc!), bc!), [batch, -1, CLASSES]));
   });
-  const all = tf.concat(outs, 1);
-  const [locPred, logits] = tf.split(all, [4, CLASSES], 2) as unknown as [tf.Tensor3D, tf.Tensor3D];
-  return { locPred, logits };
+  return { locPred: tf.concat(locs, 1) as tf.Tensor3D, logits: tf.concat(confs, 1) as tf.Tensor3D };
 }
 
 /**

@@ -180,3 +180,29 @@ describe('matchTargetsBatch and TargetEncoder', () => {
     expect(() => new TargetEncoder({ threads: 0 })).toThrow(RangeError);
   });
 });
+
+describe('the main entry', () => {
+  it('never imports tfjs (walking its static import graph from src/index.ts)', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { dirname, resolve } = await import('node:path');
+    const root = fileURLToPath(new URL('../src/index.ts', import.meta.url));
+    const seen = new Set<string>();
+    const bare = new Set<string>();
+    const queue = [root];
+    while (queue.length > 0) {
+      const file = queue.pop()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      const text = await readFile(file, 'utf8');
+      for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g)) {
+        const spec = (m[1] ?? m[2])!;
+        if (spec.startsWith('.')) queue.push(resolve(dirname(file), spec));
+        else bare.add(spec);
+      }
+    }
+    expect(seen.size).toBeGreaterThan(20);
+    expect([...seen].some((f) => f.includes('/tfjs/'))).toBe(false);
+    expect([...bare].filter((s) => s.includes('tensorflow'))).toEqual([]);
+    expect(bare.has('piscina')).toBe(true);
+  });
+});

@@ -270,3 +270,38 @@ describe('tensor masks equal hardNegativeMask / ssdNegatives', () => {
     }
   });
 });
+
+describe('on the wasm backend (@tensorflow/tfjs-backend-wasm, loaded offline from node_modules)', () => {
+  it('gives the torch values and gradients, and leaks nothing', async () => {
+    await import('@tensorflow/tfjs-backend-wasm');
+    expect(await tf.setBackend('wasm')).toBe(true);
+    try {
+      const [b, n, c] = shape;
+      const data = {
+        locPred: tf.tensor3d((await load('mb_loc_pred.npy')) as Float32Array, [b, n, 4]),
+        locTarget: tf.tensor3d((await load('mb_loc_target.npy')) as Float32Array, [b, n, 4]),
+        logits: tf.tensor3d((await load('mb_logits.npy')) as Float32Array, [b, n, c]),
+        labels: tf.tensor2d((await load('mb_labels.npy')) as Int32Array, [b, n], 'int32'),
+      };
+      for (const [name, preset, extra] of CASES) {
+        const values = (await load(`mb_${name}_values.npy`)) as Float64Array;
+        const before = tf.memory().numTensors;
+        const [gLoc, gLogits] = tf.grads((l: tf.Tensor, g: tf.Tensor) =>
+          multiboxLoss({ ...data, locPred: l as tf.Tensor3D, logits: g as tf.Tensor3D, preset, ...extra }).loss,
+        )([data.locPred, data.logits]);
+        expect(firstOff(gLoc!.dataSync(), (await load(`mb_${name}_grad_loc.npy`)) as Float32Array, 1e-5, 1e-7)).toBe(-1);
+        expect(firstOff(gLogits!.dataSync(), (await load(`mb_${name}_grad_logits.npy`)) as Float32Array, 1e-5, 1e-7)).toBe(-1);
+        const r = multiboxLoss({ ...data, preset, ...extra });
+        expect(firstOff([r.loss.dataSync()[0]!], [values[0]!], 1e-5, 0)).toBe(-1);
+        tf.dispose([gLoc!, gLogits!, r.loss, r.locLoss, r.confLoss]);
+        expect(tf.memory().numTensors).toBe(before);
+      }
+      const t = tf.tensor2d(new Float32Array([3, 1, 2, -0, 0, 5]), [2, 3]);
+      const m = hardNegativeMaskTensor(t, [2, 1]);
+      expect(Array.from(m.dataSync())).toEqual([1, 0, 1, 0, 0, 1]);
+      tf.dispose([t, m, ...Object.values(data)]);
+    } finally {
+      await tf.setBackend('cpu');
+    }
+  });
+});
