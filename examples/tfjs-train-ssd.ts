@@ -105,7 +105,12 @@ const ANCHORS = SSD300_CONFIG.aspectRatios.map((a) => 2 + 2 * a.length);
 
 function makeHead(rand: () => number): tf.Variable[] {
   const normal = (shape: number[], scale: number) =>
-    tf.variable(tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (rand() - 0.5) * scale), shape));
+    tf.variable(
+      tf.tensor(
+        Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (rand() - 0.5) * scale),
+        shape,
+      ),
+    );
   const vars: tf.Variable[] = [];
   for (const a of ANCHORS) {
     vars.push(normal([FEATURES, HIDDEN], 1), tf.variable(tf.zeros([HIDDEN])));
@@ -116,7 +121,10 @@ function makeHead(rand: () => number): tf.Variable[] {
 }
 
 /** The head's `[B, 8732, 4]` offsets and `[B, 8732, C]` logits, in the default boxes' order. */
-function forward(vars: tf.Variable[], features: tf.Tensor4D[]): { locPred: tf.Tensor3D; logits: tf.Tensor3D } {
+function forward(
+  vars: tf.Variable[],
+  features: tf.Tensor4D[],
+): { locPred: tf.Tensor3D; logits: tf.Tensor3D } {
   const batch = features[0]!.shape[0];
   const locs: tf.Tensor[] = [];
   const confs: tf.Tensor[] = [];

@@ -21,7 +21,9 @@ describe('defaultBoxes', () => {
     const expected = (await load('prior_boxes.npy')) as Float32Array;
     const boxes = defaultBoxes();
     expect(boxes.length).toBe(8732 * 4);
-    expect(new Uint32Array(boxes.buffer)).toEqual(new Uint32Array(expected.buffer, expected.byteOffset, expected.length));
+    expect(new Uint32Array(boxes.buffer)).toEqual(
+      new Uint32Array(expected.buffer, expected.byteOffset, expected.length),
+    );
   });
 
   it('builds a config of its own, unclipped, bit for bit', async () => {
@@ -40,9 +42,13 @@ describe('defaultBoxes', () => {
   });
 
   it('rejects bad configs, naming the field', () => {
-    expect(() => defaultBoxes({ ...SSD300_CONFIG, steps: [8] })).toThrow(/config\.steps.*one entry per feature map \(6\)/);
+    expect(() => defaultBoxes({ ...SSD300_CONFIG, steps: [8] })).toThrow(
+      /config\.steps.*one entry per feature map \(6\)/,
+    );
     expect(() => defaultBoxes({ ...SSD300_CONFIG, featureMaps: [38, 19, 10, 5, 3, 0] })).toThrow(RangeError);
-    expect(() => defaultBoxes({ ...SSD300_CONFIG, minSizes: [30, 60, -1, 162, 213, 264] })).toThrow(/config\.minSizes\[2\]/);
+    expect(() => defaultBoxes({ ...SSD300_CONFIG, minSizes: [30, 60, -1, 162, 213, 264] })).toThrow(
+      /config\.minSizes\[2\]/,
+    );
     expect(() => defaultBoxes({ ...SSD300_CONFIG, clip: 1 as unknown as boolean })).toThrow(TypeError);
     expect(() => defaultBoxes(null as never)).toThrow(TypeError);
   });
@@ -95,7 +101,11 @@ describe('matchTargets', () => {
     // Two identical truths share every overlap: the second one wins their common best prior.
     const priors = new Float32Array([0.5, 0.5, 0.2, 0.2, 0.1, 0.1, 0.1, 0.1]);
     const box = [0.4, 0.4, 0.6, 0.6];
-    const r = matchTargets({ truths: new Float32Array([...box, ...box]), labels: new Int32Array([3, 7]), priors });
+    const r = matchTargets({
+      truths: new Float32Array([...box, ...box]),
+      labels: new Int32Array([3, 7]),
+      priors,
+    });
     expect(Array.from(r.conf)).toEqual([8, 0]);
     // A truth whose best overlap is below the threshold still gets its best prior.
     const far = matchTargets({
@@ -105,12 +115,23 @@ describe('matchTargets', () => {
       threshold: 0.9,
     });
     expect(Array.from(far.conf)).toEqual([0, 1]);
-    const expected = [(0.05 - 0.1) / (0.1 * 0.1), (0.05 - 0.1) / (0.1 * 0.1), Math.log(0.6) / 0.2, Math.log(0.6) / 0.2];
-    far.loc.subarray(4).forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 5));
+    const expected = [
+      (0.05 - 0.1) / (0.1 * 0.1),
+      (0.05 - 0.1) / (0.1 * 0.1),
+      Math.log(0.6) / 0.2,
+      Math.log(0.6) / 0.2,
+    ];
+    far.loc.subarray(4).forEach((v, i) => {
+      expect(v).toBeCloseTo(expected[i]!, 5);
+    });
   });
 
   it('makes every prior background when there is no truth', () => {
-    const r = matchTargets({ truths: new Float32Array(0), labels: new Int32Array(0), priors: defaultBoxes() });
+    const r = matchTargets({
+      truths: new Float32Array(0),
+      labels: new Int32Array(0),
+      priors: defaultBoxes(),
+    });
     expect(r.conf.every((c) => c === 0)).toBe(true);
     expect(r.loc.every((v) => v === 0)).toBe(true);
   });
@@ -119,13 +140,23 @@ describe('matchTargets', () => {
     const priors = defaultBoxes();
     const truths = new Float32Array([0.1, 0.1, 0.3, 0.3]);
     const labels = new Int32Array([1]);
-    expect(() => matchTargets({ truths: [0.1] as never, labels, priors })).toThrow(/options\.truths.*Float32Array/);
-    expect(() => matchTargets({ truths: new Float32Array(3), labels, priors })).toThrow(/options\.truths.*M × 4/);
-    expect(() => matchTargets({ truths, labels: new Int32Array(2), priors })).toThrow(/options\.labels.*one label per truth \(1\)/);
-    expect(() => matchTargets({ truths, labels: new Int32Array([-1]), priors })).toThrow(/options\.labels\[0\]/);
+    expect(() => matchTargets({ truths: [0.1] as never, labels, priors })).toThrow(
+      /options\.truths.*Float32Array/,
+    );
+    expect(() => matchTargets({ truths: new Float32Array(3), labels, priors })).toThrow(
+      /options\.truths.*M × 4/,
+    );
+    expect(() => matchTargets({ truths, labels: new Int32Array(2), priors })).toThrow(
+      /options\.labels.*one label per truth \(1\)/,
+    );
+    expect(() => matchTargets({ truths, labels: new Int32Array([-1]), priors })).toThrow(
+      /options\.labels\[0\]/,
+    );
     expect(() => matchTargets({ truths, labels, priors: new Float32Array(6) })).toThrow(/options\.priors/);
     expect(() => matchTargets({ truths, labels, priors, threshold: 2 })).toThrow(/options\.threshold/);
-    expect(() => matchTargets({ truths, labels, priors, variances: [0.1, 0] })).toThrow(/options\.variances\[1\]/);
+    expect(() => matchTargets({ truths, labels, priors, variances: [0.1, 0] })).toThrow(
+      /options\.variances\[1\]/,
+    );
   });
 });
 
@@ -158,9 +189,9 @@ describe('matchTargetsBatch and TargetEncoder', () => {
       expect(r.conf.subarray(i * n, (i + 1) * n)).toEqual(one.conf);
       expect(r.loc.subarray(i * n * 4, (i + 1) * n * 4)).toEqual(one.loc);
     });
-    expect(() => matchTargetsBatch({ images: [{ truths: new Float32Array(4), labels: new Int32Array(2) }], priors })).toThrow(
-      /options\.images\[0\]\.labels/,
-    );
+    expect(() =>
+      matchTargetsBatch({ images: [{ truths: new Float32Array(4), labels: new Int32Array(2) }], priors }),
+    ).toThrow(/options\.images\[0\]\.labels/);
   });
 
   it('the pool gives the same targets as the calling thread, and closes', async () => {
@@ -172,7 +203,9 @@ describe('matchTargetsBatch and TargetEncoder', () => {
       expect(r.loc.buffer).toBeInstanceOf(SharedArrayBuffer);
       expect(r.conf).toEqual(expected.conf);
       expect(r.loc).toEqual(expected.loc);
-      await expect(encoder.encode({ images: imgs, priors: new Float32Array(3) })).rejects.toThrow(/options\.priors/);
+      await expect(encoder.encode({ images: imgs, priors: new Float32Array(3) })).rejects.toThrow(
+        /options\.priors/,
+      );
     } finally {
       await encoder.close();
     }
@@ -194,7 +227,9 @@ describe('the main entry', () => {
       if (seen.has(file)) continue;
       seen.add(file);
       const text = await readFile(file, 'utf8');
-      for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g)) {
+      for (const m of text.matchAll(
+        /(?:^|\n)\s*(?:import|export)[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g,
+      )) {
         const spec = (m[1] ?? m[2])!;
         if (spec.startsWith('.')) queue.push(resolve(dirname(file), spec));
         else bare.add(spec);

@@ -10,6 +10,8 @@ describe('examples/tfjs-train-ssd.ts', () => {
     expect(report.losses[3]!).toBeLessThan(report.losses[0]!);
     expect(report.miningShare).toBeGreaterThan(0);
     expect(report.miningShare).toBeLessThan(1);
-    expect(lines[0]).toMatch(/^step {2}1 {2}loss \d+\.\d{4} {2}step [\d.]+ ms {2}mining [\d.]+ ms \([\d.]+%\)$/);
+    expect(lines[0]).toMatch(
+      /^step {2}1 {2}loss \d+\.\d{4} {2}step [\d.]+ ms {2}mining [\d.]+ ms \([\d.]+%\)$/,
+    );
   });
 });

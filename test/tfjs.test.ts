@@ -76,8 +76,15 @@ describe('multiboxLoss against the frameworks (torch fixtures)', () => {
       expect(r.numPositives).toBe(51);
       tf.dispose([r.loss, r.locLoss, r.confLoss]);
 
-      const grads = tf.grads((locPred: tf.Tensor, logits: tf.Tensor) =>
-        multiboxLoss({ ...fx, locPred: locPred as tf.Tensor3D, logits: logits as tf.Tensor3D, preset, ...extra }).loss,
+      const grads = tf.grads(
+        (locPred: tf.Tensor, logits: tf.Tensor) =>
+          multiboxLoss({
+            ...fx,
+            locPred: locPred as tf.Tensor3D,
+            logits: logits as tf.Tensor3D,
+            preset,
+            ...extra,
+          }).loss,
       );
       const [gLoc, gLogits] = grads([fx.locPred, fx.logits]);
       const eLoc = (await load(`mb_${name}_grad_loc.npy`)) as Float32Array;
@@ -93,14 +100,32 @@ describe('multiboxLoss against the frameworks (torch fixtures)', () => {
     const miner = new HardNegativeMiner({ threads: 1 });
     try {
       for (const preset of ['ssd.pytorch', 'torchvision', 'ssd_keras'] as const) {
-        const ce = tf.tidy(() => tf.sub(tf.logSumExp(fx.logits, 2), tf.sum(tf.mul(fx.logits, tf.oneHot(fx.labels, shape[2])), 2)));
+        const ce = tf.tidy(() =>
+          tf.sub(tf.logSumExp(fx.logits, 2), tf.sum(tf.mul(fx.logits, tf.oneHot(fx.labels, shape[2])), 2)),
+        );
         const positives = tf.greater(fx.labels, 0);
-        const mined = await ssdNegativesTensorPooled(miner, { loss: ce as tf.Tensor2D, positives: positives as tf.Tensor2D, preset });
+        const mined = await ssdNegativesTensorPooled(miner, {
+          loss: ce as tf.Tensor2D,
+          positives: positives as tf.Tensor2D,
+          preset,
+        });
         const a = multiboxLoss({ ...fx, preset, negatives: mined.negatives });
         const b = multiboxLoss({ ...fx, preset });
         expect(a.loss.dataSync()[0]).toBe(b.loss.dataSync()[0]);
         expect(a.numNegatives).toBe(mined.numNegatives);
-        tf.dispose([ce, positives, mined.negatives, mined.positives, mined.counts, a.loss, a.locLoss, a.confLoss, b.loss, b.locLoss, b.confLoss]);
+        tf.dispose([
+          ce,
+          positives,
+          mined.negatives,
+          mined.positives,
+          mined.counts,
+          a.loss,
+          a.locLoss,
+          a.confLoss,
+          b.loss,
+          b.locLoss,
+          b.confLoss,
+        ]);
       }
     } finally {
       await miner.close();
@@ -158,9 +183,13 @@ describe('multiboxLoss against the frameworks (torch fixtures)', () => {
     const flat = tf.zeros([b, n]) as unknown as tf.Tensor3D;
     const bad = tf.fill([b, n], c, 'int32') as tf.Tensor2D;
     expect(() => multiboxLoss({ ...fx, labels: f32labels })).toThrow(/options\.labels.*dtype 'int32'/);
-    expect(() => multiboxLoss({ ...fx, locPred: short })).toThrow(/options\.locPred.*\[B, N, 4\] = \[3, 300, 4\]/);
+    expect(() => multiboxLoss({ ...fx, locPred: short })).toThrow(
+      /options\.locPred.*\[B, N, 4\] = \[3, 300, 4\]/,
+    );
     expect(() => multiboxLoss({ ...fx, logits: flat })).toThrow(/options\.logits.*rank 3.*\[B, N, C\]/);
-    expect(() => multiboxLoss({ ...fx, locTarget: undefined as never })).toThrow(/options\.locTarget.*tf\.Tensor/);
+    expect(() => multiboxLoss({ ...fx, locTarget: undefined as never })).toThrow(
+      /options\.locTarget.*tf\.Tensor/,
+    );
     expect(() => multiboxLoss({ ...fx, labels: bad })).toThrow(/options\.labels.*row 0, column 0.*0 \.\. 5/);
     expect(() => multiboxLoss({ ...fx, preset: 'nope' as never })).toThrow(/options\.preset/);
     expect(() => multiboxLoss({ ...fx, preset: 'mmdet', ratio: 2.5 })).toThrow(/options\.ratio/);
@@ -231,7 +260,10 @@ describe('tensor masks equal hardNegativeMask / ssdNegatives', () => {
         expect(r.numNegatives).toBe(expected.numNegatives);
         // From logits: C = 3, labels from `pos` (0 .. 2 where pos < 3, else background).
         const classes = 3;
-        const logits = Float32Array.from({ length: rows * cols * classes }, (_, i) => (Number.isFinite(data[i % data.length]!) ? data[i % data.length]! : 0) / (1 + (i % 7)));
+        const logits = Float32Array.from(
+          { length: rows * cols * classes },
+          (_, i) => (Number.isFinite(data[i % data.length]!) ? data[i % data.length]! : 0) / (1 + (i % 7)),
+        );
         const labels = Int32Array.from(pos, (v) => (v < classes ? v : 0));
         const e2 = ssdNegatives({ logits, labels, classes, cols, preset });
         const lt = tf.tensor3d(logits, [rows, cols, classes]);
@@ -257,13 +289,24 @@ describe('tensor masks equal hardNegativeMask / ssdNegatives', () => {
       const m = await hardNegativeMaskTensorPooled(miner, t, counts);
       expect(tf.memory().numTensors).toBe(before + 1);
       expect(Array.from(m.dataSync())).toEqual(Array.from(hardNegativeMask(data, cols, counts)));
-      const positives = tf.tensor2d(Uint8Array.from(data, (v) => (v > 140 ? 1 : 0)), [rows, cols], 'bool');
+      const positives = tf.tensor2d(
+        Uint8Array.from(data, (v) => (v > 140 ? 1 : 0)),
+        [rows, cols],
+        'bool',
+      );
       const r = await ssdNegativesTensorPooled(miner, { loss: t, positives, preset: 'ssd_keras' });
-      const e = ssdNegatives({ loss: data, positives: positives.dataSync() as Uint8Array, cols, preset: 'ssd_keras' });
+      const e = ssdNegatives({
+        loss: data,
+        positives: positives.dataSync() as Uint8Array,
+        cols,
+        preset: 'ssd_keras',
+      });
       expect(Array.from(r.negatives.dataSync())).toEqual(Array.from(e.negatives));
       const p = hardNegativeMaskTensorPooled(miner, fx.labels as never, 1);
       await expect(p).rejects.toThrow(/float32/);
-      await expect(ssdNegativesTensorPooled(miner, { loss: t } as never)).rejects.toThrow(/options\.positives/);
+      await expect(ssdNegativesTensorPooled(miner, { loss: t } as never)).rejects.toThrow(
+        /options\.positives/,
+      );
       tf.dispose([t, m, positives, r.negatives, r.positives, r.counts]);
     } finally {
       await miner.close();
@@ -286,11 +329,22 @@ describe('on the wasm backend (@tensorflow/tfjs-backend-wasm, loaded offline fro
       for (const [name, preset, extra] of CASES) {
         const values = (await load(`mb_${name}_values.npy`)) as Float64Array;
         const before = tf.memory().numTensors;
-        const [gLoc, gLogits] = tf.grads((l: tf.Tensor, g: tf.Tensor) =>
-          multiboxLoss({ ...data, locPred: l as tf.Tensor3D, logits: g as tf.Tensor3D, preset, ...extra }).loss,
+        const [gLoc, gLogits] = tf.grads(
+          (l: tf.Tensor, g: tf.Tensor) =>
+            multiboxLoss({ ...data, locPred: l as tf.Tensor3D, logits: g as tf.Tensor3D, preset, ...extra })
+              .loss,
         )([data.locPred, data.logits]);
-        expect(firstOff(gLoc!.dataSync(), (await load(`mb_${name}_grad_loc.npy`)) as Float32Array, 1e-5, 1e-7)).toBe(-1);
-        expect(firstOff(gLogits!.dataSync(), (await load(`mb_${name}_grad_logits.npy`)) as Float32Array, 1e-5, 1e-7)).toBe(-1);
+        expect(
+          firstOff(gLoc!.dataSync(), (await load(`mb_${name}_grad_loc.npy`)) as Float32Array, 1e-5, 1e-7),
+        ).toBe(-1);
+        expect(
+          firstOff(
+            gLogits!.dataSync(),
+            (await load(`mb_${name}_grad_logits.npy`)) as Float32Array,
+            1e-5,
+            1e-7,
+          ),
+        ).toBe(-1);
         const r = multiboxLoss({ ...data, preset, ...extra });
         expect(firstOff([r.loss.dataSync()[0]!], [values[0]!], 1e-5, 0)).toBe(-1);
         tf.dispose([gLoc!, gLogits!, r.loss, r.locLoss, r.confLoss]);

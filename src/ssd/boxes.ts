@@ -43,9 +43,7 @@ function positive(value: unknown, name: string): number {
 function list(value: unknown, name: string, length: number): readonly unknown[] {
   if (!Array.isArray(value)) throw new TypeError(`\`${name}\` must be an array, got ${typeof value}`);
   if (length >= 0 && value.length !== length) {
-    throw new RangeError(
-      `\`${name}\` must have one entry per feature map (${length}), got ${value.length}`,
-    );
+    throw new RangeError(`\`${name}\` must have one entry per feature map (${length}), got ${value.length}`);
   }
   return value;
 }

@@ -55,11 +55,18 @@ export function checkPriors(priors: unknown, name = 'options.priors'): number {
 }
 
 /** Validates one image's `truths` (M × 4) and `labels` (M); returns M. */
-export function checkTruths(truths: unknown, labels: unknown, truthsName: string, labelsName: string): number {
+export function checkTruths(
+  truths: unknown,
+  labels: unknown,
+  truthsName: string,
+  labelsName: string,
+): number {
   const t = typed(truths, Float32Array, truthsName);
   const l = typed(labels, Int32Array, labelsName);
   if (t.length % 4 !== 0) {
-    throw new RangeError(`\`${truthsName}\` must hold M × 4 numbers (xmin, ymin, xmax, ymax), got ${t.length}`);
+    throw new RangeError(
+      `\`${truthsName}\` must hold M × 4 numbers (xmin, ymin, xmax, ymax), got ${t.length}`,
+    );
   }
   const m = t.length / 4;
   if (l.length !== m) {

@@ -66,7 +66,8 @@ export class TargetEncoder {
       throw new TypeError('`options` must be an object');
     }
     const threads = options?.threads ?? availableParallelism();
-    if (typeof threads !== 'number') throw new TypeError(`\`options.threads\` must be a number, got ${typeof threads}`);
+    if (typeof threads !== 'number')
+      throw new TypeError(`\`options.threads\` must be a number, got ${typeof threads}`);
     if (!Number.isInteger(threads) || threads < 1) {
       throw new RangeError(`\`options.threads\` must be an integer >= 1, got ${threads}`);
     }

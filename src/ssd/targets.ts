@@ -63,7 +63,12 @@ export function packBatch(
     if (img === null || typeof img !== 'object') {
       throw new TypeError(`\`options.images[${i}]\` must be an object { truths, labels }`);
     }
-    total += checkTruths(img.truths, img.labels, `options.images[${i}].truths`, `options.images[${i}].labels`);
+    total += checkTruths(
+      img.truths,
+      img.labels,
+      `options.images[${i}].truths`,
+      `options.images[${i}].labels`,
+    );
     offsets[i + 1] = total;
   }
   const truths = floats(total * 4);

@@ -53,7 +53,9 @@ export function checkDim(tensor: Tensor, name: string, axis: number, size: numbe
 /** `cols` (N) of a `[B, N]`-like tensor must be at least 1. */
 export function checkCols(tensor: Tensor, name: string, expected: string): void {
   if ((tensor.shape[1] ?? 0) < 1) {
-    throw new RangeError(`\`${name}\` must have at least one box per row (shape ${expected}), got [${tensor.shape.join(', ')}]`);
+    throw new RangeError(
+      `\`${name}\` must have at least one box per row (shape ${expected}), got [${tensor.shape.join(', ')}]`,
+    );
   }
 }
 

@@ -18,7 +18,8 @@ const LOSS_SHAPE = '[B, N]';
 
 function checkLossTensor(loss: unknown): Tensor2D {
   const t = checkTensor(loss, 'loss', 2, ['float32'], LOSS_SHAPE) as Tensor2D;
-  if (t.shape[1] < 1) throw new RangeError(`\`loss\` must have N >= 1 columns (shape [B, N]), got [${t.shape.join(', ')}]`);
+  if (t.shape[1] < 1)
+    throw new RangeError(`\`loss\` must have N >= 1 columns (shape [B, N]), got [${t.shape.join(', ')}]`);
   return t;
 }
 

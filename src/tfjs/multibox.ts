@@ -192,7 +192,9 @@ export function multiboxLoss(options: MultiboxLossOptions): MultiboxLossResult {
   const logits = checkTensor(options.logits, 'options.logits', 3, ['float32'], '[B, N, C]') as Tensor3D;
   const [rows, cols, classes] = logits.shape;
   if (cols < 1 || classes < 1) {
-    throw new RangeError(`\`options.logits\` must have N >= 1 and C >= 1 (shape [B, N, C]), got [${logits.shape.join(', ')}]`);
+    throw new RangeError(
+      `\`options.logits\` must have N >= 1 and C >= 1 (shape [B, N, C]), got [${logits.shape.join(', ')}]`,
+    );
   }
   const box = `[B, N, 4] = [${rows}, ${cols}, 4]`;
   const flat = `[B, N] = [${rows}, ${cols}]`;
@@ -263,7 +265,9 @@ export function multiboxLoss(options: MultiboxLossOptions): MultiboxLossResult {
     const locSum = smoothL1Sum(diff, beta);
     const locLoss = tf.div(locSum, norms.loc) as Scalar;
     const confLoss = tf.div(confSum, norms.conf) as Scalar;
-    const loss = (alpha === 1 ? tf.add(confLoss, locLoss) : tf.add(confLoss, tf.mul(locLoss, alpha))) as Scalar;
+    const loss = (
+      alpha === 1 ? tf.add(confLoss, locLoss) : tf.add(confLoss, tf.mul(locLoss, alpha))
+    ) as Scalar;
     return { loss, locLoss, confLoss };
   });
   return { ...result, numPositives, numNegatives };

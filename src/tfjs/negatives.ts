@@ -58,7 +58,8 @@ interface Inputs {
 
 function inputs(options: SsdNegativesTensorOptions): Inputs {
   checkOptions(options);
-  const common: Omit<SsdNegativesOptions, 'loss' | 'positives' | 'logits' | 'labels' | 'classes' | 'cols'> = {};
+  const common: Omit<SsdNegativesOptions, 'loss' | 'positives' | 'logits' | 'labels' | 'classes' | 'cols'> =
+    {};
   if (options.preset !== undefined) common.preset = options.preset;
   if (options.ratio !== undefined) common.ratio = options.ratio;
   if (options.minNegatives !== undefined) common.minNegatives = options.minNegatives;

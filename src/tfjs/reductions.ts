@@ -57,7 +57,8 @@ function batchPositives(perRow: Int32Array): Normalisers {
 /** The reductions, by preset name. */
 export const LOSS_REDUCTIONS = {
   'ssd.pytorch': {
-    source: 'amdegroot/ssd.pytorch layers/modules/multibox_loss.py: loss_l /= N; loss_c /= N (N = num_pos.sum())',
+    source:
+      'amdegroot/ssd.pytorch layers/modules/multibox_loss.py: loss_l /= N; loss_c /= N (N = num_pos.sum())',
     overlap: 'union',
     clampProbability: false,
     normalisers: batchPositives,
