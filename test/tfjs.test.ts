@@ -251,7 +251,9 @@ describe('tensor masks equal hardNegativeMask / ssdNegatives', () => {
         const expected = ssdNegatives({ loss: data, positives, cols, preset });
         const t = tf.tensor2d(data, [rows, cols]);
         const p = tf.tensor2d(positives, [rows, cols], 'bool');
+        const before = tf.memory().numTensors;
         const r = ssdNegativesTensor({ loss: t, positives: p, preset });
+        expect(tf.memory().numTensors).toBe(before + 3);
         expect(Array.from(r.negatives.dataSync())).toEqual(Array.from(expected.negatives));
         expect(Array.from(r.positives.dataSync())).toEqual(Array.from(positives));
         expect(Array.from(r.counts.dataSync())).toEqual(Array.from(expected.counts));
@@ -274,6 +276,18 @@ describe('tensor masks equal hardNegativeMask / ssdNegatives', () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  it('treats NaN as the rest of the library: an error naming row and column, or largest', () => {
+    const t = tf.tensor2d(new Float32Array([1, 2, 3, 4, Number.NaN, 0]), [2, 3]);
+    const p = tf.tensor2d(new Uint8Array(6), [2, 3], 'bool');
+    const before = tf.memory().numTensors;
+    expect(() => hardNegativeMaskTensor(t, 1)).toThrow(/row 1, column 1/);
+    expect(() => ssdNegativesTensor({ loss: t, positives: p, minNegatives: 1 })).toThrow(/row 1, column 1/);
+    expect(tf.memory().numTensors).toBe(before);
+    const m = hardNegativeMaskTensor(t, 1, { nan: 'largest' });
+    expect(Array.from(m.dataSync())).toEqual([0, 0, 1, 0, 1, 0]);
+    tf.dispose([t, p, m]);
   });
 
   it('the pooled forms give the same masks, and reject (never throw) bad input', async () => {

@@ -267,7 +267,9 @@ let scratch: MatchScratch | undefined;
  * Argmax ties (equal overlaps) go to the lowest index in both directions, as torch's CPU `max(dim)`
  * returns the first maximum; in particular a prior that overlaps no truth is encoded against truth 0
  * (its `conf` is 0, so a loss that masks `loc` by positives never reads it). With no truth (M = 0),
- * every prior is background and `loc` is 0 (ssd.pytorch has no such case).
+ * every prior is background and `loc` is 0 (ssd.pytorch has no such case). Coordinates are not
+ * checked, as in ssd.pytorch: a box of zero width or height encodes to infinite offsets (log 0), which
+ * `multiboxLoss` reads only at positives.
  *
  * Cost: O(M × N) time; allocates the result, M ints, and per-N scratch reused across calls.
  *
