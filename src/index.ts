@@ -13,8 +13,13 @@ export { allocLoss } from './pool/shared-buffers.ts';
 export type { RankOptions } from './rank.ts';
 export { rankDescending } from './rank.ts';
 export { referenceMask, referenceRank } from './reference.ts';
+// SSD targets in plain TypeScript (the tfjs API lives in `hard-negative-mining/tfjs`; never imported here).
+export type { DefaultBoxConfig } from './ssd/boxes.ts';
+export { defaultBoxes, SSD300_CONFIG } from './ssd/boxes.ts';
 export type { LabelArray } from './ssd/confidence-loss.ts';
 export { confidenceLoss } from './ssd/confidence-loss.ts';
+export type { MatchOptions, MatchResult } from './ssd/match.ts';
+export { matchTargets } from './ssd/match.ts';
 export { ssdNegatives } from './ssd/negatives.ts';
 export type {
   SsdCommonOptions,
@@ -30,6 +35,10 @@ export type { CountCap, PositiveHandling, PresetSpec, SsdPreset } from './ssd/pr
 export { DEFAULT_PRESET, DEFAULT_RATIO, PRESET_NAMES, PRESETS } from './ssd/presets.ts';
 export type { ReferenceSsdOptions } from './ssd/reference-presets.ts';
 export { referenceSsdNegatives } from './ssd/reference-presets.ts';
+export type { TargetEncoderOptions } from './ssd/target-encoder.ts';
+export { TargetEncoder } from './ssd/target-encoder.ts';
+export type { ImageTruths, MatchBatchOptions, MatchBatchResult } from './ssd/targets.ts';
+export { matchTargetsBatch } from './ssd/targets.ts';
 export { tfodNegatives } from './ssd/tfod.ts';
 export type { TfodLossType, TfodOptions, TfodResult } from './ssd/tfod-options.ts';
 export type { TfodPooledOptions } from './ssd/tfod-pooled.ts';

@@ -1,0 +1,274 @@
+/**
+ * SSD's MultiBox loss on TensorFlow.js tensors, differentiable in `locPred` and `logits`, with the hard
+ * negative mask computed by this library (a constant for the gradients) and each preset reducing the
+ * way its framework does (reductions.ts).
+ */
+import type { GradSaveFunc, Scalar, Tensor, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
+import { ssdNegatives } from '../ssd/negatives.ts';
+import { checkMinNegatives, checkPreset, checkRatio } from '../ssd/presets.ts';
+import type { NanOptions } from '../validate.ts';
+import { checkNan } from '../validate.ts';
+import { checkDim, checkLabels, checkOptions, checkTensor, intData, maskBytes } from './checks.ts';
+import type { LossReduction, MultiboxPreset } from './reductions.ts';
+import { KERAS_MAX_LOSS, LOSS_REDUCTIONS, MULTIBOX_PRESETS } from './reductions.ts';
+
+/** Options of {@link multiboxLoss}. */
+export interface MultiboxLossOptions extends NanOptions {
+  /** float32 `[B, N, 4]` predicted offsets. */
+  locPred: Tensor3D;
+  /** float32 `[B, N, 4]` encoded targets (e.g. `matchTargets`' `loc`); read at positives only. */
+  locTarget: Tensor3D;
+  /** float32 `[B, N, C]` class logits (background is class 0). */
+  logits: Tensor3D;
+  /** int32 `[B, N]` target classes, 0 = background (e.g. `matchTargets`' `conf`). */
+  labels: Tensor2D;
+  /** The framework whose mining and reduction to reproduce; `'ssd.pytorch'` when omitted. */
+  preset?: MultiboxPreset;
+  /** Negatives per positive; 3 when omitted (whole numbers for mmdet and ssd_keras). */
+  ratio?: number;
+  /** A floor on the negatives' count (per image; the batch's `n_neg_min` for ssd_keras); 0 when omitted. */
+  minNegatives?: number;
+  /**
+   * A bool (or int32 0/1) `[B, N]` negative mask computed beforehand, e.g. by `ssdNegativesTensorPooled`;
+   * when given, no mining runs here (the mask is used as is).
+   */
+  negatives?: Tensor2D;
+  /** Smooth-L1 `beta` (mmdet's `smoothl1_beta`); 1 when omitted, as every framework's default. */
+  beta?: number;
+  /** Weight of the localization loss in `loss` (ssd_keras' `alpha`); 1 when omitted. */
+  alpha?: number;
+}
+
+/** What {@link multiboxLoss} returns; the caller owns the three scalars. */
+export interface MultiboxLossResult {
+  /** `confLoss + alpha * locLoss`, the scalar to minimise. */
+  loss: Scalar;
+  /** Smooth-L1 over the positives' offsets, normalised as the preset does. */
+  locLoss: Scalar;
+  /** Cross-entropy over positives and mined negatives, normalised as the preset does. */
+  confLoss: Scalar;
+  /** Positives in the batch (labels > 0). */
+  numPositives: number;
+  /** Negatives in the mask that was used. */
+  numNegatives: number;
+}
+
+function checkPositive(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') throw new TypeError(`\`${name}\` must be a number, got ${typeof value}`);
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new RangeError(`\`${name}\` must be a finite number > 0, got ${value}`);
+  }
+  return value;
+}
+
+function checkMultiboxPreset(preset: unknown): { name: MultiboxPreset; reduction: LossReduction } {
+  const spec = checkPreset(preset, 'options.preset');
+  if (!Object.hasOwn(LOSS_REDUCTIONS, spec.name)) {
+    throw new RangeError(
+      `\`options.preset\` '${spec.name}' has no MultiBox loss reduction; use one of ${MULTIBOX_PRESETS.map((p) => `'${p}'`).join(', ')}`,
+    );
+  }
+  const name = spec.name as MultiboxPreset;
+  return { name, reduction: LOSS_REDUCTIONS[name] };
+}
+
+/**
+ * Per-box cross-entropy `[B, N]` of `[B, N, C]` logits as one custom op: `logsumexp(x) - x[label]`
+ * computed per box in float64 (max subtracted first, so it is stable) and rounded to float32, with
+ * the analytic gradient `dy · (softmax(x) - onehot(label))`. The tfjs CPU backend evaluates the
+ * composite form (max, broadcast subtract, exp, sum, log, one-hot product) several times slower, and
+ * the values are needed on the CPU for the mining anyway. `clamp` caps a box's loss at ssd_keras'
+ * `-log(1e-15)`, with no gradient beyond it. `sink.ce` receives the forward values.
+ */
+function crossEntropy(
+  logits: Tensor3D,
+  labels: Int32Array,
+  clamp: boolean,
+  sink: { ce?: Float32Array },
+): Tensor2D {
+  const [rows, cols, classes] = logits.shape;
+  const op = tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
+    const x = (args[0] as Tensor).dataSync() as Float32Array;
+    const boxes = rows * cols;
+    const ce = new Float32Array(boxes);
+    const prob = new Float32Array(x.length);
+    for (let i = 0; i < boxes; i++) {
+      const o = i * classes;
+      let max = x[o]!;
+      for (let c = 1; c < classes; c++) if (x[o + c]! > max) max = x[o + c]!;
+      let sum = 0;
+      for (let c = 0; c < classes; c++) {
+        const e = Math.exp(x[o + c]! - max);
+        prob[o + c] = e;
+        sum += e;
+      }
+      let loss = max + Math.log(sum) - x[o + labels[i]!]!;
+      if (clamp && loss > KERAS_MAX_LOSS) {
+        loss = KERAS_MAX_LOSS;
+        prob.fill(0, o, o + classes);
+        ce[i] = loss;
+        continue;
+      }
+      ce[i] = loss;
+      const inv = 1 / sum;
+      for (let c = 0; c < classes; c++) prob[o + c] = prob[o + c]! * inv;
+      prob[o + labels[i]!]! -= 1;
+    }
+    sink.ce = ce;
+    return {
+      value: tf.tensor2d(ce, [rows, cols], 'float32'),
+      gradFunc: (dy: Tensor) => {
+        const d = dy.dataSync() as Float32Array;
+        const grad = new Float32Array(prob.length);
+        for (let i = 0; i < boxes; i++) {
+          const g = d[i]!;
+          if (g === 0) continue;
+          const o = i * classes;
+          for (let c = 0; c < classes; c++) grad[o + c] = g * prob[o + c]!;
+        }
+        return tf.tensor3d(grad, [rows, cols, classes], 'float32');
+      },
+    };
+  });
+  return op(logits) as Tensor2D;
+}
+
+/**
+ * Σ smooth-L1 of `d` with `beta` (`0.5 d² / beta` where `|d| < beta`, else `|d| - 0.5 beta`), as
+ * `0.5 Σ m² / beta + Σ (|d| - m)` with `m = clip(|d|, 0, beta)`: the same values and gradients, with no
+ * comparison op (tfjs registers no gradient for `less`) and no broadcast against a scalar at full size
+ * (slow on the CPU backend); the scalars multiply the sums.
+ */
+function smoothL1Sum(d: Tensor, beta: number): Tensor {
+  const abs = tf.abs(d);
+  const m = tf.clipByValue(abs, 0, beta);
+  return tf.add(tf.mul(tf.sum(tf.square(m)), 0.5 / beta), tf.sum(tf.sub(abs, m)));
+}
+
+/**
+ * SSD's MultiBox loss: smooth-L1 over the positives' box offsets plus cross-entropy over the positives
+ * and the hard negatives, each preset mining and reducing as its framework does:
+ * - `'ssd.pytorch'`, `'pytorch_advanced'` (the seed's book): `loss_l = Σ_pos smoothL1 / N`,
+ *   `loss_c = Σ_{pos ∪ neg} CE / N`, N = the batch's positives; a batch without positives divides by 1
+ *   where the Python divides by zero (NaN/Inf);
+ * - `'torchvision'`: the same sums with `N = max(1, #foreground)`, and the classification sums
+ *   positives and negatives separately (a positive mined as a negative counts twice);
+ * - `'mmdet'`: per image `(Σ_pos CE + Σ_topk neg CE) / avg_factor` and `Σ_pos smoothL1_beta /
+ *   (avg_factor + eps)`, summed over images, `avg_factor = Σ_images max(#pos, 1)`;
+ * - `'ssd_keras'`: `(class + alpha · loc) / max(1, n_positive) · batch_size` per item, averaged over
+ *   the batch as Keras does, so `loss = (Σ class + alpha Σ loc) / max(1, n_positive)`; the per-box
+ *   classification loss is `-log(max(softmax, 1e-15))`.
+ * `loss = confLoss + alpha · locLoss` for every preset (alpha = 1 reproduces the frameworks' sums).
+ *
+ * Gradients flow to `locPred` and `logits`; the negative mask is a constant (the frameworks compute it
+ * under no-grad too). Works inside `tf.grad`, `tf.variableGrads` and `optimizer.minimize`. Needs the
+ * ops' gradients registered, which importing `@tensorflow/tfjs` (or tfjs-node) does.
+ *
+ * Mining: unless `options.negatives` is given, the per-box cross-entropy is read back with `dataSync()`
+ * and mined by `ssdNegatives` on the calling thread (with `positives = labels > 0`); pass a mask from
+ * `ssdNegativesTensorPooled` to mine on the pool instead and keep this call synchronous.
+ *
+ * Memory: every intermediate tensor is disposed; only the three returned scalars remain.
+ * Cost: O(B × N × C): the cross-entropy and its gradient run as one custom op over the logits' values
+ * (read back once), the rest are O(B × N) tensor ops, the readback of the labels, and the mining.
+ *
+ * @throws {TypeError} a missing or non-tensor input, a wrong dtype, a bad option type.
+ * @throws {RangeError} a wrong rank or shape (naming the expected shape), a label outside 0 .. C - 1
+ *   (naming row and column), a preset without a reduction, a bad ratio / minNegatives / beta / alpha,
+ *   a NaN cross-entropy unless `options.nan` is `'largest'`.
+ */
+export function multiboxLoss(options: MultiboxLossOptions): MultiboxLossResult {
+  checkOptions(options);
+  const { name, reduction } = checkMultiboxPreset(options.preset);
+  const spec = checkPreset(name, 'options.preset');
+  const ratio = checkRatio(options.ratio, spec, 'options.ratio');
+  const minNegatives = checkMinNegatives(options.minNegatives, 'options.minNegatives');
+  checkNan(options);
+  const beta = checkPositive(options.beta, 'options.beta', 1);
+  const alpha = checkPositive(options.alpha, 'options.alpha', 1);
+
+  const logits = checkTensor(options.logits, 'options.logits', 3, ['float32'], '[B, N, C]') as Tensor3D;
+  const [rows, cols, classes] = logits.shape;
+  if (cols < 1 || classes < 1) {
+    throw new RangeError(
+      `\`options.logits\` must have N >= 1 and C >= 1 (shape [B, N, C]), got [${logits.shape.join(', ')}]`,
+    );
+  }
+  const box = `[B, N, 4] = [${rows}, ${cols}, 4]`;
+  const flat = `[B, N] = [${rows}, ${cols}]`;
+  const locPred = checkTensor(options.locPred, 'options.locPred', 3, ['float32'], box);
+  const locTarget = checkTensor(options.locTarget, 'options.locTarget', 3, ['float32'], box);
+  for (const [t, n] of [
+    [locPred, 'options.locPred'],
+    [locTarget, 'options.locTarget'],
+  ] as const) {
+    checkDim(t, n, 0, rows, box);
+    checkDim(t, n, 1, cols, box);
+    checkDim(t, n, 2, 4, box);
+  }
+  const labels = checkTensor(options.labels, 'options.labels', 2, ['int32'], flat) as Tensor2D;
+  checkDim(labels, 'options.labels', 0, rows, flat);
+  checkDim(labels, 'options.labels', 1, cols, flat);
+  let given: Tensor | undefined;
+  if (options.negatives !== undefined) {
+    given = checkTensor(options.negatives, 'options.negatives', 2, ['bool', 'int32'], flat);
+    checkDim(given, 'options.negatives', 0, rows, flat);
+    checkDim(given, 'options.negatives', 1, cols, flat);
+  }
+
+  const labelData = intData(labels);
+  const { positives, perRow } = checkLabels(labelData, rows, cols, classes, 'options.labels');
+  let numPositives = 0;
+  for (let r = 0; r < rows; r++) numPositives += perRow[r]!;
+  let numNegatives = 0;
+  const norms = reduction.normalisers(perRow);
+
+  const result = tf.tidy(() => {
+    const sink: { ce?: Float32Array } = {};
+    const ce = crossEntropy(logits, labelData, reduction.clampProbability, sink);
+    let negatives: Uint8Array;
+    if (given !== undefined) {
+      negatives = maskBytes(given, 'options.negatives');
+    } else {
+      const mined = ssdNegatives({
+        loss: sink.ce as Float32Array,
+        positives,
+        cols,
+        preset: name,
+        ratio,
+        minNegatives,
+        nan: options.nan ?? 'error',
+      });
+      negatives = mined.negatives;
+    }
+    // The classification weights: 1 per selected box, 2 for a box in both sets where the framework
+    // sums the two sets separately.
+    const weights = new Float32Array(rows * cols);
+    const both = reduction.overlap === 'sum' ? 2 : 1;
+    for (let i = 0; i < weights.length; i++) {
+      const p = positives[i]!;
+      const n = negatives[i]!;
+      numNegatives += n;
+      weights[i] = p & n ? both : p | n;
+    }
+    const confSum = tf.sum(tf.mul(ce, tf.tensor2d(weights, [rows, cols], 'float32')));
+    // Non-positive boxes are cut before the subtraction's gradient, so a NaN or Inf target there
+    // (an unmatched prior's encoding) reaches neither the loss nor the gradient.
+    const mask4 = new Uint8Array(rows * cols * 4);
+    for (let i = 0; i < positives.length; i++) {
+      if (positives[i]) mask4.fill(1, i * 4, i * 4 + 4);
+    }
+    const pos4 = tf.tensor3d(mask4, [rows, cols, 4], 'bool');
+    const diff = tf.where(pos4, tf.sub(locPred, locTarget), tf.zerosLike(locPred));
+    const locSum = smoothL1Sum(diff, beta);
+    const locLoss = tf.div(locSum, norms.loc) as Scalar;
+    const confLoss = tf.div(confSum, norms.conf) as Scalar;
+    const loss = (
+      alpha === 1 ? tf.add(confLoss, locLoss) : tf.add(confLoss, tf.mul(locLoss, alpha))
+    ) as Scalar;
+    return { loss, locLoss, confLoss };
+  });
+  return { ...result, numPositives, numNegatives };
+}
