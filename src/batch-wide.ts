@@ -56,7 +56,7 @@ export function hardNegativeMaskBatchWide(
   const nanLargest = checkNan(options);
   const n = loss.length;
   const count = checkBatchCount(k, n);
-  const out = checkOut(options?.out, n, Uint8Array) ?? new Uint8Array(n);
+  const out = checkOut(options?.out, n, Uint8Array, { loss }) ?? new Uint8Array(n);
   const bits = bitsOf(loss);
   if (count === 0 || count >= n) {
     const nanAt = nanLargest ? -1 : firstNan(bits, 0, n);

@@ -26,7 +26,7 @@ export function rankDescending(loss: Float32Array, cols: number, options?: RankO
   checkLoss(loss);
   const rows = checkCols(cols, loss.length);
   const nanLargest = checkNan(options);
-  const out = checkOut(options?.out, loss.length, Int32Array) ?? new Int32Array(loss.length);
+  const out = checkOut(options?.out, loss.length, Int32Array, { loss }) ?? new Int32Array(loss.length);
   callerScratch = scratchFor(callerScratch, cols);
   const nanAt = rankRows(bitsOf(loss), cols, 0, rows, out, callerScratch, nanLargest);
   if (nanAt >= 0) throw nanError(nanAt, cols);

@@ -12,7 +12,17 @@ import type { SsdNegativesResult } from '../ssd/plan.ts';
 import type { SsdNegativesPooledOptions } from '../ssd/pooled.ts';
 import { ssdNegativesPooled } from '../ssd/pooled.ts';
 import type { NanOptions } from '../validate.ts';
-import { bitsOf, checkCols, checkLoss, checkNan, checkOut, nanError, toCounts } from '../validate.ts';
+import {
+  bitsOf,
+  checkCols,
+  checkLoss,
+  checkNan,
+  checkOut,
+  describe,
+  errorText,
+  nanError,
+  toCounts,
+} from '../validate.ts';
 import { callAffinityBalancer, tagCall } from './balancer.ts';
 import { INLINE_BELOW, planRanges, TASKS_PER_THREAD } from './plan.ts';
 import type { MineTask, TestFaultOption } from './protocol.ts';
@@ -108,10 +118,6 @@ function workerExecArgv(): string[] | undefined {
   return ['--import', pathToFileURL(tsx).href];
 }
 
-function describe(value: unknown): string {
-  return typeof value === 'number' ? String(value) : value === null ? 'null' : typeof value;
-}
-
 function closedError(): Error {
   return new Error('this HardNegativeMiner is closed; create a new one');
 }
@@ -121,8 +127,7 @@ function abortError(signal: AbortSignal): DOMException {
 }
 
 function workerError(cause: unknown): Error {
-  const message = cause instanceof Error ? cause.message : String(cause);
-  return new Error(`hard negative mining failed in a worker thread: ${message}`, { cause });
+  return new Error(`hard negative mining failed in a worker thread: ${errorText(cause)}`, { cause });
 }
 
 function checkSignal(options: MineOptions | undefined): AbortSignal | undefined {
@@ -214,6 +219,10 @@ export class HardNegativeMiner {
       throw new TypeError(`\`threads\` must be a number, got ${describe(threads)}`);
     if (!Number.isSafeInteger(threads) || threads < 1) {
       throw new RangeError(`\`threads\` must be a positive integer, got ${threads}`);
+    }
+    const maxThreads = 4 * availableParallelism(); // more only time-slices the cores, at ~5 MB a thread
+    if (threads > maxThreads) {
+      throw new RangeError(`\`threads\` must be at most ${maxThreads} (4 × os.availableParallelism()), got ${threads}`);
     }
     const inlineBelow = options?.inlineBelow ?? INLINE_BELOW;
     if (typeof inlineBelow !== 'number') {
@@ -354,7 +363,7 @@ export class HardNegativeMiner {
     if (fault === undefined && (n < this.inlineBelow || rows === 0)) {
       if (this.#counts.length < rows) this.#counts = new Int32Array(Math.max(rows, this.#counts.length * 2));
       const counts = toCounts(numNeg, rows, cols, this.#counts);
-      const out = checkOut(options?.out, n, Uint8Array) ?? sharedBytes(n);
+      const out = checkOut(options?.out, n, Uint8Array, { loss, numNeg }) ?? sharedBytes(n);
       if (signal?.aborted) throw abortError(signal);
       const scratch = (this.#maskScratch = scratchFor(this.#maskScratch, cols));
       const nanAt = selectRows(bitsOf(loss), cols, 0, rows, counts, out, scratch, nanLargest);
@@ -367,7 +376,7 @@ export class HardNegativeMiner {
     let out: Uint8Array;
     try {
       toCounts(numNeg, rows, cols, new Int32Array(ctx, layout.countsAt * 4, rows));
-      out = checkOut(options?.out, n, Uint8Array) ?? sharedBytes(n);
+      out = checkOut(options?.out, n, Uint8Array, { loss, numNeg }) ?? sharedBytes(n);
       if (signal?.aborted) throw abortError(signal);
     } catch (error) {
       this.#staging.release(ctx);
@@ -395,7 +404,7 @@ export class HardNegativeMiner {
     const signal = checkSignal(options);
     const fault = testFaultOf(options);
     const n = loss.length;
-    const out = checkOut(options?.out, n, Int32Array) ?? new Int32Array(new SharedArrayBuffer(n * 4));
+    const out = checkOut(options?.out, n, Int32Array, { loss }) ?? new Int32Array(new SharedArrayBuffer(n * 4));
     if (signal?.aborted) throw abortError(signal);
     if (fault === undefined && (n < this.inlineBelow || rows === 0)) {
       const scratch = (this.#rankScratch = scratchFor(this.#rankScratch, cols));
@@ -421,7 +430,7 @@ export class HardNegativeMiner {
     const { rows, nanLargest } = this.#checkCall(loss, cols, options);
     const n = loss.length;
     const count = checkBatchCount(k, n);
-    const out = checkOut(options?.out, n, Uint8Array) ?? sharedBytes(n);
+    const out = checkOut(options?.out, n, Uint8Array, { loss }) ?? sharedBytes(n);
     const signal = checkSignal(options);
     const fault = testFaultOf(options);
     if (signal?.aborted) throw abortError(signal);
