@@ -42,7 +42,8 @@ export function hardNegativeMask(
   const rows = checkCols(cols, loss.length);
   const nanLargest = checkNan(options);
   const counts = toCounts(numNeg, rows, cols);
-  const out = checkOut(options?.out, loss.length, Uint8Array, { loss, numNeg }) ?? new Uint8Array(loss.length);
+  const out =
+    checkOut(options?.out, loss.length, Uint8Array, { loss, numNeg }) ?? new Uint8Array(loss.length);
   callerScratch = scratchFor(callerScratch, cols);
   const nanAt = selectRows(bitsOf(loss), cols, 0, rows, counts, out, callerScratch, nanLargest);
   if (nanAt >= 0) throw nanError(nanAt, cols);

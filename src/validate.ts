@@ -216,7 +216,11 @@ function byteRange(value: unknown): { buffer: ArrayBufferLike; start: number; en
  * array) are skipped. O(number of inputs).
  * @throws {RangeError} naming both arguments and the shared bytes.
  */
-export function checkDisjoint(output: unknown, outputName: string, inputs: Readonly<Record<string, unknown>>): void {
+export function checkDisjoint(
+  output: unknown,
+  outputName: string,
+  inputs: Readonly<Record<string, unknown>>,
+): void {
   const out = byteRange(output);
   if (out === undefined || out.end === out.start) return;
   for (const [name, value] of Object.entries(inputs)) {
@@ -272,7 +276,9 @@ export function toCounts(numNeg: unknown, rows: number, cols: number, into?: Int
     throw new TypeError(`\`numNeg\` must be a number or an array-like of numbers, got ${describe(numNeg)}`);
   }
   if (typedArrayKind(numNeg) !== undefined && isDetached(numNeg as ArrayBufferView)) {
-    throw new TypeError('`numNeg` is detached (its buffer was transferred); pass counts whose buffer is attached');
+    throw new TypeError(
+      '`numNeg` is detached (its buffer was transferred); pass counts whose buffer is attached',
+    );
   }
   const list = numNeg as ArrayLike<unknown>;
   if (list.length !== rows) {
@@ -318,4 +324,18 @@ export function nanError(flatIndex: number, cols: number, rowOffset = 0): RangeE
 /** An `Int32Array` view of a float32 array's IEEE bits (the kernels read bits). */
 export function bitsOf(loss: Float32Array): Int32Array {
   return new Int32Array(loss.buffer, loss.byteOffset, loss.length);
+}
+
+/**
+ * A fresh `Uint8Array` over the bytes of a genuine typed array of `kind`, or undefined when `value`
+ * is anything else or detached. Reads internal slots only: runs none of `value`'s code (no
+ * `constructor`, `length` or Proxy trap), so it is safe on values returned by untrusted code.
+ */
+export function byteView(value: unknown, kind: string): Uint8Array | undefined {
+  if (typedArrayKind(value) !== kind || isDetached(value as ArrayBufferView)) return undefined;
+  return new Uint8Array(
+    bufferGetter.call(value) as ArrayBufferLike,
+    byteOffsetGetter.call(value) as number,
+    byteLengthGetter.call(value) as number,
+  );
 }

@@ -1,3 +1,4 @@
+import type { SpawnSyncReturns } from 'node:child_process';
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +32,7 @@ function detached(length: number): Float32Array {
 }
 
 describe('an output overlapping an input (run in a child process: before the check some calls never returned)', () => {
-  let child: ReturnType<typeof spawnSync<string>> | undefined;
+  let child: SpawnSyncReturns<string> | undefined;
   const parsed = (): {
     report: Record<string, { type?: string; message?: string; returned?: true }>;
     control: boolean[];
@@ -122,11 +123,14 @@ describe('values that only look like a Float32Array', () => {
 
   const miner = new HardNegativeMiner({ threads: 1, inlineBelow: 0 });
   afterAll(() => miner.close());
-  it.each(cases)('pooled: %s rejects with the same TypeError (a swapped Uint8Array was mined as 24 values)', async (_what, value, message) => {
-    await expect(miner.mask(value as Float32Array, 3, 1)).rejects.toThrow(new TypeError(message));
-    await expect(miner.rank(value as Float32Array, 3)).rejects.toThrow(new TypeError(message));
-    await expect(miner.maskBatchWide(value as Float32Array, 3, 1)).rejects.toThrow(new TypeError(message));
-  });
+  it.each(cases)(
+    'pooled: %s rejects with the same TypeError (a swapped Uint8Array was mined as 24 values)',
+    async (_what, value, message) => {
+      await expect(miner.mask(value as Float32Array, 3, 1)).rejects.toThrow(new TypeError(message));
+      await expect(miner.rank(value as Float32Array, 3)).rejects.toThrow(new TypeError(message));
+      await expect(miner.maskBatchWide(value as Float32Array, 3, 1)).rejects.toThrow(new TypeError(message));
+    },
+  );
 
   it('ssdNegatives names options.loss; confidenceLoss names logits', () => {
     expect(() => ssdNegatives({ loss: proxy, positives: new Uint8Array(6), cols: 3 })).toThrow(
@@ -145,7 +149,8 @@ describe('values that only look like a Float32Array', () => {
 });
 
 describe('detached buffers are a TypeError naming the argument', () => {
-  const message = '`loss` is detached (its buffer was transferred); pass a Float32Array whose buffer is attached';
+  const message =
+    '`loss` is detached (its buffer was transferred); pass a Float32Array whose buffer is attached';
 
   it('loss: hardNegativeMask (was the engine error), referenceMask (was an empty mask), per-row k', () => {
     expect(() => hardNegativeMask(detached(8), 4, 1)).toThrow(new TypeError(message));
@@ -164,7 +169,9 @@ describe('detached buffers are a TypeError naming the argument', () => {
     const counts = new Int32Array(2);
     structuredClone(counts.buffer, { transfer: [counts.buffer] });
     expect(() => hardNegativeMask(new Float32Array(8), 4, counts)).toThrow(
-      new TypeError('`numNeg` is detached (its buffer was transferred); pass counts whose buffer is attached'),
+      new TypeError(
+        '`numNeg` is detached (its buffer was transferred); pass counts whose buffer is attached',
+      ),
     );
     const out = new Uint8Array(8);
     structuredClone(out.buffer, { transfer: [out.buffer] });
@@ -189,7 +196,11 @@ describe('detached buffers are a TypeError naming the argument', () => {
 describe('messages show the value as given', () => {
   it('positives given as strings', () => {
     expect(() =>
-      ssdNegatives({ loss: new Float32Array(4), positives: ['0', '1', '0', '0'] as unknown as number[], cols: 2 }),
+      ssdNegatives({
+        loss: new Float32Array(4),
+        positives: ['0', '1', '0', '0'] as unknown as number[],
+        cols: 2,
+      }),
     ).toThrow(new RangeError('`options.positives` at row 0, column 0 must be 0, 1 or a boolean, got "0"'));
   });
 

@@ -83,10 +83,7 @@ function npyBytes(input: unknown): Uint8Array {
  * @throws {TypeError} `bytes` is none of those.
  * @throws {NpyFormatError} naming the header field at fault.
  */
-export function parseNpy(
-  input: Uint8Array | ArrayBufferLike | ArrayBufferView,
-  file = '<bytes>',
-): NpyArray {
+export function parseNpy(input: Uint8Array | ArrayBufferLike | ArrayBufferView, file = '<bytes>'): NpyArray {
   const bytes = npyBytes(input);
   const header = parseHeader(bytes, bytes.length, file);
   const buffer = new ArrayBuffer(header.dataBytes);

@@ -222,7 +222,9 @@ export class HardNegativeMiner {
     }
     const maxThreads = 4 * availableParallelism(); // more only time-slices the cores, at ~5 MB a thread
     if (threads > maxThreads) {
-      throw new RangeError(`\`threads\` must be at most ${maxThreads} (4 × os.availableParallelism()), got ${threads}`);
+      throw new RangeError(
+        `\`threads\` must be at most ${maxThreads} (4 × os.availableParallelism()), got ${threads}`,
+      );
     }
     const inlineBelow = options?.inlineBelow ?? INLINE_BELOW;
     if (typeof inlineBelow !== 'number') {
@@ -404,7 +406,8 @@ export class HardNegativeMiner {
     const signal = checkSignal(options);
     const fault = testFaultOf(options);
     const n = loss.length;
-    const out = checkOut(options?.out, n, Int32Array, { loss }) ?? new Int32Array(new SharedArrayBuffer(n * 4));
+    const out =
+      checkOut(options?.out, n, Int32Array, { loss }) ?? new Int32Array(new SharedArrayBuffer(n * 4));
     if (signal?.aborted) throw abortError(signal);
     if (fault === undefined && (n < this.inlineBelow || rows === 0)) {
       const scratch = (this.#rankScratch = scratchFor(this.#rankScratch, cols));

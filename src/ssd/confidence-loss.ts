@@ -87,7 +87,8 @@ export function confidenceLoss(
   const n = rows * cols;
   if (out !== undefined) {
     checkTypedArray(out, 'out', 'Float32Array');
-    if (out.length !== n) throw new RangeError(`\`out\` must have rows * cols (${n}) elements, got ${out.length}`);
+    if (out.length !== n)
+      throw new RangeError(`\`out\` must have rows * cols (${n}) elements, got ${out.length}`);
     checkDisjoint(out, 'out', { logits, labels });
   }
   const loss = out ?? new Float32Array(n);

@@ -63,11 +63,11 @@ const cases: Record<string, () => unknown> = {
     numNeg.set([1, 2, 3, 4]);
     return hardNegativeMask(new Float32Array(16), 4, numNeg, { out: new Uint8Array(buffer, 8, 16) });
   },
-  'rankDescending': () => {
+  rankDescending: () => {
     const loss = issueLoss();
     return rankDescending(loss, 4096, { out: new Int32Array(loss.buffer) });
   },
-  'hardNegativeMaskBatchWide': () => {
+  hardNegativeMaskBatchWide: () => {
     const loss = issueLoss();
     return hardNegativeMaskBatchWide(loss, 4096, 2048, { out: new Uint8Array(loss.buffer, 1, 4096) });
   },
@@ -127,11 +127,15 @@ async function controls(dispatch: HardNegativeMiner): Promise<boolean[]> {
   const results: boolean[] = [];
   {
     const { loss, buffer } = make();
-    results.push(same(hardNegativeMask(loss, 4096, 3500, { out: new Uint8Array(buffer, 4096 * 4, 4096) }), expected));
+    results.push(
+      same(hardNegativeMask(loss, 4096, 3500, { out: new Uint8Array(buffer, 4096 * 4, 4096) }), expected),
+    );
   }
   {
     const { loss, buffer } = make();
-    results.push(same(rankDescending(loss, 4096, { out: new Int32Array(buffer, 4096 * 4, 4096) }), expectedRank));
+    results.push(
+      same(rankDescending(loss, 4096, { out: new Int32Array(buffer, 4096 * 4, 4096) }), expectedRank),
+    );
   }
   {
     const { loss, buffer } = make();
