@@ -98,7 +98,8 @@ export function describe(value: unknown): string {
 export function errorText(error: unknown): string {
   if (typeof error === 'string') return error;
   if (error === null || (typeof error !== 'object' && typeof error !== 'function')) return describe(error);
-  if (types.isProxy(error) || !types.isNativeError(error)) return describe(error);
+  // An Error from another thread or realm is not "native" here but still inherits Error.prototype.
+  if (types.isProxy(error) || !(types.isNativeError(error) || error instanceof Error)) return describe(error);
   try {
     const message: unknown = (error as Error).message;
     if (typeof message === 'string' && message !== '') return message;

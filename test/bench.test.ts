@@ -246,10 +246,12 @@ describe('checks', () => {
     expect(!short.ok && short.reason).toMatch(/returned 5 elements, expected 6/);
     for (const [value, words] of [
       [[1, 0, 0, 1, 0, 0], 'an array'],
-      [new Int32Array(6), 'a Int32Array'],
+      [new Int32Array(6), 'Int32Array'],
       [undefined, 'undefined'],
       [null, 'null'],
-      ['mask', 'a string'],
+      ['mask', '"mask"'],
+      [new Proxy(new Uint8Array(6), {}), 'a Proxy'],
+      [Object.create(Uint8Array.prototype), "an object with Uint8Array's prototype (not a typed array)"],
     ] as const) {
       const check = compareMask(value, expected, 3);
       expect(!check.ok && check.reason).toBe(`returned ${words}, expected a Uint8Array`);

@@ -23,17 +23,21 @@ export const PLUGIN_TIMEOUT_MS = 60_000;
 export class PluginLoadError extends Error {}
 
 const fromSource = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(fromSource ? './plugin-worker.ts' : './plugin-worker.js', import.meta.url);
 
 /**
- * The worker's options: from TypeScript sources (vitest, tsx) it needs tsx to load itself; compiled,
- * it inherits the process's `execArgv`, so `node --import tsx hnm bench --impl x.ts` loads `.ts`
- * plug-ins on Node 20.
+ * The worker: compiled, `plugin-worker.js` next to this module. From TypeScript sources (vitest,
+ * tsx) the worker must load `plugin-worker.ts`, and on Node 20 the hooks of `--import tsx` do not
+ * reach a worker's modules, so a one-line bootstrap loads it through tsx's `tsImport` (tsx is a
+ * devDependency; its CommonJS entry of that API is broken, hence the `.mjs`).
  */
-function workerExecArgv(): string[] | undefined {
-  if (!fromSource) return undefined;
-  const tsx = createRequire(import.meta.url).resolve('tsx');
-  return [...process.execArgv, '--import', pathToFileURL(tsx).href];
+function workerSource(): { entry: string | URL; eval: boolean } {
+  if (!fromSource) return { entry: new URL('./plugin-worker.js', import.meta.url), eval: false };
+  const entry = new URL('./plugin-worker.ts', import.meta.url).href;
+  const api = createRequire(import.meta.url)
+    .resolve('tsx/esm/api')
+    .replace(/\.cjs$/, '.mjs');
+  const code = `import(${JSON.stringify(pathToFileURL(api).href)}).then((m) => m.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}))`;
+  return { entry: code, eval: true };
 }
 
 interface Pending {
@@ -85,12 +89,8 @@ export function pluginImplementation(
 
   const start = (): Promise<void> => {
     const url = pathToFileURL(resolve(path)).href;
-    const execArgv = workerExecArgv();
-    const w = new Worker(WORKER_URL, {
-      workerData: { url },
-      stdout: true,
-      ...(execArgv === undefined ? {} : { execArgv }),
-    });
+    const source = workerSource();
+    const w = new Worker(source.entry, { eval: source.eval, workerData: { url }, stdout: true });
     worker = w;
     // Whatever the plug-in prints goes to stderr: stdout may be carrying the JSON report.
     w.stdout.pipe(process.stderr, { end: false });
