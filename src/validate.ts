@@ -35,20 +35,24 @@ const viewByteOffsetGetter = intrinsicGetter(DataView.prototype, 'byteOffset');
 const viewByteLengthGetter = intrinsicGetter(DataView.prototype, 'byteLength');
 const arrayBufferByteLength = intrinsicGetter(ArrayBuffer.prototype, 'byteLength');
 
+const TYPED_ARRAYS = [
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+];
 const TYPED_ARRAY_PROTOTYPES: ReadonlyMap<object, string> = new Map(
-  [
-    Int8Array,
-    Uint8Array,
-    Uint8ClampedArray,
-    Int16Array,
-    Uint16Array,
-    Int32Array,
-    Uint32Array,
-    Float32Array,
-    Float64Array,
-    BigInt64Array,
-    BigUint64Array,
-  ].map((c) => [c.prototype as object, c.name]),
+  TYPED_ARRAYS.map((c) => [c.prototype as object, c.name]),
+);
+const ELEMENT_BYTES: ReadonlyMap<string, number> = new Map(
+  TYPED_ARRAYS.map((c) => [c.name, c.BYTES_PER_ELEMENT]),
 );
 
 /**
@@ -339,4 +343,23 @@ export function byteView(value: unknown, kind: string): Uint8Array | undefined {
     byteOffsetGetter.call(value) as number,
     byteLengthGetter.call(value) as number,
   );
+}
+
+/**
+ * Re-checks, after every argument has been read, that a validated array is still usable: a getter
+ * of a later argument (an option, a count) may have detached its buffer or resized it under it.
+ * Cheap (a few slot reads); called just before the kernels run.
+ * @throws {TypeError} detached. @throws {RangeError} its length changed from `length`.
+ */
+export function checkIntact(view: ArrayBufferView, name: string, length: number): void {
+  if (isDetached(view)) {
+    throw new TypeError(`\`${name}\` was detached while the call read its other arguments`);
+  }
+  const size = ELEMENT_BYTES.get(typedArrayKind(view) ?? '') ?? 1;
+  const now = (byteLengthGetter.call(view) as number) / size;
+  if (now !== length) {
+    throw new RangeError(
+      `\`${name}\` changed length while the call read its other arguments (from ${length} to ${now})`,
+    );
+  }
 }
