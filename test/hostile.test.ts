@@ -15,6 +15,7 @@ import {
   referenceRank,
   ssdNegatives,
 } from '../src/index.ts';
+import { ssdKerasTfReference } from '../src/ssd/reference-presets.ts';
 import { describe as describeValue, errorText } from '../src/validate.ts';
 import { syncError } from './support/sync-error.ts';
 
@@ -277,5 +278,32 @@ describe('threads is bounded in the library', () => {
     );
     expect(() => new HardNegativeMiner({ threads: 100_000 })).toThrow(RangeError);
     expect(new HardNegativeMiner({ threads: bound }).threads).toBe(bound);
+  });
+});
+
+describe('ssd_keras with negative or -Inf losses (the README states the difference)', () => {
+  it('the preset never picks a positive; the TensorFlow code word for word ranks a zeroed positive above a negative loss', () => {
+    // One image of 4 boxes, box 0 positive. Losses below 0 are not a cross-entropy, but nothing stops them.
+    const loss = Float32Array.of(2, -1, -3, -0.5);
+    const positives = Uint8Array.of(1, 0, 0, 0);
+    const ours = ssdNegatives({ loss, positives, cols: 4, preset: 'ssd_keras', ratio: 2 }).negatives;
+    const tf = ssdKerasTfReference(loss, positives, 2, 0);
+    expect(Array.from(ours)).toEqual([0, 1, 0, 1]); // the two largest negative losses
+    expect(Array.from(tf)).toEqual([1, 0, 0, 1]); // 2 * 0 = 0 ranks above -0.5 and -1
+  });
+
+  it('a -Inf loss on a positive becomes NaN in the TensorFlow code (-Inf * 0); the preset ignores it', () => {
+    const loss = Float32Array.of(Number.NEGATIVE_INFINITY, 1, 2, 3);
+    const positives = Uint8Array.of(1, 0, 0, 0);
+    const ours = ssdNegatives({ loss, positives, cols: 4, preset: 'ssd_keras', ratio: 1 }).negatives;
+    expect(Array.from(ours)).toEqual([0, 0, 0, 1]);
+    expect(Number.isNaN(loss[0]! * 0)).toBe(true);
+  });
+
+  it('for losses >= 0 both agree', () => {
+    const loss = Float32Array.of(0, 1, 2, 0, 3, 0.5);
+    const positives = Uint8Array.of(1, 0, 0, 0, 0, 1);
+    const ours = ssdNegatives({ loss, positives, cols: 3, preset: 'ssd_keras', ratio: 1 }).negatives;
+    expect(Array.from(ours)).toEqual(Array.from(ssdKerasTfReference(loss, positives, 1, 0)));
   });
 });
