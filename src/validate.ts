@@ -102,16 +102,27 @@ export function describe(value: unknown): string {
 export function errorText(error: unknown): string {
   if (typeof error === 'string') return error;
   if (error === null || (typeof error !== 'object' && typeof error !== 'function')) return describe(error);
-  // An Error from another thread or realm is not "native" here but still inherits Error.prototype.
-  if (types.isProxy(error) || !(types.isNativeError(error) || error instanceof Error)) return describe(error);
   try {
+    // An Error from another thread is not "native" here but still inherits Error.prototype.
+    if (types.isProxy(error) || !(types.isNativeError(error) || inheritsError(error))) return describe(error);
     const message: unknown = (error as Error).message;
     if (typeof message === 'string' && message !== '') return message;
     const name: unknown = (error as Error).name;
     return typeof name === 'string' && name !== '' ? name : describe(message);
   } catch {
-    return 'an Error whose message cannot be read';
+    return 'an error whose message cannot be read';
   }
+}
+
+/** Whether `Error.prototype` is on `value`'s prototype chain, walked without entering a Proxy. */
+function inheritsError(value: object): boolean {
+  let p: unknown = value;
+  for (let depth = 0; depth < 64; depth++) {
+    if (p === null || types.isProxy(p)) return false;
+    p = Object.getPrototypeOf(p);
+    if (p === Error.prototype) return true;
+  }
+  return false;
 }
 
 /** Whether a genuine typed array's buffer has been detached (transferred). Never throws. */
@@ -165,7 +176,7 @@ function prototypeKind(value: unknown): string | undefined {
     let p: unknown = Object.getPrototypeOf(value);
     for (let depth = 0; p !== null && depth < 64; depth++) {
       const kind = TYPED_ARRAY_PROTOTYPES.get(p as object);
-      if (kind !== undefined || p === TypedArrayPrototype) return kind;
+      if (kind !== undefined || p === TypedArrayPrototype || types.isProxy(p)) return kind;
       p = Object.getPrototypeOf(p);
     }
   } catch {

@@ -240,11 +240,19 @@ describe('messages show the value as given', () => {
         throw new Error('no');
       },
     };
-    for (const value of [trap, revocable.proxy, badToString, Symbol('s'), 10n, () => 1]) {
+    for (const value of [
+      trap,
+      Object.create(trap),
+      revocable.proxy,
+      badToString,
+      Symbol('s'),
+      10n,
+      () => 1,
+    ]) {
       expect(typeof describeValue(value)).toBe('string');
       expect(typeof errorText(value)).toBe('string');
     }
-    expect(errorText(hostileError)).toBe('an Error whose message cannot be read');
+    expect(errorText(hostileError)).toBe('an error whose message cannot be read');
     expect(errorText(trap)).toBe('a Proxy');
     expect(errorText(badToString)).toBe('object');
     expect(touched).toBe(0);
