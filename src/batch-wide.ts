@@ -9,7 +9,7 @@ import {
 } from './kernel/batch-wide.ts';
 import { firstNan } from './kernel/select-rows.ts';
 import type { NanOptions } from './validate.ts';
-import { bitsOf, checkCols, checkLoss, checkNan, checkOut, nanError } from './validate.ts';
+import { bitsOf, checkCols, checkIntact, checkLoss, checkNan, checkOut, nanError } from './validate.ts';
 
 /**
  * Validates the batch-wide count `k` (a finite integer >= 0) and clamps it to `length`.
@@ -56,7 +56,11 @@ export function hardNegativeMaskBatchWide(
   const nanLargest = checkNan(options);
   const n = loss.length;
   const count = checkBatchCount(k, n);
-  const out = checkOut(options?.out, n, Uint8Array) ?? new Uint8Array(n);
+  const given = checkOut(options?.out, n, Uint8Array, { loss });
+  // The getters of `options` ran after `loss` was checked, and may have detached it.
+  checkIntact(loss, 'loss', n);
+  if (given !== undefined) checkIntact(given, 'options.out', n);
+  const out = given ?? new Uint8Array(n);
   const bits = bitsOf(loss);
   if (count === 0 || count >= n) {
     const nanAt = nanLargest ? -1 : firstNan(bits, 0, n);

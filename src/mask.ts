@@ -2,7 +2,16 @@ import type { KernelScratch } from './kernel/scratch.ts';
 import { scratchFor } from './kernel/scratch.ts';
 import { selectRows } from './kernel/select-rows.ts';
 import type { NanOptions } from './validate.ts';
-import { bitsOf, checkCols, checkLoss, checkNan, checkOut, nanError, toCounts } from './validate.ts';
+import {
+  bitsOf,
+  checkCols,
+  checkIntact,
+  checkLoss,
+  checkNan,
+  checkOut,
+  nanError,
+  toCounts,
+} from './validate.ts';
 
 /** Options of {@link hardNegativeMask}. */
 export interface MaskOptions extends NanOptions {
@@ -42,7 +51,11 @@ export function hardNegativeMask(
   const rows = checkCols(cols, loss.length);
   const nanLargest = checkNan(options);
   const counts = toCounts(numNeg, rows, cols);
-  const out = checkOut(options?.out, loss.length, Uint8Array) ?? new Uint8Array(loss.length);
+  const given = checkOut(options?.out, loss.length, Uint8Array, { loss, numNeg });
+  // The getters of `options` and `numNeg` ran after `loss` was checked, and may have detached it.
+  checkIntact(loss, 'loss', rows * cols);
+  if (given !== undefined) checkIntact(given, 'options.out', rows * cols);
+  const out = given ?? new Uint8Array(loss.length);
   callerScratch = scratchFor(callerScratch, cols);
   const nanAt = selectRows(bitsOf(loss), cols, 0, rows, counts, out, callerScratch, nanLargest);
   if (nanAt >= 0) throw nanError(nanAt, cols);

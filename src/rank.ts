@@ -2,7 +2,7 @@ import { rankRows } from './kernel/rank-rows.ts';
 import type { KernelScratch } from './kernel/scratch.ts';
 import { scratchFor } from './kernel/scratch.ts';
 import type { NanOptions } from './validate.ts';
-import { bitsOf, checkCols, checkLoss, checkNan, checkOut, nanError } from './validate.ts';
+import { bitsOf, checkCols, checkIntact, checkLoss, checkNan, checkOut, nanError } from './validate.ts';
 
 /** Options of {@link rankDescending}. */
 export interface RankOptions extends NanOptions {
@@ -26,7 +26,11 @@ export function rankDescending(loss: Float32Array, cols: number, options?: RankO
   checkLoss(loss);
   const rows = checkCols(cols, loss.length);
   const nanLargest = checkNan(options);
-  const out = checkOut(options?.out, loss.length, Int32Array) ?? new Int32Array(loss.length);
+  const given = checkOut(options?.out, loss.length, Int32Array, { loss });
+  // The getters of `options` ran after `loss` was checked, and may have detached it.
+  checkIntact(loss, 'loss', rows * cols);
+  if (given !== undefined) checkIntact(given, 'options.out', rows * cols);
+  const out = given ?? new Int32Array(loss.length);
   callerScratch = scratchFor(callerScratch, cols);
   const nanAt = rankRows(bitsOf(loss), cols, 0, rows, out, callerScratch, nanLargest);
   if (nanAt >= 0) throw nanError(nanAt, cols);

@@ -1,5 +1,5 @@
 import type { NanOptions } from './validate.ts';
-import { checkCols, checkLoss, checkNan, nanError, toCounts } from './validate.ts';
+import { checkCols, checkIntact, checkLoss, checkNan, nanError, toCounts } from './validate.ts';
 
 /**
  * Stable descending comparator of the seed's first sort: larger loss first, `-0 == +0` (a tie),
@@ -28,6 +28,7 @@ export function referenceRank(loss: Float32Array, cols: number, options?: NanOpt
   checkLoss(loss);
   const rows = checkCols(cols, loss.length);
   const nanLargest = checkNan(options);
+  checkIntact(loss, 'loss', rows * cols);
   const rank = new Int32Array(loss.length);
   for (let r = 0; r < rows; r++) {
     const row = loss.subarray(r * cols, (r + 1) * cols);

@@ -25,13 +25,17 @@ import type { NpyData } from '../src/npy/small.ts';
 import { encodeNpy, parseNpy } from '../src/npy/small.ts';
 import { nanError } from '../src/validate.ts';
 import { firstDifference, prng } from './support/adversarial.ts';
-import type { LossRecipe, Outcome } from './support/fuzz-cases.ts';
+import type { AliasCase, GetterCase, LossRecipe, Outcome } from './support/fuzz-cases.ts';
 import {
+  aliasCase,
+  aliasLayout,
   countRecipe,
   countsFor,
+  detach,
   edgeCount,
   FUZZ_RUNS,
   fuzzParameters,
+  getterCase,
   logInteger,
   lossRecipe,
   materialize,
@@ -64,6 +68,8 @@ const SHARES = {
   presets: 0.2,
   presetsPool: 0.095,
   cli: 0.005,
+  aliasing: 0.03,
+  getters: 0.03,
 } as const;
 
 /** Per-test timeout: generous at full size (the whole run is timed by `npm run fuzz`, not here). */
@@ -771,5 +777,199 @@ describe('CLI round trip through .npy files', () => {
       );
     },
     timeout(SHARES.cli, 2000),
+  );
+});
+
+/** Bits of a float32 array, for comparing losses with -0 and NaN payloads intact. */
+const bitsCopy = (a: Float32Array) => Int32Array.from(new Int32Array(a.buffer, a.byteOffset, a.length));
+
+/** One call of the aliasing property: the input and the output placed in one buffer as `c` says. */
+async function aliasCall(
+  c: AliasCase,
+  loss0: Float32Array,
+  rows: number,
+  cols: number,
+  k: number,
+): Promise<{
+  actual: Outcome<ArrayLike<number>>;
+  expected: Outcome<ArrayLike<number>>;
+  input: string;
+  intact: boolean;
+}> {
+  const n = rows * cols;
+  const at = aliasLayout(c, n);
+  const buffer = c.shared ? new SharedArrayBuffer(at.total) : new ArrayBuffer(at.total);
+  const rankOut = c.entry === 'rank' || c.entry === 'pool.rank';
+  const out = rankOut ? new Int32Array(buffer, at.outByte, n) : new Uint8Array(buffer, at.outByte, n);
+  const miner = c.inputAt % 2 === 0 ? pooled : auto;
+  const positives0 = Uint8Array.from({ length: n }, (_, i) => (((i * 2654435761) >>> 0) % 17 === 0 ? 1 : 0));
+  if (c.entry === 'ssd.positives') {
+    const positives = new Uint8Array(buffer, at.inputByte, n);
+    positives.set(positives0);
+    const loss = loss0.slice();
+    const actual = settle(() => ssdNegatives({ loss, positives, cols, out: out as Uint8Array }).negatives);
+    const expected = settle(() => referenceSsdNegatives({ loss: loss0, positives: positives0, cols }));
+    const intact = actual.ok ? true : firstDifference(positives, positives0) < 0;
+    return { actual, expected, input: 'options.positives', intact };
+  }
+  const loss = new Float32Array(buffer, at.inputByte, n);
+  new Int32Array(buffer, at.inputByte, n).set(bitsCopy(loss0));
+  const before = bitsCopy(loss0);
+  let actual: Outcome<ArrayLike<number>>;
+  let expected: Outcome<ArrayLike<number>>;
+  let input = 'loss';
+  switch (c.entry) {
+    case 'mask':
+      actual = settle(() => hardNegativeMask(loss, cols, k, { out: out as Uint8Array }));
+      expected = settle(() => referenceMask(loss0, cols, k));
+      break;
+    case 'rank':
+      actual = settle(() => rankDescending(loss, cols, { out: out as Int32Array }));
+      expected = settle(() => referenceRank(loss0, cols));
+      break;
+    case 'batchWide':
+      actual = settle(() => hardNegativeMaskBatchWide(loss, cols, k, { out: out as Uint8Array }));
+      expected = settle(() => referenceMask(loss0, n, k));
+      break;
+    case 'pool.mask':
+      actual = await settleAsync(() => miner.mask(loss, cols, k, { out }));
+      expected = settle(() => referenceMask(loss0, cols, k));
+      break;
+    case 'pool.rank':
+      actual = await settleAsync(() => miner.rank(loss, cols, { out }));
+      expected = settle(() => referenceRank(loss0, cols));
+      break;
+    case 'pool.maskBatchWide':
+      actual = await settleAsync(() => miner.maskBatchWide(loss, cols, k, { out: out as Uint8Array }));
+      expected = settle(() => referenceMask(loss0, n, k));
+      break;
+    default:
+      input = 'options.loss';
+      actual = settle(
+        () => ssdNegatives({ loss, positives: positives0, cols, out: out as Uint8Array }).negatives,
+      );
+      expected = settle(() => referenceSsdNegatives({ loss: loss0, positives: positives0, cols }));
+  }
+  // After a rejection nothing was written; after a result the input must be as it was.
+  const intact = firstDifference(bitsCopy(loss), before) < 0;
+  return { actual, expected, input, intact };
+}
+
+describe('hostile arguments', () => {
+  it(
+    'an output overlapping an input is a RangeError naming both (never a hang or a wrong mask); next to it, the exact result',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(lossRecipe(), aliasCase(), fc.nat({ max: 50 }), async (recipe, c, k) => {
+          count('aliasing');
+          const loss0 = materialize(recipe);
+          const { actual, expected, input, intact } = await aliasCall(c, loss0, recipe.rows, recipe.cols, k);
+          const { overlap } = aliasLayout(c, recipe.rows * recipe.cols);
+          expect(intact).toBe(true);
+          if (overlap) {
+            expect(actual).toMatchObject({ ok: false, name: 'RangeError' });
+            expect(!actual.ok && actual.message).toMatch(
+              new RegExp(`^\`options\\.out\` overlaps \`${input.replace('.', '\\.')}\``),
+            );
+          } else {
+            expectSame(actual, expected, c.entry);
+          }
+        }),
+        fuzzParameters(SHARES.aliasing),
+      );
+    },
+    timeout(SHARES.aliasing, 30),
+  );
+
+  /**
+   * A call whose option or count getters mutate the loss, detach the loss or the output: the call
+   * must end in a clean `TypeError`/`RangeError` naming an argument, or in the exact result for the
+   * loss as the getters left it. The pool is called with mutating getters only (snapshotting the
+   * arguments of a pooled call before it is registered is issue 16 item 3).
+   */
+  it(
+    'getters that mutate or detach give a clean error or the exact result, never a hang or a wrong one',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(lossRecipe(), getterCase(), async (recipe, g: GetterCase) => {
+          count('getters');
+          const { rows, cols } = recipe;
+          const n = rows * cols;
+          const loss = materialize(recipe).slice();
+          const rank = g.entry === 'rank';
+          const out = rank ? new Int32Array(n) : new Uint8Array(n);
+          const effect: GetterCase['effect'] =
+            g.entry === 'pool.mask' && g.effect !== 'none' ? 'mutate' : g.effect;
+          let fired = false;
+          const act = (where: GetterCase['where']) => {
+            if (where !== g.where) return;
+            fired = true;
+            if (effect === 'mutate') loss[g.at % n] = g.value;
+            else if (effect === 'detach-loss') detach(loss.buffer);
+            else if (effect === 'detach-out') detach(out.buffer);
+          };
+          const counts = Array.from({ length: rows }, (_, r) => (g.at + r * 7) % (cols + 2));
+          const numNeg: ArrayLike<number> = { length: rows };
+          Object.defineProperty(numNeg, 'length', {
+            get: () => {
+              act('numNeg.length');
+              return rows;
+            },
+          });
+          for (let r = 0; r < rows; r++) {
+            Object.defineProperty(numNeg, r, {
+              get: () => {
+                act('numNeg[r]');
+                return counts[r];
+              },
+            });
+          }
+          const withOut = g.entry !== 'reference';
+          const options = {
+            get nan() {
+              act('options.nan');
+              return 'error' as const;
+            },
+            ...(withOut
+              ? {
+                  get out() {
+                    act('options.out');
+                    return out;
+                  },
+                }
+              : {}),
+          };
+          const k = g.at % (n + 2);
+          let actual: Outcome<ArrayLike<number>>;
+          if (g.entry === 'mask')
+            actual = settle(() => hardNegativeMask(loss, cols, numNeg, options as never));
+          else if (g.entry === 'rank') actual = settle(() => rankDescending(loss, cols, options as never));
+          else if (g.entry === 'batchWide') {
+            actual = settle(() => hardNegativeMaskBatchWide(loss, cols, k, options as never));
+          } else if (g.entry === 'reference')
+            actual = settle(() => referenceMask(loss, cols, numNeg, options));
+          else actual = await settleAsync(() => pooled.mask(loss, cols, numNeg, options as never));
+          const lossGone = fired && effect === 'detach-loss';
+          const outGone = fired && effect === 'detach-out' && withOut;
+          if (!actual.ok) {
+            expect(['TypeError', 'RangeError']).toContain(actual.name);
+            expect(actual.message).toMatch(/^`[A-Za-z.[\]0-9]+`|^loss is NaN/);
+            // Only a detached or a mutated argument may turn a valid call into an error.
+            if (!fired || effect === 'none')
+              throw new Error(`${g.entry}: unexpected ${actual.name}: ${actual.message}`);
+            return;
+          }
+          expect(lossGone || outGone).toBe(false);
+          let expected: Outcome<ArrayLike<number>>;
+          if (rank) expected = settle(() => referenceRank(loss, cols));
+          else if (g.entry === 'batchWide') expected = settle(() => referenceMask(loss, n, k));
+          else expected = settle(() => referenceMask(loss, cols, counts));
+          expectSame(actual, expected, g.entry);
+        }),
+        fuzzParameters(SHARES.getters),
+      );
+      expect(pooled.stats.active).toBe(0);
+    },
+    timeout(SHARES.getters, 30),
   );
 });

@@ -88,7 +88,7 @@ describe('HardNegativeMiner options', () => {
     expect(() => new HardNegativeMiner({ threads: -2 })).toThrow(RangeError);
     expect(() => new HardNegativeMiner({ threads: Number.NaN })).toThrow('got NaN');
     expect(() => new HardNegativeMiner({ threads: '2' as unknown as number })).toThrow(
-      new TypeError('`threads` must be a number, got string'),
+      new TypeError('`threads` must be a number, got "2"'),
     );
     expect(() => new HardNegativeMiner({ inlineBelow: -1 })).toThrow(
       new RangeError('`inlineBelow` must be an integer >= 0, got -1'),

@@ -4,16 +4,10 @@
  * descending order of each row), so no result is trusted because of who produced it.
  */
 
+import { byteView, describe } from '../validate.ts';
+
 /** Outcome of {@link compareMask}: `ok`, or why not, in words a user can act on. */
 export type MaskCheck = { readonly ok: true } | { readonly ok: false; readonly reason: string };
-
-function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
-  if (Array.isArray(value)) return 'an array';
-  return `a ${typeof value}`;
-}
 
 /**
  * Compares an implementation's result with the exact mask. A result must be a `Uint8Array` (a
@@ -21,9 +15,14 @@ function describeValue(value: unknown): string {
  * the first differing row and column (0-based) and the number of wrong elements. O(rows * cols).
  */
 export function compareMask(got: unknown, expected: Uint8Array, cols: number): MaskCheck {
-  if (!(got instanceof Uint8Array)) {
-    return { ok: false, reason: `returned ${describeValue(got)}, expected a Uint8Array` };
+  const bytes = byteView(got, 'Uint8Array');
+  if (bytes === undefined) {
+    return { ok: false, reason: `returned ${describe(got)}, expected a Uint8Array` };
   }
+  return compareBytes(bytes, expected, cols);
+}
+
+function compareBytes(got: Uint8Array, expected: Uint8Array, cols: number): MaskCheck {
   if (got.length !== expected.length) {
     return {
       ok: false,

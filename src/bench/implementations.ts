@@ -2,6 +2,12 @@ import { hardNegativeMask } from '../mask.ts';
 import { rankDescending } from '../rank.ts';
 import { referenceMask } from '../reference.ts';
 
+/**
+ * A failure whose message is the report line as it stands (`did not return within 60 s ...`,
+ * `returned a Proxy, expected a Uint8Array`), not something the implementation threw.
+ */
+export class ReportedFailure extends Error {}
+
 /** The signature every implementation, built-in or plug-in, is timed through. */
 export type MaskFn = (loss: Float32Array, cols: number, numNeg: Int32Array) => unknown;
 

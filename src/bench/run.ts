@@ -1,10 +1,12 @@
 import { Bench } from 'tinybench';
 import { hardNegativeMask } from '../mask.ts';
 import { referenceMask } from '../reference.ts';
+import { errorText, typedArrayKind } from '../validate.ts';
 import { certifyMask, compareMask } from './check.ts';
 import type { Batch, Dist } from './data.ts';
 import { makeBatch } from './data.ts';
 import type { Implementation } from './implementations.ts';
+import { ReportedFailure } from './implementations.ts';
 
 /** What {@link runSuite} measures. */
 export interface SuiteOptions {
@@ -74,11 +76,6 @@ export interface SuiteResult {
   readonly notes: string[];
 }
 
-function errorText(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name;
-  return String(error);
-}
-
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
     value !== null &&
@@ -134,8 +131,6 @@ function failed(impl: Implementation, batch: Batch, error: string): BenchResult 
   };
 }
 
-class HangError extends Error {}
-
 /** Default of {@link SuiteOptions.checkTimeoutMs}. */
 const CHECK_TIMEOUT_MS = 120_000;
 
@@ -143,7 +138,10 @@ const CHECK_TIMEOUT_MS = 120_000;
 function settleWithin<T>(promise: PromiseLike<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new HangError(`its promise did not settle within ${ms / 1000} s`)), ms);
+    timer = setTimeout(
+      () => reject(new ReportedFailure(`its promise did not settle within ${ms / 1000} s`)),
+      ms,
+    );
   });
   return Promise.race([Promise.resolve(promise), timeout]).finally(() => clearTimeout(timer));
 }
@@ -181,14 +179,21 @@ async function measure(
     }
   } catch (error) {
     restore();
-    return failed(impl, batch, error instanceof HangError ? error.message : `threw: ${errorText(error)}`);
+    return failed(
+      impl,
+      batch,
+      error instanceof ReportedFailure ? error.message : `threw: ${errorText(error)}`,
+    );
   }
   if (!sameBits(loss, pristine) || !sameInts(numNeg, counts)) {
     restore();
     return failed(impl, batch, 'changed its input (`loss` or `numNeg`); implementations must only read them');
   }
   const check = compareMask(first, expected, cols);
-  if (!check.ok && !(first instanceof Uint8Array && first.length === expected.length)) {
+  if (
+    !check.ok &&
+    !(typedArrayKind(first) === 'Uint8Array' && (first as Uint8Array).length === expected.length)
+  ) {
     return failed(impl, batch, check.reason);
   }
   let exact = check.ok;
@@ -227,8 +232,10 @@ async function measure(
     restore();
     return failed(impl, batch, 'changed its input (`loss` or `numNeg`) while being timed');
   }
-  if (result.state === 'errored')
-    return failed(impl, batch, `threw while being timed: ${errorText(result.error)}`);
+  if (result.state === 'errored') {
+    const why = result.error instanceof ReportedFailure ? '' : 'threw ';
+    return failed(impl, batch, `${why}while being timed: ${errorText(result.error)}`);
+  }
   if (result.state !== 'completed' && result.state !== 'aborted-with-statistics') {
     return failed(impl, batch, `tinybench ended in state '${result.state}'`);
   }

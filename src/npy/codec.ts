@@ -3,6 +3,8 @@
  * of the `hard-negative-mining/core` entry. Files are read and written by `small.ts` (whole files) and
  * `reader.ts` / `writer.ts` (streamed).
  */
+import { isArrayBuffer, isProxy, isSharedArrayBuffer } from '../host-types.ts';
+import { describe } from '../validate.ts';
 import { byteswap } from './convert.ts';
 import type { NpyDtype } from './dtype.ts';
 import { encodeHeader, formatShape, parseHeader } from './header.ts';
@@ -63,13 +65,29 @@ export function typedArrayFor(dtype: NpyDtype, buffer: ArrayBuffer, length: numb
   }
 }
 
+/** The bytes of `parseNpy`'s input as a Uint8Array (a view, never a copy). */
+function npyBytes(input: unknown): Uint8Array {
+  if (isArrayBuffer(input) || isSharedArrayBuffer(input)) return new Uint8Array(input);
+  if (ArrayBuffer.isView(input) && !isProxy(input)) {
+    if (input instanceof Uint8Array) return input;
+    return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  }
+  throw new TypeError(
+    `\`bytes\` must be a Uint8Array, an ArrayBuffer or another ArrayBufferView holding a .npy file, got ${describe(input)}`,
+  );
+}
+
 /**
  * Parses a whole `.npy` file held in memory: header validated as by the streaming reader, data
  * copied into a new, aligned typed array and converted to little-endian. Cost: O(bytes).
+ * @param input the file's bytes: a `Uint8Array` (a `Buffer` is one), an `ArrayBuffer` or
+ *   `SharedArrayBuffer`, or any other `ArrayBufferView` (its bytes are read).
  * @param file name used in error messages.
+ * @throws {TypeError} `input` is none of those.
  * @throws {NpyFormatError} naming the header field at fault.
  */
-export function parseNpy(bytes: Uint8Array, file = '<bytes>'): NpyArray {
+export function parseNpy(input: Uint8Array | ArrayBufferLike | ArrayBufferView, file = '<bytes>'): NpyArray {
+  const bytes = npyBytes(input);
   const header = parseHeader(bytes, bytes.length, file);
   const buffer = new ArrayBuffer(header.dataBytes);
   const raw = new Uint8Array(buffer);

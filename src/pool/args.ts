@@ -10,7 +10,7 @@
  */
 import { checkBatchCount } from '../batch-wide.ts';
 import type { NanOptions } from '../validate.ts';
-import { checkCols, checkLoss, checkNan, checkOut, toCounts } from '../validate.ts';
+import { checkCols, checkLoss, checkNan, checkOut, describe, toCounts } from '../validate.ts';
 import { isShared } from './shared-buffers.ts';
 
 /** Options of the {@link HardNegativeMiner} methods. */
@@ -45,11 +45,6 @@ export interface CallArgs<T extends Uint8Array | Int32Array> {
   readonly lossShared: boolean;
 }
 
-/** A value as the pool's messages show it: a number as itself, anything else by its type. */
-export function describe(value: unknown): string {
-  return typeof value === 'number' ? String(value) : value === null ? 'null' : typeof value;
-}
-
 function checkSignal(signal: unknown): AbortSignal | undefined {
   if (signal === undefined) return undefined;
   if (!(signal instanceof AbortSignal)) {
@@ -68,6 +63,7 @@ function snapshot<T extends Uint8Array | Int32Array>(
   cols: number,
   options: MineOptions | undefined,
   type: { new (n: number): T; name: string },
+  inputs: Readonly<Record<string, unknown>>,
   readRest: (rows: number, n: number) => void,
 ): CallArgs<T> {
   checkLoss(loss);
@@ -76,7 +72,7 @@ function snapshot<T extends Uint8Array | Int32Array>(
   const nanLargest = checkNan(options);
   const signal = checkSignal(options?.signal);
   readRest(rows, n);
-  const out = checkOut(options?.out, n, type);
+  const out = checkOut(options?.out, n, type, inputs);
   // The caller's code (getters) has run for the last time: the views must still be what was read.
   if (loss.length !== n) {
     throw new TypeError(
@@ -114,7 +110,7 @@ export function maskArgs(
 ): CallArgs<Uint8Array> & { readonly counts: Int32Array; readonly scratch: Int32Array } {
   let store = scratch;
   let counts = scratch;
-  const args = snapshot(loss, cols, options, Uint8Array, (rows) => {
+  const args = snapshot(loss, cols, options, Uint8Array, { loss, numNeg }, (rows) => {
     if (store.length < rows) store = new Int32Array(Math.max(rows, store.length * 2));
     counts = toCounts(numNeg, rows, cols, store).subarray(0, rows);
   });
@@ -127,7 +123,7 @@ export function rankArgs(
   cols: number,
   options: MineOptions | undefined,
 ): CallArgs<Int32Array> {
-  return snapshot(loss, cols, options, Int32Array, () => {});
+  return snapshot(loss, cols, options, Int32Array, { loss }, () => {});
 }
 
 /** `maskBatchWide` arguments, with the batch count `k`. */
@@ -138,7 +134,7 @@ export function batchWideArgs(
   options: MineOptions | undefined,
 ): CallArgs<Uint8Array> & { readonly k: number } {
   let count = 0;
-  const args = snapshot(loss, cols, options, Uint8Array, (_rows, n) => {
+  const args = snapshot(loss, cols, options, Uint8Array, { loss }, (_rows, n) => {
     count = checkBatchCount(k, n);
   });
   return { ...args, k: count };

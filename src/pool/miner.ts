@@ -2,9 +2,9 @@ import { availableParallelism } from 'node:os';
 import { hardNegativeMaskBatchWide } from '../batch-wide.ts';
 import { hardNegativeMask } from '../mask.ts';
 import { rankDescending } from '../rank.ts';
-import { nanError } from '../validate.ts';
+import { describe, errorText, nanError } from '../validate.ts';
 import type { CallArgs, MineOptions } from './args.ts';
-import { batchWideArgs, describe, maskArgs, rankArgs } from './args.ts';
+import { batchWideArgs, maskArgs, rankArgs } from './args.ts';
 import { firstNanAnswer, runBatchWide } from './batch-wide-protocol.ts';
 import type { PoolCall } from './call.ts';
 import { CallRegistry } from './call.ts';
@@ -52,8 +52,7 @@ function abortError(signal: AbortSignal): DOMException {
 }
 
 function workerError(cause: unknown): Error {
-  const message = cause instanceof Error ? cause.message : String(cause);
-  return new Error(`hard negative mining failed in a worker thread: ${message}`, { cause });
+  return new Error(`hard negative mining failed in a worker thread: ${errorText(cause)}`, { cause });
 }
 
 /** A fresh result array in shared memory, owned by the caller. */
@@ -128,6 +127,12 @@ export class PooledMiner {
       throw new TypeError(`\`threads\` must be a number, got ${describe(threads)}`);
     if (!Number.isSafeInteger(threads) || threads < 1) {
       throw new RangeError(`\`threads\` must be a positive integer, got ${threads}`);
+    }
+    const maxThreads = 4 * availableParallelism(); // more only time-slices the cores, at ~5 MB a thread
+    if (threads > maxThreads) {
+      throw new RangeError(
+        `\`threads\` must be at most ${maxThreads} (4 × os.availableParallelism()), got ${threads}`,
+      );
     }
     const inlineBelow = options?.inlineBelow ?? INLINE_BELOW;
     if (typeof inlineBelow !== 'number') {

@@ -1,3 +1,5 @@
+import { checkDisjoint, checkTypedArray, describe, typedArrayKind } from '../validate.ts';
+
 /**
  * A class label as stored in `labels`: a number, or a bigint (an int64 `.npy` read as a
  * `BigInt64Array`).
@@ -20,16 +22,14 @@ export function checkLogitsShape(
   cols: unknown,
   classes: unknown,
 ): void {
-  if (!(logits instanceof Float32Array)) {
-    const got = ArrayBuffer.isView(logits) ? logits.constructor.name : typeof logits;
-    throw new TypeError(`\`logits\` must be a Float32Array, got ${got}`);
-  }
+  checkTypedArray(logits, 'logits', 'Float32Array');
   const r = checkDim(rows, 'rows', 0);
   const c = checkDim(cols, 'cols', 1);
   const k = checkDim(classes, 'classes', 1);
-  if (logits.length !== r * c * k) {
+  const length = (logits as Float32Array).length;
+  if (length !== r * c * k) {
     throw new RangeError(
-      `\`logits.length\` must be rows * cols * classes (${r} * ${c} * ${k} = ${r * c * k}), got ${logits.length}`,
+      `\`logits.length\` must be rows * cols * classes (${r} * ${c} * ${k} = ${r * c * k}), got ${length}`,
     );
   }
   if (
@@ -37,10 +37,9 @@ export function checkLogitsShape(
     typeof labels !== 'object' ||
     typeof (labels as ArrayLike<unknown>).length !== 'number'
   ) {
-    throw new TypeError(
-      `\`labels\` must be an array-like of integers, got ${labels === null ? 'null' : typeof labels}`,
-    );
+    throw new TypeError(`\`labels\` must be an array-like of integers, got ${describe(labels)}`);
   }
+  if (typedArrayKind(labels) !== undefined) checkTypedArray(labels, 'labels', typedArrayKind(labels)!);
   const n = (labels as ArrayLike<unknown>).length;
   if (n !== r * c) {
     throw new RangeError(`\`labels.length\` must be rows * cols (${r * c}), got ${n}`);
@@ -52,7 +51,7 @@ export function labelError(flat: number, cols: number, classes: number, value: u
   const row = Math.floor(flat / cols);
   const col = flat % cols;
   return new RangeError(
-    `\`labels\` at row ${row}, column ${col} must be an integer class in 0 .. ${classes - 1}, got ${String(value)}`,
+    `\`labels\` at row ${row}, column ${col} must be an integer class in 0 .. ${classes - 1}, got ${describe(value)}`,
   );
 }
 
@@ -86,8 +85,11 @@ export function confidenceLoss(
 ): Float32Array {
   checkLogitsShape(logits, labels, rows, cols, classes);
   const n = rows * cols;
-  if (out !== undefined && (!(out instanceof Float32Array) || out.length !== n)) {
-    throw new TypeError(`\`out\` must be a Float32Array of rows * cols (${n}) elements`);
+  if (out !== undefined) {
+    checkTypedArray(out, 'out', 'Float32Array');
+    if (out.length !== n)
+      throw new RangeError(`\`out\` must have rows * cols (${n}) elements, got ${out.length}`);
+    checkDisjoint(out, 'out', { logits, labels });
   }
   const loss = out ?? new Float32Array(n);
   for (let e = 0; e < n; e++) {

@@ -141,10 +141,12 @@ export function planSsdNegatives(options: SsdNegativesOptions, allocate?: FloatA
   let positives: Uint8Array;
   let rows: number;
   const cols = options.cols;
+  let inputs: Record<string, unknown>;
   if (hasLoss) {
     loss = checkLoss(options.loss, 'options.loss');
     rows = checkCols(cols, loss.length);
     positives = toPositives(options.positives, loss.length, cols, 'options.positives');
+    inputs = { 'options.loss': loss, 'options.positives': positives };
   } else {
     const { logits, labels, classes } = options as SsdLogitsInput;
     if (!(logits instanceof Float32Array)) checkLoss(logits, 'options.logits');
@@ -163,9 +165,10 @@ export function planSsdNegatives(options: SsdNegativesOptions, allocate?: FloatA
     checkLogitsShape(logits, labels, rows, cols, classes);
     loss = confidenceLoss(logits, labels, rows, cols, classes);
     positives = positivesFromLabels(labels, loss.length);
+    inputs = { 'options.logits': logits, 'options.labels': labels };
   }
   const n = loss.length;
-  const out = checkOut(options.out, n, Uint8Array);
+  const out = checkOut(options.out, n, Uint8Array, inputs);
   const bits = bitsOf(loss);
   if (!nanLargest) {
     // A NaN anywhere, a positive's included, means training diverged: report it even where the

@@ -1,3 +1,4 @@
+import { checkTypedArray, describe, typedArrayKind } from '../validate.ts';
 import type { LabelArray } from './confidence-loss.ts';
 
 /** Positives as accepted by the SSD front end: 0/1 bytes, or any array-like of booleans or 0/1. */
@@ -23,17 +24,20 @@ export function toPositives(
     typeof (positives as ArrayLike<unknown>).length !== 'number'
   ) {
     throw new TypeError(
-      `\`${name}\` must be a Uint8Array or an array-like of booleans or 0/1, got ${positives === null ? 'null' : typeof positives}`,
+      `\`${name}\` must be a Uint8Array or an array-like of booleans or 0/1, got ${describe(positives)}`,
     );
   }
+  const kind = typedArrayKind(positives);
+  if (kind !== undefined) checkTypedArray(positives, name, kind);
   const list = positives as ArrayLike<unknown>;
   if (list.length !== length) {
     throw new RangeError(`\`${name}\` must have one entry per element (${length}), got ${list.length}`);
   }
-  if (positives instanceof Uint8Array) {
-    const bad = firstNonBinary(positives, 0, length);
-    if (bad >= 0) throw entryError(name, bad, cols, positives[bad]);
-    return positives;
+  if (kind === 'Uint8Array') {
+    const bytes = positives as Uint8Array;
+    const bad = firstNonBinary(bytes, 0, length);
+    if (bad >= 0) throw entryError(name, bad, cols, bytes[bad]);
+    return bytes;
   }
   const out = new Uint8Array(length);
   for (let i = 0; i < length; i++) {
@@ -46,7 +50,7 @@ export function toPositives(
 
 function entryError(name: string, flat: number, cols: number, value: unknown): RangeError {
   return new RangeError(
-    `\`${name}\` at row ${Math.floor(flat / cols)}, column ${flat % cols} must be 0, 1 or a boolean, got ${String(value)}`,
+    `\`${name}\` at row ${Math.floor(flat / cols)}, column ${flat % cols} must be 0, 1 or a boolean, got ${describe(value)}`,
   );
 }
 

@@ -249,7 +249,13 @@ export function planTfod(options: TfodOptions): TfodPlan {
     if (ratio < 0) throw new RangeError(`\`options.maxNegativesPerPositive\` must be >= 0, got ${perPos}`);
   }
   const minNegatives = checkWhole(options.minNegativesPerImage ?? 0, 'options.minNegativesPerImage');
-  const out = checkOut(options.out, n, Uint8Array);
+  const out = checkOut(options.out, n, Uint8Array, {
+    'options.loss': loss,
+    'options.locLoss': locLoss,
+    'options.boxes': boxes,
+    'options.positives': positives,
+    'options.ignored': ignored,
+  });
   const bad = findBadInput(loss, locLoss, boxes);
   if (bad !== undefined) throw new RangeError(describeBadInput(bad, cols));
   return {

@@ -362,3 +362,92 @@ export function offsetView(loss: Float32Array, shared: boolean, offset: number):
   );
   return view;
 }
+
+/** The entry points the aliasing property calls with an output placed in the input's buffer. */
+export const ALIAS_ENTRIES = [
+  'mask',
+  'rank',
+  'batchWide',
+  'pool.mask',
+  'pool.rank',
+  'pool.maskBatchWide',
+  'ssd.loss',
+  'ssd.positives',
+] as const;
+export type AliasEntry = (typeof ALIAS_ENTRIES)[number];
+
+/**
+ * Where the input and the output sit in one buffer: the input (the loss, or the positives for
+ * `ssd.positives`) at element `inputAt`, the output at byte `outAt` (4-aligned for a rank). Picked so
+ * that the two overlap in about half the cases, from sharing one byte to being the same bytes, and
+ * otherwise sit right next to each other or apart.
+ */
+export interface AliasCase {
+  readonly entry: AliasEntry;
+  readonly shared: boolean;
+  readonly inputAt: number;
+  /** Fraction of the span `[0, input end + 8)` where the output starts; mapped to a byte offset. */
+  readonly outFraction: number;
+  readonly exactAlias: boolean;
+}
+
+export function aliasCase(): fc.Arbitrary<AliasCase> {
+  return fc.record({
+    entry: fc.constantFrom(...ALIAS_ENTRIES),
+    shared: fc.boolean(),
+    inputAt: fc.integer({ min: 0, max: 6 }),
+    outFraction: fc.double({ min: 0, max: 1, noNaN: true }),
+    exactAlias: fc.boolean(),
+  });
+}
+
+/** The byte layout of an {@link AliasCase} for `n` elements: offsets, sizes and whether they overlap. */
+export function aliasLayout(
+  c: AliasCase,
+  n: number,
+): {
+  inputByte: number;
+  inputBytes: number;
+  outByte: number;
+  outBytes: number;
+  total: number;
+  overlap: boolean;
+} {
+  const inputSize = c.entry === 'ssd.positives' ? 1 : 4;
+  const outSize = c.entry === 'rank' || c.entry === 'pool.rank' ? 4 : 1;
+  const inputByte = c.inputAt * inputSize;
+  const inputBytes = n * inputSize;
+  const outBytes = n * outSize;
+  let outByte = c.exactAlias ? inputByte : Math.floor(c.outFraction * (inputByte + inputBytes + 8));
+  if (outSize === 4) outByte -= outByte % 4;
+  const total = Math.max(inputByte + inputBytes, outByte + outBytes, 1);
+  const overlap = n > 0 && outByte < inputByte + inputBytes && inputByte < outByte + outBytes;
+  return { inputByte, inputBytes, outByte, outBytes, total, overlap };
+}
+
+/** What a getter of a hostile argument object does each time it is read. */
+export type GetterEffect = 'none' | 'mutate' | 'detach-loss' | 'detach-out';
+
+/** A hostile call: which getter misbehaves and how; `at` picks the element it writes. */
+export interface GetterCase {
+  readonly where: 'options.nan' | 'options.out' | 'numNeg.length' | 'numNeg[r]';
+  readonly effect: GetterEffect;
+  readonly at: number;
+  readonly value: number;
+  readonly entry: 'mask' | 'rank' | 'batchWide' | 'reference' | 'pool.mask';
+}
+
+export function getterCase(): fc.Arbitrary<GetterCase> {
+  return fc.record({
+    where: fc.constantFrom('options.nan', 'options.out', 'numNeg.length', 'numNeg[r]'),
+    effect: fc.constantFrom<GetterEffect>('none', 'mutate', 'detach-loss', 'detach-out'),
+    at: fc.nat(),
+    value: fc.constantFrom(0, -0, 1, 2, 1e30, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 3),
+    entry: fc.constantFrom('mask', 'rank', 'batchWide', 'reference', 'pool.mask'),
+  });
+}
+
+/** Detaches a non-shared buffer (transfers it away); a shared one cannot be detached. */
+export function detach(buffer: ArrayBufferLike): void {
+  if (buffer instanceof ArrayBuffer && buffer.byteLength > 0) structuredClone(buffer, { transfer: [buffer] });
+}
