@@ -273,7 +273,7 @@ describe.each(['wasm', 'js'] as const)('with the %s kernel', (kernel) => {
   });
 });
 
-describe('the wasm gather (wasm-kernel.ts, wasm/gather.ts)', () => {
+describe('the wasm gather (wasm-kernel.ts, wasm/kernel.wat)', () => {
   /** Bit patterns at the edges of the key order and of the NaN probe. */
   const EDGE_BITS = [
     0, // +0
@@ -361,7 +361,7 @@ describe('the wasm gather (wasm-kernel.ts, wasm/gather.ts)', () => {
   });
 });
 
-describe('the wasm select (wasm-kernel.ts, wasm/select.ts)', () => {
+describe('the wasm select (wasm-kernel.ts, wasm/kernel.wat)', () => {
   it('marks the k candidates ranked first, for any int32 keys (fast-check)', () => {
     const key = fc.oneof(
       fc.constantFrom(-(2 ** 31), 2 ** 31 - 1, -1, 0, 1, 0x7f800000, -0x7f800000),

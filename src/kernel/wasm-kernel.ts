@@ -1,25 +1,24 @@
 /**
- * The mask kernel's two per-candidate-heavy steps in WebAssembly: the gather (SIMD, wasm/gather.ts)
- * and the radix select over the candidates (wasm/select.ts), run by `select-rows.ts` over a copy of
+ * The mask kernel's per-candidate-heavy steps in WebAssembly: the gather (SIMD) and the radix select
+ * over the candidates, written as text in wasm/kernel.wat and run by `select-rows.ts` over a copy of
  * each row in this thread's wasm memory.
  *
  * Why: in JavaScript every typed-array access in these loops re-checks the array's map, length and
  * data pointer, and every counter its int32 overflow (TurboFan does not hoist those checks across
- * the loops' stores), which made the gather ~1.5 ns per element and the candidate passes ~4-6 ns
- * per candidate. WebAssembly has none of that, and the gather takes four elements a step. WebAssembly
- * cannot read the caller's buffer, hence the copy: one `TypedArray#set` per row (a memcpy, ~0.3 ns
- * per element from shared memory), after which the row sits in L1/L2 for the steps that follow.
- * Both functions compute exactly what the JavaScript fallback computes, so the bytes are the same
- * (every kernel test runs both ways). `npm run bench:kernel` shows the two side by side.
+ * the loops' stores). WebAssembly has none of that, and the gather takes four elements a step.
+ * WebAssembly cannot read the caller's buffer, hence the copy: one `TypedArray#set` per row (a
+ * memcpy), after which the row sits in L1/L2 for the steps that follow. Every function computes
+ * exactly what the JavaScript fallback computes, so the bytes are the same (every kernel test runs
+ * both ways). `npm run bench:kernel` shows the two side by side.
  *
  * One wasm memory per thread (module state), grown to the longest row seen (up to
  * {@link WASM_MAX_COLS}); it is only touched inside one synchronous kernel call, so the calling
  * thread and each worker thread own theirs. Engines without WebAssembly SIMD (or without
- * WebAssembly: `--jitless`) get `null` from {@link wasmKernelFor} and the kernel runs in JavaScript.
+ * WebAssembly: `--jitless`) run the JavaScript kernel ({@link wasmKernelFor} returns `null`); on an
+ * engine with SIMD, a module that does not compile is a bug, reported by {@link wasmKernelStatus}
+ * (the tests require `'wasm'`) rather than thrown at import.
  */
-import { moduleBytes } from './wasm/encode.ts';
-import { GATHER } from './wasm/gather.ts';
-import { SELECT_FUNCTION } from './wasm/select.ts';
+import { KERNEL_WASM, SIMD_PROBE_WASM } from './wasm/modules.ts';
 
 /** The slice of the WebAssembly JS API used here (the project's `lib` has no DOM types). */
 interface WasmMemory {
@@ -33,9 +32,9 @@ interface WasmApi {
   Memory: new (descriptor: { initial: number }) => WasmMemory;
 }
 
-/** wasm/gather.ts: `gather(row, n4, limit, cand, keys, base) -> count or -1 (NaN)`. */
+/** kernel.wat: `gather(row, n4, limit, cand, keys, base) -> count or -1 (NaN)`. */
 type GatherFn = (row: number, n4: number, limit: number, cand: number, keys: number, base: number) => number;
-/** wasm/select.ts: `select(keys, cand, c, k, wk, wi, hist, sel) -> k`. */
+/** kernel.wat: `select(keys, cand, c, k, wk, wi, hist, sel) -> k`. */
 type SelectFn = (
   keys: number,
   cand: number,
@@ -97,19 +96,48 @@ interface Thread {
 }
 
 const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+/** Why this engine runs the JavaScript kernel, or `null` when it runs the wasm one. */
+let unavailable: string | null = null;
 /** The compiled module, or null where this engine has no WebAssembly SIMD. */
 const compiled = compile();
 let thread: Thread | null = null;
 let enabled = true;
 
+/** Bytes of a base64 string (`atob` is a global on every engine the package supports). */
+export function decodeBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
 function compile(): object | null {
-  if (api === undefined) return null;
-  try {
-    const bytes = moduleBytes([GATHER, SELECT_FUNCTION]);
-    return api.validate(bytes) ? new api.Module(bytes) : null;
-  } catch {
+  if (api === undefined) {
+    unavailable = 'no WebAssembly';
     return null;
   }
+  if (!api.validate(decodeBase64(SIMD_PROBE_WASM))) {
+    unavailable = 'no WebAssembly SIMD';
+    return null;
+  }
+  try {
+    return new api.Module(decodeBase64(KERNEL_WASM));
+  } catch (error) {
+    unavailable = `kernel.wat does not compile: ${error instanceof Error ? error.message : String(error)}`;
+    return null;
+  }
+}
+
+/**
+ * Which kernel this thread runs: `'wasm'`, or `'js'` with the reason (no WebAssembly, no SIMD, turned
+ * off by {@link setWasmKernel}, or the module failing to compile, which is a bug).
+ */
+export function wasmKernelStatus():
+  | { readonly kernel: 'wasm' }
+  | { readonly kernel: 'js'; readonly reason: string } {
+  if (unavailable !== null) return { kernel: 'js', reason: unavailable };
+  if (!enabled) return { kernel: 'js', reason: 'turned off' };
+  return { kernel: 'wasm' };
 }
 
 /**

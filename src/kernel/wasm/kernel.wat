@@ -1,0 +1,178 @@
+;; The mask kernel's WebAssembly: one module over one imported, per-thread memory `e.m` (see
+;; wasm-kernel.ts for the layout). Assembled by `npm run wasm` (wabt) into modules.ts; test/wasm.test.ts
+;; reassembles it and compares. Every function computes exactly what its JavaScript counterpart in
+;; select-rows.ts computes, so the bytes of a mask do not depend on which one ran.
+(module
+  (import "e" "m" (memory 1))
+
+  ;; gather(row, n4, limit, cand, keys, base) -> count, or -1 if an element is a NaN.
+  ;;
+  ;; The candidate pass over a staged row: for the `n4` int32 float bits at byte offset `row` (`n4` a
+  ;; multiple of 4), writes at `cand` the flat indices `base + i`, in increasing order, of every
+  ;; element whose order key without the -0 fix (`b ^ ((b >> 31) & 0x7fffffff)`) is `>= limit`, and at
+  ;; `keys` their full order keys (-0 on +0). NaN probe: `((b & 0x7fffffff) + 0x7fffff) < 0`.
+  ;; Per step of four: compare with the limit, take the 4-bit lane mask, store the four indices and
+  ;; the four keys shuffled by table entry `mask` at byte 0 (the selected lanes first), and advance
+  ;; the count by the mask's popcount. Branch-free; each store writes 4 lanes, so `cand` and `keys`
+  ;; need 3 entries of slack.
+  (func $gather (export "gather")
+    (param $row i32) (param $n4 i32) (param $limit i32) (param $cand i32) (param $keys i32)
+    (param $base i32) (result i32)
+    (local $end i32) (local $count i32) (local $mask i32)
+    (local $indices v128) (local $limits v128) (local $probe v128) (local $v v128)
+    (local $sign v128) (local $kx v128) (local $shuffle v128)
+    (local.set $end (i32.add (local.get $row) (i32.shl (local.get $n4) (i32.const 2))))
+    (local.set $limits (i32x4.splat (local.get $limit)))
+    (local.set $indices
+      (i32x4.add (i32x4.splat (local.get $base)) (v128.const i32x4 0 1 2 3)))
+    (loop $step
+      ;; probe |= (v & 0x7fffffff) + 0x7fffff
+      (local.set $v (v128.load (local.get $row)))
+      (local.set $probe
+        (v128.or (local.get $probe)
+          (i32x4.add
+            (v128.and (local.get $v) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
+            (v128.const i32x4 0x7fffff 0x7fffff 0x7fffff 0x7fffff))))
+      ;; sign = v >> 31; kx = v ^ (sign & 0x7fffffff); mask = bitmask(kx >= limits)
+      (local.set $sign (i32x4.shr_s (local.get $v) (i32.const 31)))
+      (local.set $kx
+        (v128.xor (local.get $v)
+          (v128.and (local.get $sign) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))))
+      (local.set $mask (i32x4.bitmask (i32x4.ge_s (local.get $kx) (local.get $limits))))
+      (local.set $shuffle (v128.load (i32.shl (local.get $mask) (i32.const 4))))
+      (v128.store align=4
+        (i32.add (local.get $cand) (i32.shl (local.get $count) (i32.const 2)))
+        (i8x16.swizzle (local.get $indices) (local.get $shuffle)))
+      ;; the full key: kx - sign puts -0 on +0
+      (v128.store align=4
+        (i32.add (local.get $keys) (i32.shl (local.get $count) (i32.const 2)))
+        (i8x16.swizzle (i32x4.sub (local.get $kx) (local.get $sign)) (local.get $shuffle)))
+      (local.set $count (i32.add (local.get $count) (i32.popcnt (local.get $mask))))
+      (local.set $indices
+        (i32x4.add (local.get $indices) (v128.const i32x4 4 4 4 4)))
+      (br_if $step
+        (i32.lt_u
+          (local.tee $row (i32.add (local.get $row) (i32.const 16)))
+          (local.get $end))))
+    (if (i32x4.bitmask (local.get $probe)) (then (return (i32.const -1))))
+    (local.get $count))
+
+  ;; select(keys, cand, c, k, wk, wi, hist, sel) -> count
+  ;;
+  ;; The radix select over `c` candidates (their order keys at `keys`, flat indices at `cand`, in
+  ;; index order). For `0 < k < c`: writes at `sel` the flat indices of the `k` candidates ranked
+  ;; first in stable descending order (larger key first, equal keys by index) and returns `k`; as a
+  ;; set: `sel` holds the entries above the threshold level by level (each level in index order),
+  ;; then the first ties. `wk`/`wi` (`c` entries each) and `sel` (`k` entries) are scratch; `hist`
+  ;; (256 i32) must be zero and is left zero.
+  ;;
+  ;; Each level takes the highest 8 bits where the kept keys differ (keys read in unsigned order,
+  ;; `key ^ 0x80000000`), histograms that digit, finds the digit holding the need-th largest,
+  ;; appends every kept entry of a higher digit to `sel` and keeps those of that digit, in index
+  ;; order. It stops once the kept keys are all equal (they are the threshold) or all needed, and
+  ;; appends the first `need` of them: the stable tie-break. Each level narrows the kept keys'
+  ;; range, so there are at most four. Appends are branch-free (always store, advance by the compare).
+  (func $select (export "select")
+    (param $keys i32) (param $cand i32) (param $c i32) (param $k i32) (param $wk i32)
+    (param $wi i32) (param $hist i32) (param $sel i32) (result i32)
+    (local $srcK i32) (local $srcI i32) (local $m i32) (local $need i32) (local $s i32)
+    (local $j i32) (local $lo i32) (local $hi i32) (local $shift i32) (local $digit i32)
+    (local $kept i32) (local $u i32) (local $d i32) (local $idx i32) (local $loD i32)
+    (local $hiD i32)
+    (local.set $srcK (local.get $keys))
+    (local.set $srcI (local.get $cand))
+    (local.set $m (local.get $c))
+    (local.set $need (local.get $k))
+    (block $done
+      (loop $level ;; m >= need >= 1 here
+        ;; lo, hi = min, max of the kept keys (unsigned order)
+        (local.set $lo (i32.const -1))
+        (local.set $hi (i32.const 0))
+        (local.set $j (i32.const 0))
+        (loop $minmax
+          (local.set $u
+            (i32.xor
+              (i32.load (i32.add (local.get $srcK) (i32.shl (local.get $j) (i32.const 2))))
+              (i32.const 0x80000000)))
+          (local.set $lo
+            (select (local.get $u) (local.get $lo) (i32.lt_u (local.get $u) (local.get $lo))))
+          (local.set $hi
+            (select (local.get $u) (local.get $hi) (i32.gt_u (local.get $u) (local.get $hi))))
+          (br_if $minmax
+            (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $m))))
+        ;; all equal (they are the threshold), or all needed: done
+        (br_if $done
+          (i32.or
+            (i32.eq (local.get $lo) (local.get $hi))
+            (i32.eq (local.get $need) (local.get $m))))
+        ;; shift = max(width - 8, 0), width = 32 - clz(lo ^ hi)
+        (local.set $shift
+          (i32.sub (i32.const 24) (i32.clz (i32.xor (local.get $lo) (local.get $hi)))))
+        (local.set $shift
+          (select (local.get $shift) (i32.const 0) (i32.gt_s (local.get $shift) (i32.const 0))))
+        ;; hist[digit(key)]++ for every kept key
+        (local.set $j (i32.const 0))
+        (loop $count
+          (local.set $d
+            (i32.add (local.get $hist)
+              (i32.shl
+                (i32.and
+                  (i32.shr_u
+                    (i32.xor
+                      (i32.load (i32.add (local.get $srcK) (i32.shl (local.get $j) (i32.const 2))))
+                      (i32.const 0x80000000))
+                    (local.get $shift))
+                  (i32.const 255))
+                (i32.const 2))))
+          (i32.store (local.get $d) (i32.add (i32.load (local.get $d)) (i32.const 1)))
+          (br_if $count
+            (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $m))))
+        ;; digit = the one holding the need-th largest, scanning down from hi's
+        (local.set $loD (i32.and (i32.shr_u (local.get $lo) (local.get $shift)) (i32.const 255)))
+        (local.set $hiD (i32.and (i32.shr_u (local.get $hi) (local.get $shift)) (i32.const 255)))
+        (local.set $digit (local.get $hiD))
+        (block $found
+          (loop $scan
+            (local.set $u
+              (i32.load (i32.add (local.get $hist) (i32.shl (local.get $digit) (i32.const 2)))))
+            (br_if $found (i32.ge_u (local.get $u) (local.get $need)))
+            (local.set $need (i32.sub (local.get $need) (local.get $u)))
+            (local.set $digit (i32.sub (local.get $digit) (i32.const 1)))
+            (br $scan)))
+        ;; hist[lo's digit .. hi's digit] = 0
+        (memory.fill
+          (i32.add (local.get $hist) (i32.shl (local.get $loD) (i32.const 2)))
+          (i32.const 0)
+          (i32.shl (i32.add (i32.sub (local.get $hiD) (local.get $loD)) (i32.const 1)) (i32.const 2)))
+        ;; higher digits go to sel; this digit's entries are kept (in wk / wi, in index order)
+        (local.set $kept (i32.const 0))
+        (local.set $j (i32.const 0))
+        (loop $split
+          (local.set $u (i32.load (i32.add (local.get $srcK) (i32.shl (local.get $j) (i32.const 2)))))
+          (local.set $idx (i32.load (i32.add (local.get $srcI) (i32.shl (local.get $j) (i32.const 2)))))
+          (local.set $d
+            (i32.and
+              (i32.shr_u (i32.xor (local.get $u) (i32.const 0x80000000)) (local.get $shift))
+              (i32.const 255)))
+          (i32.store (i32.add (local.get $sel) (i32.shl (local.get $s) (i32.const 2))) (local.get $idx))
+          (local.set $s (i32.add (local.get $s) (i32.gt_u (local.get $d) (local.get $digit))))
+          (i32.store (i32.add (local.get $wk) (i32.shl (local.get $kept) (i32.const 2))) (local.get $u))
+          (i32.store (i32.add (local.get $wi) (i32.shl (local.get $kept) (i32.const 2))) (local.get $idx))
+          (local.set $kept (i32.add (local.get $kept) (i32.eq (local.get $d) (local.get $digit))))
+          (br_if $split
+            (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $m))))
+        (local.set $m (local.get $kept))
+        (local.set $srcK (local.get $wk))
+        (local.set $srcI (local.get $wi))
+        (br $level)))
+    ;; the first `need` kept entries, in index order
+    (local.set $j (i32.const 0))
+    (loop $take
+      (i32.store
+        (i32.add (local.get $sel) (i32.shl (local.get $s) (i32.const 2)))
+        (i32.load (i32.add (local.get $srcI) (i32.shl (local.get $j) (i32.const 2)))))
+      (local.set $s (i32.add (local.get $s) (i32.const 1)))
+      (br_if $take
+        (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $need))))
+    (local.get $s))
+)
