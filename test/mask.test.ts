@@ -9,6 +9,7 @@ import { selectRows } from '../src/kernel/select-rows.ts';
 import {
   gatherStaged,
   markSelected,
+  rankStaged,
   setWasmKernel,
   stageRow,
   WASM_MAX_COLS,
@@ -387,6 +388,50 @@ describe('the wasm select (wasm-kernel.ts, wasm/kernel.wat)', () => {
         expect(firstDifference(out, expected)).toBe(-1);
       }),
       { numRuns: 600 },
+    );
+  });
+});
+
+describe('the wasm rank (wasm-kernel.ts, wasm/kernel.wat)', () => {
+  it('ranks any float bits exactly as the stable double sort, NaN included (fast-check)', () => {
+    const bitPattern = fc.oneof(
+      fc.constantFrom(
+        0,
+        0x80000000 | 0,
+        0x7f800000,
+        0xff800000 | 0,
+        0x7fc00000,
+        0xffc00001 | 0,
+        1,
+        0x80000001 | 0,
+      ),
+      fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+      fc.integer({ min: -3, max: 3 }).map((v) => new Int32Array(Float32Array.of(v).buffer)[0]!), // ties
+      fc.integer({ min: 0, max: 2 ** 12 }).map((v) => v << 20), // equal in the low digits: skipped passes
+    );
+    fc.assert(
+      fc.property(fc.array(bitPattern, { minLength: 1, maxLength: 400 }), fc.nat(9), (row, base) => {
+        const loss = new Float32Array(Int32Array.from(row).buffer);
+        const bits = new Int32Array(loss.buffer);
+        const hasNan = loss.some((v) => Number.isNaN(v));
+        const w = wasmKernelFor(row.length)!;
+        stageRow(bits, 0, row.length, w);
+        const rank = new Int32Array(base + row.length).fill(-7);
+        const nanAt = rankStaged(w, row.length, rank, base, false);
+        if (hasNan) {
+          expect(nanAt).toBe(loss.findIndex((v) => Number.isNaN(v)));
+        } else {
+          expect(nanAt).toBe(-1);
+          expect(firstDifference(rank.subarray(base), referenceRank(loss, row.length))).toBe(-1);
+        }
+        stageRow(bits, 0, row.length, w);
+        expect(rankStaged(w, row.length, rank, base, true)).toBe(-1);
+        expect(
+          firstDifference(rank.subarray(base), referenceRank(loss, row.length, { nan: 'largest' })),
+        ).toBe(-1);
+        expect(rank.subarray(0, base).every((v) => v === -7)).toBe(true);
+      }),
+      { numRuns: 500 },
     );
   });
 });

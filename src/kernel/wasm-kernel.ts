@@ -46,6 +46,17 @@ type SelectFn = (
   sel: number,
 ) => number;
 
+/** kernel.wat: `rank(row, n, hist, a, b, out, nanLargest) -> -1 or NaN column`. */
+type RankFn = (
+  row: number,
+  n: number,
+  hist: number,
+  a: number,
+  b: number,
+  out: number,
+  nanLargest: number,
+) => number;
+
 /** A thread's wasm kernel: its memory views, valid until the next {@link wasmKernelFor} call. */
 export interface WasmKernel {
   /** Longest row the views fit. */
@@ -61,6 +72,7 @@ export interface WasmKernel {
   readonly at: Layout;
   readonly gather: GatherFn;
   readonly select: SelectFn;
+  readonly rank: RankFn;
 }
 
 /** Byte offsets of the regions of a thread's memory. */
@@ -73,10 +85,15 @@ interface Layout {
   readonly sel: number;
 }
 
-/** Memory layout: the gather's 16 shuffle masks (16 bytes each), the select's 256-entry histogram, then the regions. */
+/**
+ * Memory layout: the gather's 16 shuffle masks (16 bytes each), the select's 256-entry histogram,
+ * the rank sort's four 256-entry histograms, then the regions (the rank sort's 8-byte pairs span
+ * two adjacent regions: `cand` + `keys`, then `workKeys` + `workIdx`).
+ */
 const TABLE_AT = 0;
 const HIST_AT = 256;
-const ROW_AT = 1280;
+const RANK_HIST_AT = 1280;
+const ROW_AT = RANK_HIST_AT + 4 * 256 * 4;
 const PAGE_BYTES = 65536;
 /** Padding for the gather's last step: `-Inf` bits, never a candidate above `PIVOT_ALL` and not a NaN. */
 const NEG_INF_BITS = -8388608;
@@ -92,6 +109,7 @@ interface Thread {
   readonly memory: WasmMemory;
   readonly gather: GatherFn;
   readonly select: SelectFn;
+  readonly rank: RankFn;
   kernel: WasmKernel | null;
 }
 
@@ -158,6 +176,7 @@ export function wasmKernelFor(cols: number): WasmKernel | null {
         memory,
         gather: exports.gather as GatherFn,
         select: exports.select as SelectFn,
+        rank: exports.rank as RankFn,
         kernel: null,
       };
       writeShuffleTable(new Uint8Array(memory.buffer, TABLE_AT, 256));
@@ -187,6 +206,7 @@ export function wasmKernelFor(cols: number): WasmKernel | null {
       at,
       gather: thread.gather,
       select: thread.select,
+      rank: thread.rank,
     };
     return thread.kernel;
   } catch {
@@ -268,4 +288,23 @@ export function markSelected(w: WasmKernel, c: number, k: number, out: Uint8Arra
   w.select(at.keys, at.cand, c, k, at.workKeys, at.workIdx, HIST_AT, at.sel);
   const sel = w.sel;
   for (let j = 0; j < k; j++) out[sel[j]!] = 1;
+}
+
+/**
+ * The seed's `idx_rank` of the staged row (see {@link stageRow}) of `n >= 1` elements, written to
+ * `rank[base .. base + n)`; returns -1, or when a NaN is met and `nanLargest` is false, the column of
+ * the first NaN (nothing is written). The same result as `rankRow` in rank-rows.ts.
+ */
+export function rankStaged(
+  w: WasmKernel,
+  n: number,
+  rank: Int32Array,
+  base: number,
+  nanLargest: boolean,
+): number {
+  const at = w.at;
+  const nanAt = w.rank(at.row, n, RANK_HIST_AT, at.cand, at.workKeys, at.sel, nanLargest ? 1 : 0);
+  if (nanAt >= 0) return nanAt;
+  rank.set(w.sel.subarray(0, n), base);
+  return -1;
 }

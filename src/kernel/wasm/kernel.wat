@@ -175,4 +175,138 @@
       (br_if $take
         (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $need))))
     (local.get $s))
+
+  ;; rank(row, n, hist, a, b, out, nanLargest) -> -1, or the column of the first NaN when
+  ;; `nanLargest` is 0.
+  ;;
+  ;; The seed's `idx_rank` of one staged row of `n >= 1` float bits at `row`: writes at `out` (n i32)
+  ;; the position of each element in the stable descending order (larger first, equal by index), the
+  ;; same ranks as `rankRow` in rank-rows.ts. An LSD radix sort of (key, column) pairs packed in one
+  ;; i64 (`(~key ^ 0x80000000) << 32 | column`: descending as unsigned ascending; NaN gets the key
+  ;; 0x7fffffff under `nanLargest`), 8-bit digits in four stable passes between `a` and `b` (n i64
+  ;; each). 8 bits, not 11: a pass then writes 256 streams, which stay in L1, where 2048 streams of a
+  ;; row this short miss on nearly every store. A digit every element shares skips its pass; the last
+  ;; pass that runs scatters each element's position straight to `out` (the inverse permutation).
+  ;; `hist` is 4 x 256 i32 of scratch, zeroed here.
+  (func $rank (export "rank")
+    (param $row i32) (param $n i32) (param $hist i32) (param $a i32) (param $b i32) (param $out i32)
+    (param $nanLargest i32) (result i32)
+    (local $i i32) (local $bits i32) (local $u i32) (local $at i32) (local $pass i32) (local $last i32)
+    (local $h i32) (local $d i32) (local $sum i32) (local $t i32) (local $src i32) (local $dst i32)
+    (local $v i64) (local $shift i64)
+    (memory.fill (local.get $hist) (i32.const 0) (i32.const 4096))
+    ;; packed pairs, and the four digit histograms at once
+    (loop $keys
+      (local.set $bits (i32.load (i32.add (local.get $row) (i32.shl (local.get $i) (i32.const 2)))))
+      (if (i32.gt_u (i32.and (local.get $bits) (i32.const 0x7fffffff)) (i32.const 0x7f800000))
+        (then
+          (if (i32.eqz (local.get $nanLargest)) (then (return (local.get $i))))
+          (local.set $u (i32.const 0))) ;; NaN's key 0x7fffffff, ^ 0x7fffffff
+        (else
+          (local.set $u
+            (i32.xor
+              (i32.sub
+                (i32.xor (local.get $bits)
+                  (i32.and (i32.shr_s (local.get $bits) (i32.const 31)) (i32.const 0x7fffffff)))
+                (i32.shr_s (local.get $bits) (i32.const 31)))
+              (i32.const 0x7fffffff))))) ;; ~x ^ 0x80000000 = x ^ 0x7fffffff
+      (i64.store (i32.add (local.get $a) (i32.shl (local.get $i) (i32.const 3)))
+        (i64.or (i64.shl (i64.extend_i32_u (local.get $u)) (i64.const 32)) (i64.extend_i32_u (local.get $i))))
+      (local.set $at (i32.add (local.get $hist) (i32.shl (i32.and (local.get $u) (i32.const 255)) (i32.const 2))))
+      (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
+      (local.set $at
+        (i32.add (local.get $hist)
+          (i32.shl (i32.and (i32.shr_u (local.get $u) (i32.const 8)) (i32.const 255)) (i32.const 2))))
+      (i32.store offset=1024 (local.get $at) (i32.add (i32.load offset=1024 (local.get $at)) (i32.const 1)))
+      (local.set $at
+        (i32.add (local.get $hist)
+          (i32.shl (i32.and (i32.shr_u (local.get $u) (i32.const 16)) (i32.const 255)) (i32.const 2))))
+      (i32.store offset=2048 (local.get $at) (i32.add (i32.load offset=2048 (local.get $at)) (i32.const 1)))
+      (local.set $at
+        (i32.add (local.get $hist) (i32.shl (i32.shr_u (local.get $u) (i32.const 24)) (i32.const 2))))
+      (i32.store offset=3072 (local.get $at) (i32.add (i32.load offset=3072 (local.get $at)) (i32.const 1)))
+      (br_if $keys (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+    ;; last = the last pass whose digit the elements do not all share (-1: all keys equal); whether
+    ;; all share a digit does not depend on the order, so element 0 of the input tells
+    (local.set $last (i32.const -1))
+    (local.set $u (i32.wrap_i64 (i64.shr_u (i64.load (local.get $a)) (i64.const 32))))
+    (loop $find
+      (if (i32.ne (local.get $n)
+            (i32.load
+              (i32.add (local.get $hist)
+                (i32.shl
+                  (i32.add (i32.shl (local.get $pass) (i32.const 8))
+                    (i32.and
+                      (i32.shr_u (local.get $u) (i32.shl (local.get $pass) (i32.const 3)))
+                      (i32.const 255)))
+                  (i32.const 2)))))
+        (then (local.set $last (local.get $pass))))
+      (br_if $find (i32.lt_u (local.tee $pass (i32.add (local.get $pass) (i32.const 1))) (i32.const 4))))
+    (local.set $i (i32.const 0))
+    (if (i32.lt_s (local.get $last) (i32.const 0))
+      (then
+        ;; all keys equal: the order is the index order
+        (loop $identity
+          (i32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))) (local.get $i))
+          (br_if $identity (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+        (return (i32.const -1))))
+    (local.set $src (local.get $a))
+    (local.set $dst (local.get $b))
+    (local.set $pass (i32.const 0))
+    (loop $passes
+      (local.set $shift (i64.extend_i32_u (i32.add (i32.const 32) (i32.shl (local.get $pass) (i32.const 3)))))
+      (local.set $h (i32.add (local.get $hist) (i32.shl (local.get $pass) (i32.const 10))))
+      (if (i32.ne (local.get $n)
+            (i32.load
+              (i32.add (local.get $h)
+                (i32.shl
+                  (i32.and
+                    (i32.wrap_i64 (i64.shr_u (i64.load (local.get $src)) (local.get $shift)))
+                    (i32.const 255))
+                  (i32.const 2)))))
+        (then
+          ;; exclusive prefix sums: each digit's first position
+          (local.set $sum (i32.const 0))
+          (local.set $d (i32.const 0))
+          (loop $prefix
+            (local.set $at (i32.add (local.get $h) (i32.shl (local.get $d) (i32.const 2))))
+            (local.set $t (i32.load (local.get $at)))
+            (i32.store (local.get $at) (local.get $sum))
+            (local.set $sum (i32.add (local.get $sum) (local.get $t)))
+            (br_if $prefix (i32.lt_u (local.tee $d (i32.add (local.get $d) (i32.const 1))) (i32.const 256))))
+          (local.set $i (i32.const 0))
+          (if (i32.eq (local.get $pass) (local.get $last))
+            (then
+              ;; the last pass: out[column] = its position
+              (loop $final
+                (local.set $v (i64.load (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 3)))))
+                (local.set $at
+                  (i32.add (local.get $h)
+                    (i32.shl
+                      (i32.and (i32.wrap_i64 (i64.shr_u (local.get $v) (local.get $shift))) (i32.const 255))
+                      (i32.const 2))))
+                (local.set $t (i32.load (local.get $at)))
+                (i32.store (local.get $at) (i32.add (local.get $t) (i32.const 1)))
+                (i32.store
+                  (i32.add (local.get $out) (i32.shl (i32.wrap_i64 (local.get $v)) (i32.const 2)))
+                  (local.get $t))
+                (br_if $final (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+              (return (i32.const -1))))
+          (loop $scatter
+            (local.set $v (i64.load (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 3)))))
+            (local.set $at
+              (i32.add (local.get $h)
+                (i32.shl
+                  (i32.and (i32.wrap_i64 (i64.shr_u (local.get $v) (local.get $shift))) (i32.const 255))
+                  (i32.const 2))))
+            (local.set $t (i32.load (local.get $at)))
+            (i32.store (local.get $at) (i32.add (local.get $t) (i32.const 1)))
+            (i64.store (i32.add (local.get $dst) (i32.shl (local.get $t) (i32.const 3))) (local.get $v))
+            (br_if $scatter (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+          (local.set $t (local.get $src))
+          (local.set $src (local.get $dst))
+          (local.set $dst (local.get $t))))
+      (local.set $pass (i32.add (local.get $pass) (i32.const 1)))
+      (br $passes))
+    (unreachable))
 )
