@@ -2,7 +2,16 @@ import { fillMask, wordsOf } from './fill-bytes.ts';
 import { NAN_KEY } from './keys.ts';
 import type { KernelScratch } from './scratch.ts';
 import type { WasmKernel } from './wasm-kernel.ts';
-import { gatherStaged, markSelected, stageRow, wasmKernelFor } from './wasm-kernel.ts';
+import {
+  gatherStaged,
+  histogramStaged,
+  markBucketStaged,
+  markedAbove,
+  markSelected,
+  markStaged,
+  stageRow,
+  wasmKernelFor,
+} from './wasm-kernel.ts';
 
 /**
  * The hard-negative kernel: for rows `rowStart .. rowEnd - 1` of a `(rows, cols)` float32 batch,
@@ -107,13 +116,29 @@ function selectRow(
     if (n >= SAMPLE_MIN_COLS) pivot = samplePivot(wasm.row, 0, n, k, hist, work);
   } else if (n >= SAMPLE_MIN_COLS) pivot = samplePivot(bits, base, n, k, hist, work);
   if (pivot === PIVOT_WHOLE_ROW) {
-    // From the staged copy when there is one: it is in cache, the caller's row may not be.
-    const top = wasm === null ? histogramRow(bits, base, n, hist) : histogramRow(wasm.row, 0, n, hist);
-    if (top >= 0) {
-      markRow(bits, base, n, k, hist, top, work, workIdx, out);
-      return -1;
+    if (wasm !== null) {
+      // In wasm over the staged copy, into the wasm mask row, then one copy out. The sample names
+      // the threshold's bucket; the mark pass counts what lies above it and in it, which proves it
+      // (or not: then a histogram of the row finds the bucket, and the mark runs again).
+      let dHi = sampleBucket(wasm.row, n, k, hist);
+      let m = markStaged(wasm, n, dHi);
+      if (m >= 0 && !(markedAbove[0]! < k && k <= markedAbove[0]! + m)) {
+        dHi = thresholdBucket(wasm.hist, 0, histogramStaged(wasm, n), k, needBox) - 1024;
+        m = markStaged(wasm, n, dHi);
+      }
+      if (m >= 0) {
+        markBucketStaged(wasm, m, k - markedAbove[0]!);
+        out.set(wasm.mask.subarray(0, n), base);
+        return -1;
+      }
+    } else {
+      const top = histogramRow(bits, base, n, hist);
+      if (top >= 0) {
+        markRow(bits, base, n, k, hist, top, work, workIdx, out);
+        return -1;
+      }
+      hist.fill(0);
     }
-    hist.fill(0);
     if (!nanLargest) return firstNan(bits, base, end);
   }
   fillMask(out, words, 0, base, end);
@@ -205,6 +230,32 @@ function samplePivot(
   // +0 and -0 tie, but in gather's compare -0 sits just below +0's pivot 0: move it below -0.
   const pivot = (dHi << 8) | sub;
   return pivot === 0 ? -1 : pivot;
+}
+
+/**
+ * The top-11-bit bucket (`key >> 21`) of the sample element of rank `k * SAMPLE / n`: where the k-th
+ * largest key most likely lies, for the whole-row path (which checks it). Same sample positions as
+ * {@link samplePivot}; leaves `hist` zeroed.
+ */
+function sampleBucket(bits: Int32Array, n: number, k: number, hist: Int32Array): number {
+  const need = Math.min(Math.max(Math.round((k * SAMPLE) / n), 1), SAMPLE);
+  const step = (n / (SAMPLE >> 3)) | 0;
+  let top = 0;
+  let bottom = 2047;
+  for (let run = 0, runEnd = step * (SAMPLE >> 3); run < runEnd; run += step) {
+    for (let i = run; i < run + 8; i++) {
+      const b = bits[i]!;
+      const d = (((b ^ ((b >> 31) & 0x7fffffff)) - (b >> 31)) >> 21) + 1024;
+      hist[d]!++;
+      top = d > top ? d : top;
+      bottom = d < bottom ? d : bottom;
+    }
+  }
+  let above = 0;
+  let d = top;
+  while (d > bottom && above + hist[d]! < need) above += hist[d--]!;
+  hist.fill(0, bottom, top + 1);
+  return d - 1024;
 }
 
 /**

@@ -46,6 +46,17 @@ type SelectFn = (
   sel: number,
 ) => number;
 
+/** kernel.wat: `histRow(row, n, hist) -> top bucket or -1 (NaN)`. */
+type HistRowFn = (row: number, n: number, hist: number) => number;
+/** kernel.wat: `markRow(row, n4, dHi, mask, wk, wi) -> [m, above]` (`[-1, -1]`: NaN). */
+type MarkRowFn = (
+  row: number,
+  n4: number,
+  dHi: number,
+  mask: number,
+  wk: number,
+  wi: number,
+) => [number, number];
 /** kernel.wat: `rank(row, n, hist, a, b, out, nanLargest) -> -1 or NaN column`. */
 type RankFn = (
   row: number,
@@ -73,6 +84,15 @@ export interface WasmKernel {
   readonly gather: GatherFn;
   readonly select: SelectFn;
   readonly rank: RankFn;
+  /** The whole-row path's interleaved top-11-bit histogram (2048 x 4 entries; zero between calls). */
+  readonly hist: Int32Array;
+  /** The whole-row path's mask row (`capacity + 16` bytes). */
+  readonly mask: Uint8Array;
+  /** The whole-row path's threshold-bucket keys and columns (`capacity + 8` entries each). */
+  readonly workKeys: Int32Array;
+  readonly workIdx: Int32Array;
+  readonly histRow: HistRowFn;
+  readonly markRow: MarkRowFn;
 }
 
 /** Byte offsets of the regions of a thread's memory. */
@@ -83,17 +103,19 @@ interface Layout {
   readonly workKeys: number;
   readonly workIdx: number;
   readonly sel: number;
+  readonly mask: number;
 }
 
 /**
  * Memory layout: the gather's 16 shuffle masks (16 bytes each), the select's 256-entry histogram,
- * the rank sort's four 256-entry histograms, then the regions (the rank sort's 8-byte pairs span
+ * the rank sort's four 256-entry histograms, the whole-row path's 2048 x 4 histogram, then the regions (the rank sort's 8-byte pairs span
  * two adjacent regions: `cand` + `keys`, then `workKeys` + `workIdx`).
  */
 const TABLE_AT = 0;
 const HIST_AT = 256;
 const RANK_HIST_AT = 1280;
-const ROW_AT = RANK_HIST_AT + 4 * 256 * 4;
+const ROW_HIST_AT = RANK_HIST_AT + 4 * 256 * 4;
+const ROW_AT = ROW_HIST_AT + 2048 * 4 * 4;
 const PAGE_BYTES = 65536;
 /** Padding for the gather's last step: `-Inf` bits, never a candidate above `PIVOT_ALL` and not a NaN. */
 const NEG_INF_BITS = -8388608;
@@ -110,6 +132,8 @@ interface Thread {
   readonly gather: GatherFn;
   readonly select: SelectFn;
   readonly rank: RankFn;
+  readonly histRow: HistRowFn;
+  readonly markRow: MarkRowFn;
   kernel: WasmKernel | null;
 }
 
@@ -177,6 +201,8 @@ export function wasmKernelFor(cols: number): WasmKernel | null {
         gather: exports.gather as GatherFn,
         select: exports.select as SelectFn,
         rank: exports.rank as RankFn,
+        histRow: exports.histRow as HistRowFn,
+        markRow: exports.markRow as MarkRowFn,
         kernel: null,
       };
       writeShuffleTable(new Uint8Array(memory.buffer, TABLE_AT, 256));
@@ -192,8 +218,9 @@ export function wasmKernelFor(cols: number): WasmKernel | null {
       workKeys: ROW_AT + 3 * region,
       workIdx: ROW_AT + 4 * region,
       sel: ROW_AT + 5 * region,
+      mask: ROW_AT + 6 * region,
     };
-    const bytes = ROW_AT + 6 * region;
+    const bytes = ROW_AT + 7 * region;
     const have = thread.memory.buffer.byteLength;
     if (bytes > have) thread.memory.grow(Math.ceil((bytes - have) / PAGE_BYTES));
     const buffer = thread.memory.buffer;
@@ -207,6 +234,12 @@ export function wasmKernelFor(cols: number): WasmKernel | null {
       gather: thread.gather,
       select: thread.select,
       rank: thread.rank,
+      hist: new Int32Array(buffer, ROW_HIST_AT, 2048 * 4),
+      mask: new Uint8Array(buffer, at.mask, capacity + 16),
+      workKeys: new Int32Array(buffer, at.workKeys, capacity + 8),
+      workIdx: new Int32Array(buffer, at.workIdx, capacity + 8),
+      histRow: thread.histRow,
+      markRow: thread.markRow,
     };
     return thread.kernel;
   } catch {
@@ -307,4 +340,50 @@ export function rankStaged(
   if (nanAt >= 0) return nanAt;
   rank.set(w.sel.subarray(0, n), base);
   return -1;
+}
+
+/**
+ * The interleaved top-11-bit histogram of the staged row's `n >= 1` keys, added to `w.hist`
+ * (`histogramRow` in select-rows.ts). Returns the highest bucket used, or -1 if the row holds a NaN;
+ * `w.hist` is then dirty and must be zeroed by the caller.
+ */
+export function histogramStaged(w: WasmKernel, n: number): number {
+  return w.histRow(w.at.row, n, ROW_HIST_AT);
+}
+
+/** {@link markStaged}'s second answer: how many elements lie above the bucket. */
+export const markedAbove = new Int32Array(1);
+
+/**
+ * The whole-row mark over the staged row: `w.mask[i] = 1` where the key's top 11 bits exceed `dHi`
+ * (`>= -1020`, the bucket of `-Inf`), else 0, for `i < n`; the keys and columns of the elements of
+ * bucket `dHi` go to `w.workKeys` / `w.workIdx` in index order. Returns their count, and sets
+ * {@link markedAbove}; or returns -1 if the row holds a NaN.
+ */
+export function markStaged(w: WasmKernel, n: number, dHi: number): number {
+  const at = w.at;
+  let [m, above] = w.markRow(at.row, (n + 3) & ~3, dHi, at.mask, at.workKeys, at.workIdx);
+  if (m < 0) return -1;
+  markedAbove[0] = above;
+  // The padding (-Inf) can fall in -Inf's bucket (never above it); its columns come last.
+  const idx = w.workIdx;
+  while (m > 0 && idx[m - 1]! >= n) m--;
+  return m;
+}
+
+/**
+ * Sets `w.mask[column] = 1` for the `need` entries of `w.workKeys` / `w.workIdx` (`m` of them, in
+ * index order) ranked first in stable descending order. `0 < need <= m`.
+ */
+export function markBucketStaged(w: WasmKernel, m: number, need: number): void {
+  const mask = w.mask;
+  if (need >= m) {
+    const idx = w.workIdx;
+    for (let j = 0; j < m; j++) mask[idx[j]!] = 1;
+    return;
+  }
+  const at = w.at;
+  w.select(at.workKeys, at.workIdx, m, need, at.cand, at.keys, HIST_AT, at.sel);
+  const sel = w.sel;
+  for (let j = 0; j < need; j++) mask[sel[j]!] = 1;
 }

@@ -176,6 +176,98 @@
         (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $need))))
     (local.get $s))
 
+  ;; histRow(row, n, hist) -> the highest bucket used, or -1 if an element is a NaN (`hist` is then
+  ;; left as it is).
+  ;;
+  ;; The whole-row path for rows where most elements would be candidates (large k, heavy ties): the
+  ;; histogram of the top 11 bits of the order keys of the `n >= 1` staged float bits at `row`,
+  ;; bucket `(key >> 21) + 1024`, interleaved four ways (entry `4 * bucket + (i & 3)`, so runs of
+  ;; equal keys do not serialise on one counter), added to `hist` (2048 x 4 i32), as `histogramRow`
+  ;; in select-rows.ts.
+  (func $histRow (export "histRow") (param $row i32) (param $n i32) (param $hist i32) (result i32)
+    (local $i i32) (local $b i32) (local $d i32) (local $top i32) (local $probe i32) (local $at i32)
+    (loop $step
+      (local.set $b (i32.load (i32.add (local.get $row) (i32.shl (local.get $i) (i32.const 2)))))
+      (local.set $probe
+        (i32.or (local.get $probe)
+          (i32.add (i32.and (local.get $b) (i32.const 0x7fffffff)) (i32.const 0x7fffff))))
+      (local.set $d
+        (i32.add
+          (i32.shr_s
+            (i32.sub
+              (i32.xor (local.get $b) (i32.and (i32.shr_s (local.get $b) (i32.const 31)) (i32.const 0x7fffffff)))
+              (i32.shr_s (local.get $b) (i32.const 31)))
+            (i32.const 21))
+          (i32.const 1024)))
+      (local.set $at
+        (i32.add (local.get $hist)
+          (i32.shl
+            (i32.or (i32.shl (local.get $d) (i32.const 2)) (i32.and (local.get $i) (i32.const 3)))
+            (i32.const 2))))
+      (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
+      (local.set $top (select (local.get $d) (local.get $top) (i32.gt_s (local.get $d) (local.get $top))))
+      (br_if $step (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+    (select (i32.const -1) (local.get $top) (i32.lt_s (local.get $probe) (i32.const 0))))
+
+  ;; markRow(row, n4, dHi, mask, wk, wi) -> (m, above), or (-1, -1) if an element is a NaN
+  ;;
+  ;; The whole-row path's mark pass, SIMD, four elements a step: for the `n4` staged float bits at
+  ;; `row` (`n4` a multiple of 4), writes `mask[i] = 1` where the key's top 11 bits (`key >> 21`,
+  ;; signed) exceed `dHi` (the threshold's bucket), else 0, and appends the order keys and columns
+  ;; `i` of the elements in bucket `dHi` to `wk` / `wi`, in index order (shuffled through the table
+  ;; at byte 0, as `gather` does). Returns how many it appended, and how many are above the bucket:
+  ;; the caller checks with them that the bucket holds the k-th largest. `markRow` in select-rows.ts.
+  (func $markRow (export "markRow")
+    (param $row i32) (param $n4 i32) (param $dHi i32) (param $mask i32) (param $wk i32) (param $wi i32)
+    (result i32 i32)
+    (local $end i32) (local $m i32) (local $bits i32)
+    (local $indices v128) (local $limits v128) (local $v v128) (local $sign v128) (local $key v128)
+    (local $top v128) (local $shuffle v128) (local $above v128) (local $probe v128)
+    (local.set $end (i32.add (local.get $row) (i32.shl (local.get $n4) (i32.const 2))))
+    (local.set $limits (i32x4.splat (local.get $dHi)))
+    (local.set $indices (v128.const i32x4 0 1 2 3))
+    (loop $step
+      (local.set $v (v128.load (local.get $row)))
+      (local.set $probe
+        (v128.or (local.get $probe)
+          (i32x4.add
+            (v128.and (local.get $v) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
+            (v128.const i32x4 0x7fffff 0x7fffff 0x7fffff 0x7fffff))))
+      (local.set $sign (i32x4.shr_s (local.get $v) (i32.const 31)))
+      (local.set $key
+        (i32x4.sub
+          (v128.xor (local.get $v)
+            (v128.and (local.get $sign) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+          (local.get $sign)))
+      (local.set $top (i32x4.shr_s (local.get $key) (i32.const 21)))
+      ;; four mask bytes: (top > dHi) narrowed to bytes, lanes 0-3
+      (local.set $v (i32x4.gt_s (local.get $top) (local.get $limits)))
+      (local.set $above (i32x4.sub (local.get $above) (local.get $v)))
+      (local.set $v (i16x8.narrow_i32x4_s (local.get $v) (local.get $v)))
+      (i32.store align=1 (local.get $mask)
+        (i32.and
+          (i32x4.extract_lane 0 (i8x16.narrow_i16x8_s (local.get $v) (local.get $v)))
+          (i32.const 0x01010101)))
+      ;; the threshold bucket's entries, in index order
+      (local.set $bits (i32x4.bitmask (i32x4.eq (local.get $top) (local.get $limits))))
+      (local.set $shuffle (v128.load (i32.shl (local.get $bits) (i32.const 4))))
+      (v128.store align=4
+        (i32.add (local.get $wk) (i32.shl (local.get $m) (i32.const 2)))
+        (i8x16.swizzle (local.get $key) (local.get $shuffle)))
+      (v128.store align=4
+        (i32.add (local.get $wi) (i32.shl (local.get $m) (i32.const 2)))
+        (i8x16.swizzle (local.get $indices) (local.get $shuffle)))
+      (local.set $m (i32.add (local.get $m) (i32.popcnt (local.get $bits))))
+      (local.set $indices (i32x4.add (local.get $indices) (v128.const i32x4 4 4 4 4)))
+      (local.set $mask (i32.add (local.get $mask) (i32.const 4)))
+      (br_if $step
+        (i32.lt_u (local.tee $row (i32.add (local.get $row) (i32.const 16))) (local.get $end))))
+    (if (i32x4.bitmask (local.get $probe)) (then (return (i32.const -1) (i32.const -1))))
+    (local.get $m)
+    (i32.add
+      (i32.add (i32x4.extract_lane 0 (local.get $above)) (i32x4.extract_lane 1 (local.get $above)))
+      (i32.add (i32x4.extract_lane 2 (local.get $above)) (i32x4.extract_lane 3 (local.get $above)))))
+
   ;; rank(row, n, hist, a, b, out, nanLargest) -> -1, or the column of the first NaN when
   ;; `nanLargest` is 0.
   ;;
