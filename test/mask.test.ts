@@ -8,7 +8,11 @@ import { createScratch } from '../src/kernel/scratch.ts';
 import { selectRows } from '../src/kernel/select-rows.ts';
 import {
   gatherStaged,
+  histogramStaged,
+  markBucketStaged,
+  markedAbove,
   markSelected,
+  markStaged,
   rankStaged,
   setWasmKernel,
   stageRow,
@@ -431,6 +435,80 @@ describe('the wasm rank (wasm-kernel.ts, wasm/kernel.wat)', () => {
         ).toBe(-1);
         expect(rank.subarray(0, base).every((v) => v === -7)).toBe(true);
       }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('the wasm whole-row passes (wasm-kernel.ts, wasm/kernel.wat histRow, markRow)', () => {
+  const bitPattern = fc.oneof(
+    fc.constantFrom(
+      0,
+      0x80000000 | 0,
+      0x7f800000,
+      0xff800000 | 0,
+      1,
+      0x80000001 | 0,
+      0x7f7fffff,
+      0xff7fffff | 0,
+    ),
+    fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+    fc.integer({ min: -3, max: 3 }).map((v) => new Int32Array(Float32Array.of(v).buffer)[0]!), // ties
+  );
+  const bucketOf = (b: number) => orderKey(b) >> 21;
+
+  it('histogram, mark and bucket select match an element-by-element oracle; NaN is reported (fast-check)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(bitPattern, { minLength: 1, maxLength: 200 }),
+        fc.nat(),
+        fc.nat(),
+        fc.boolean(),
+        (row, pick, kSeed, withNan) => {
+          const n = row.length;
+          const bits = Int32Array.from(row);
+          if (withNan) bits[pick % n] = pick % 2 === 0 ? 0x7fc00000 : 0xffc00001 | 0;
+          const w = wasmKernelFor(n)!;
+          w.hist.fill(0); // a failed run leaves it dirty; shrinking should show the first failure
+          stageRow(bits, 0, n, w);
+          const top = histogramStaged(w, n);
+          const nan = bits.some(isNanBits); // also from the random patterns
+          const dHi = nan ? -1020 : bucketOf(bits[pick % n]!);
+          const m = markStaged(w, n, dHi);
+          if (nan) {
+            expect(top).toBe(-1);
+            expect(m).toBe(-1);
+            w.hist.fill(0);
+            return;
+          }
+          // The histogram: per bucket (interleaved four ways by column), and the top bucket.
+          const counts = new Map<number, number>();
+          for (let i = 0; i < n; i++) {
+            const at = ((bucketOf(bits[i]!) + 1024) << 2) | (i & 3);
+            counts.set(at, (counts.get(at) ?? 0) + 1);
+          }
+          expect(top).toBe(Math.max(...row.map(bucketOf)) + 1024);
+          for (const [at, count] of counts) expect(w.hist[at]).toBe(count);
+          for (const at of counts.keys()) w.hist[at] = 0;
+          expect(w.hist.every((h) => h === 0)).toBe(true);
+          // The mark: bytes above the bucket, the bucket's keys and columns in order, the count above.
+          const inBucket = [...bits.keys()].filter((i) => bucketOf(bits[i]!) === dHi);
+          const above = [...bits.keys()].filter((i) => bucketOf(bits[i]!) > dHi);
+          expect(m).toBe(inBucket.length);
+          expect(markedAbove[0]).toBe(above.length);
+          expect(Array.from(w.workIdx.subarray(0, m))).toEqual(inBucket);
+          expect(Array.from(w.workKeys.subarray(0, m))).toEqual(inBucket.map((i) => orderKey(bits[i]!)));
+          const mask = new Uint8Array(n);
+          for (const i of above) mask[i] = 1;
+          expect(firstDifference(w.mask.subarray(0, n), mask)).toBe(-1);
+          // The bucket's select: the need ranked first among its entries, by key then column.
+          const need = 1 + (kSeed % m);
+          markBucketStaged(w, m, need);
+          const order = [...inBucket].sort((a, b) => orderKey(bits[b]!) - orderKey(bits[a]!) || a - b);
+          for (const i of order.slice(0, need)) mask[i] = 1;
+          expect(firstDifference(w.mask.subarray(0, n), mask)).toBe(-1);
+        },
+      ),
       { numRuns: 500 },
     );
   });
