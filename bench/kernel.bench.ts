@@ -15,9 +15,18 @@
  * median over rounds of that round's time over that round's floor. The load of a shared machine
  * changes within seconds; tasks timed one after the other would compare different moments.
  *
- * Run: `npm run bench:kernel` (builds, then `node dist/bench/kernel.bench.js [--time MS]`). The
- * seed's double sort is timed on 16 rows and compared per element.
+ * Run: `npm run bench:kernel` (builds, then `node dist/bench/kernel.bench.js [--time MS] [--torch]`).
+ * The seed's double sort is timed on 16 rows and compared per element. With `--torch`, PyTorch's
+ * stable double sort and `topk` + scatter (1 thread) join the rounds on the same bytes
+ * (bench/pytorch_compare.py in serve mode; needs Debian's python3-torch and python3-numpy), and its
+ * double-sort mask is checked against the kernel's.
  */
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Dist, makeBatch } from '../src/bench/data.ts';
 import { hardNegativeMask, rankDescending, referenceMask } from '../src/index.ts';
@@ -29,6 +38,7 @@ const { values } = parseArgs({
     time: { type: 'string', default: '4000' },
     rows: { type: 'string', default: '1024' },
     cols: { type: 'string', default: '8732' },
+    torch: { type: 'boolean', default: false },
   },
 });
 const time = Number(values.time);
@@ -46,7 +56,70 @@ interface Task {
   readonly rows: number;
   /** Runs per round; only the last is timed. */
   readonly reps: number;
+  /** Runs once; may resolve to the milliseconds it measured itself (then that is the time). */
   readonly fn: () => unknown;
+}
+
+/** PyTorch in a child process (bench/pytorch_compare.py --serve) over the same batch's bytes. */
+class Torch {
+  readonly #child: ChildProcessWithoutNullStreams;
+  readonly #lines: AsyncIterator<string>;
+  readonly #dir: string;
+
+  constructor(loss: Float32Array, numNeg: Int32Array, threads: number) {
+    this.#dir = mkdtempSync(join(tmpdir(), 'hnm-torch-'));
+    writeFileSync(join(this.#dir, 'loss.f32'), loss);
+    writeFileSync(join(this.#dir, 'num_neg.i32'), numNeg);
+    const script = fileURLToPath(new URL('../../bench/pytorch_compare.py', import.meta.url));
+    const env = { ...process.env };
+    delete env.OPENBLAS_CORETYPE;
+    delete env.OPENBLAS_L2_SIZE;
+    this.#child = spawn(
+      '/usr/bin/python3',
+      [
+        script,
+        '--serve',
+        this.#dir,
+        '--rows',
+        `${numNeg.length}`,
+        '--cols',
+        `${cols}`,
+        '--threads',
+        `${threads}`,
+      ],
+      { env },
+    );
+    this.#child.stderr.pipe(process.stderr);
+    this.#lines = createInterface({ input: this.#child.stdout })[Symbol.asyncIterator]();
+  }
+
+  async #ask(line: string): Promise<string> {
+    this.#child.stdin.write(`${line}\n`);
+    const next = await this.#lines.next();
+    if (next.done) throw new Error('pytorch_compare.py exited');
+    return next.value;
+  }
+
+  async ready(): Promise<string> {
+    const next = await this.#lines.next();
+    if (next.done) throw new Error('pytorch_compare.py exited (is python3-torch installed?)');
+    return next.value;
+  }
+
+  /** Milliseconds of one call, as timed by the child (no pipe round trip). */
+  async time(name: 'double_sort' | 'topk'): Promise<number> {
+    return Number(await this.#ask(name));
+  }
+
+  async mask(): Promise<Uint8Array> {
+    await this.#ask('check');
+    return new Uint8Array(readFileSync(join(this.#dir, 'mask.u8')));
+  }
+
+  close(): void {
+    this.#child.stdin.end();
+    rmSync(this.#dir, { recursive: true, force: true });
+  }
 }
 interface Row {
   dist: Dist;
@@ -59,23 +132,23 @@ interface Row {
 }
 
 /** Times `tasks` in rounds for `ms`; the first task is the floor. */
-function interleaved(dist: Dist, tasks: Task[], ms: number): Row[] {
+async function interleaved(dist: Dist, tasks: Task[], ms: number): Promise<Row[]> {
   const times: number[][] = tasks.map(() => []);
   const ratios: number[][] = tasks.map(() => []);
   const until = performance.now() + ms;
   let round = 0;
   while (round < 5 || performance.now() < until) {
     const perElement: number[] = [];
-    tasks.forEach((task, t) => {
+    for (const [t, task] of tasks.entries()) {
       let elapsed = 0;
       for (let rep = 0; rep < task.reps; rep++) {
         const start = performance.now();
-        task.fn();
-        elapsed = performance.now() - start;
+        const own = task.fn();
+        elapsed = own instanceof Promise ? await own : performance.now() - start;
       }
       if (round > 0) times[t]!.push(elapsed); // round 0 warms up
       perElement.push(elapsed / (task.rows * cols));
-    });
+    }
     if (round > 0) perElement.forEach((v, t) => void ratios[t]!.push(v / perElement[0]!));
     round++;
   }
@@ -96,6 +169,7 @@ const status = wasmKernelStatus();
 if (status.kernel !== 'wasm') throw new Error(`the wasm kernel is not in use: ${status.reason}`);
 
 const results: Row[] = [];
+let torchVersion = '';
 for (const dist of ['exp', 'ties', 'worst'] as const) {
   const batch = makeBatch(dist, rows, cols);
   const seedBatch = {
@@ -134,12 +208,25 @@ for (const dist of ['exp', 'ties', 'worst'] as const) {
     reps: 1,
     fn: () => referenceMask(seedBatch.loss, cols, seedBatch.numNeg),
   });
-  results.push(...interleaved(dist, tasks, time));
+  let torch: Torch | undefined;
+  if (values.torch) {
+    torch = new Torch(batch.loss, batch.numNeg, 1);
+    torchVersion = await torch.ready();
+    const mask = await torch.mask();
+    hardNegativeMask(batch.loss, cols, batch.numNeg, { out });
+    if (mask.some((v, i) => v !== out[i]))
+      throw new Error(`torch's double sort differs from the kernel on ${dist}`);
+    tasks.push({ name: 'torch-sort', rows, reps: 1, fn: () => torch!.time('double_sort') });
+    tasks.push({ name: 'torch-topk', rows, reps: 1, fn: () => torch!.time('topk') });
+  }
+  results.push(...(await interleaved(dist, tasks, time)));
+  torch?.close();
 }
 
 console.log(
   `kernel benchmark: one thread, B = ${rows}, N = ${cols}, Node ${process.version}, ` +
-    `interleaved rounds for >= ${time} ms per distribution (rank: rankDescending; seed: ${seedRows} rows)`,
+    `interleaved rounds for >= ${time} ms per distribution (rank: rankDescending; seed: ${seedRows} rows)` +
+    (torchVersion === '' ? '' : `; ${torchVersion.replace('ready ', '')}, 1 thread, same bytes`),
 );
 console.table(
   results.map((r) => ({
@@ -157,6 +244,10 @@ const targets: [string, number, boolean][] = [
   ['rank exp <= 50x floor', row('rank', 'exp').xFloor, row('rank', 'exp').xFloor <= 50],
 ];
 for (const dist of ['exp', 'ties', 'worst'] as const) {
+  if (torchVersion !== '') {
+    const vsTorch = row('torch-sort', dist).nsPerElement / row('kernel', dist).nsPerElement;
+    targets.push([`kernel vs torch double sort (${dist})`, vsTorch, true]);
+  }
   const speedup = row('seed', dist).nsPerElement / row('kernel', dist).nsPerElement;
   targets.push([`kernel vs seed (${dist}) >= 100x`, speedup, speedup >= 100]);
 }
