@@ -13,7 +13,7 @@ on ties, so not exact in general), and prints the median ns per element of each.
 With `--serve DIR --rows R --cols C --threads T`, it instead reads a batch written by
 `bench/kernel.bench.ts --torch` (DIR/loss.f32: R x C float32; DIR/num_neg.i32: R int32, native
 byte order) and times one call per line read from stdin (`double_sort` or `topk`), answering the
-milliseconds on stdout; `check` writes the double sort's mask to DIR/mask.u8. The kernel benchmark
+milliseconds on stdout (`--clock cpu`: this process's CPU time); `check` writes the double sort's mask to DIR/mask.u8. The kernel benchmark
 runs it in its rounds, so torch and the kernel are timed on the same bytes side by side.
 """
 import argparse
@@ -67,14 +67,16 @@ def serve(args):
             double_sort(loss, num_neg).numpy().astype(np.uint8).tofile(os.path.join(args.serve, "mask.u8"))
             print("0", flush=True)
             continue
-        start = time.perf_counter()
+        clock = time.process_time if args.clock == "cpu" else time.perf_counter
+        start = clock()
         fns[name](loss, num_neg)
-        print(f"{(time.perf_counter() - start) * 1e3:.6f}", flush=True)
+        print(f"{(clock() - start) * 1e3:.6f}", flush=True)
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--serve", default=None)
+    parser.add_argument("--clock", default="wall", choices=["cpu", "wall"])
     parser.add_argument("--rows", type=int, default=1024)
     parser.add_argument("--cols", type=int, default=8732)
     parser.add_argument("--threads", default="1,2")
