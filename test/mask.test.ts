@@ -5,7 +5,7 @@ import { fillMask, wordsOf } from '../src/kernel/fill-bytes.ts';
 import { isNanBits, orderKey } from '../src/kernel/keys.ts';
 import { rankRows } from '../src/kernel/rank-rows.ts';
 import { createScratch } from '../src/kernel/scratch.ts';
-import { selectRows } from '../src/kernel/select-rows.ts';
+import { sampleNeed, samplePivot, selectRows } from '../src/kernel/select-rows.ts';
 import {
   gatherStaged,
   histogramStaged,
@@ -14,6 +14,7 @@ import {
   markSelected,
   markStaged,
   rankStaged,
+  sampleStaged,
   setWasmKernel,
   stageRow,
   WASM_MAX_COLS,
@@ -436,6 +437,40 @@ describe('the wasm rank (wasm-kernel.ts, wasm/kernel.wat)', () => {
         expect(rank.subarray(0, base).every((v) => v === -7)).toBe(true);
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe('the wasm sample (wasm-kernel.ts, wasm/kernel.wat sample)', () => {
+  it('places the same pivot as the JavaScript sample, or the same whole-row answer (fast-check)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2048, max: 9000 }),
+        fc.integer({ min: 0, max: 2 ** 31 }),
+        fc.constantFrom('exp', 'ties', 'special', 'signed', 'zeros'),
+        fc.integer({ min: 1, max: 9000 }),
+        (n, seed, dist, kSeed) => {
+          const random = prng(seed);
+          const loss = generate(1, n, () => {
+            if (dist === 'exp') return -Math.log(random() + 1e-12);
+            if (dist === 'ties') return Math.floor(random() * 5);
+            if (dist === 'signed') return random() < 0.05 ? -0 : (random() - 0.7) * 10;
+            if (dist === 'zeros') return random() < 0.5 ? -0 : 0;
+            return SPECIAL_VALUES.filter((v) => !Number.isNaN(v))[Math.floor(random() * 7)]!;
+          });
+          const bits = new Int32Array(loss.buffer);
+          const k = 1 + (kSeed % (n - 1));
+          const scratch = createScratch(n);
+          const expected = samplePivot(bits, 0, n, k, scratch.hist, scratch.work);
+          const w = wasmKernelFor(n)!;
+          stageRow(bits, 0, n, w);
+          const need = sampleNeed(n, k);
+          const actual = need > 64 ? 1 << 20 : sampleStaged(w, n, need);
+          expect(actual).toBe(expected);
+          expect(w.hist.every((h) => h === 0)).toBe(true);
+        },
+      ),
+      { numRuns: 400 },
     );
   });
 });

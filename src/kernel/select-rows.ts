@@ -9,6 +9,7 @@ import {
   markedAbove,
   markSelected,
   markStaged,
+  sampleStaged,
   stageRow,
   wasmKernelFor,
 } from './wasm-kernel.ts';
@@ -113,7 +114,10 @@ function selectRow(
   if (wasm !== null) {
     // Staged first, so the sample reads the copy in cache, not 32 scattered lines of the caller's row.
     stageRow(bits, base, n, wasm);
-    if (n >= SAMPLE_MIN_COLS) pivot = samplePivot(wasm.row, 0, n, k, hist, work);
+    if (n >= SAMPLE_MIN_COLS) {
+      const need = sampleNeed(n, k);
+      pivot = need > SAMPLE >> 2 ? PIVOT_WHOLE_ROW : sampleStaged(wasm, n, need);
+    }
   } else if (n >= SAMPLE_MIN_COLS) pivot = samplePivot(bits, base, n, k, hist, work);
   if (pivot === PIVOT_WHOLE_ROW) {
     if (wasm !== null) {
@@ -166,6 +170,12 @@ function selectRow(
   return -1;
 }
 
+/** The sample rank the pivot aims at: the expected rank of the k-th largest plus 2.5 sd plus one. */
+export function sampleNeed(n: number, k: number): number {
+  const expected = (k * SAMPLE) / n;
+  return Math.ceil(expected + 2.5 * Math.sqrt(expected) + 1);
+}
+
 /**
  * Estimates, from an evenly spaced sample, a pivot at or below the k-th largest key and returns it
  * as `key >> PIVOT_SHIFT`, or {@link PIVOT_WHOLE_ROW}. The target is the sample element of rank
@@ -174,7 +184,7 @@ function selectRow(
  * the sample (11 bits, then 8) place the pivot within 1/1024 of an octave of that element. Uses
  * `sampleKeys` (256 entries) as scratch; leaves `hist` zeroed.
  */
-function samplePivot(
+export function samplePivot(
   bits: Int32Array,
   base: number,
   n: number,
@@ -182,8 +192,7 @@ function samplePivot(
   hist: Int32Array,
   sampleKeys: Int32Array,
 ): number {
-  const expected = (k * SAMPLE) / n;
-  const need = Math.ceil(expected + 2.5 * Math.sqrt(expected) + 1);
+  const need = sampleNeed(n, k);
   if (need > SAMPLE >> 2) return PIVOT_WHOLE_ROW;
   // 32 runs of 8 neighbours, evenly spaced: every region of the row is represented, and the sample
   // costs 32 cache misses rather than 256.

@@ -46,6 +46,8 @@ type SelectFn = (
   sel: number,
 ) => number;
 
+/** kernel.wat: `sample(row, n, need, hist, keys) -> pivot or 0x100000 (whole row)`. */
+type SampleFn = (row: number, n: number, need: number, hist: number, keys: number) => number;
 /** kernel.wat: `histRow(row, n, hist) -> top bucket or -1 (NaN)`. */
 type HistRowFn = (row: number, n: number, hist: number) => number;
 /** kernel.wat: `markRow(row, n4, dHi, mask, wk, wi) -> [m, above]` (`[-1, -1]`: NaN). */
@@ -93,6 +95,7 @@ export interface WasmKernel {
   readonly workIdx: Int32Array;
   readonly histRow: HistRowFn;
   readonly markRow: MarkRowFn;
+  readonly sample: SampleFn;
 }
 
 /** Byte offsets of the regions of a thread's memory. */
@@ -134,6 +137,7 @@ interface Thread {
   readonly rank: RankFn;
   readonly histRow: HistRowFn;
   readonly markRow: MarkRowFn;
+  readonly sample: SampleFn;
   kernel: WasmKernel | null;
 }
 
@@ -203,6 +207,7 @@ export function wasmKernelFor(cols: number): WasmKernel | null {
         rank: exports.rank as RankFn,
         histRow: exports.histRow as HistRowFn,
         markRow: exports.markRow as MarkRowFn,
+        sample: exports.sample as SampleFn,
         kernel: null,
       };
       writeShuffleTable(new Uint8Array(memory.buffer, TABLE_AT, 256));
@@ -240,6 +245,7 @@ export function wasmKernelFor(cols: number): WasmKernel | null {
       workIdx: new Int32Array(buffer, at.workIdx, capacity + 8),
       histRow: thread.histRow,
       markRow: thread.markRow,
+      sample: thread.sample,
     };
     return thread.kernel;
   } catch {
@@ -386,4 +392,13 @@ export function markBucketStaged(w: WasmKernel, m: number, need: number): void {
   w.select(at.workKeys, at.workIdx, m, need, at.cand, at.keys, HIST_AT, at.sel);
   const sel = w.sel;
   for (let j = 0; j < need; j++) mask[sel[j]!] = 1;
+}
+
+/**
+ * `samplePivot`'s sample of the staged row of `n >= 2048` elements, in wasm: the pivot (`key >> 13`)
+ * at the sample element of rank `need` (`1 <= need <= 64`), or `1 << 20` for the whole-row path when
+ * ties put more than 64 sample elements at or above it. Same answer as the JavaScript sample.
+ */
+export function sampleStaged(w: WasmKernel, n: number, need: number): number {
+  return w.sample(w.at.row, n, need, ROW_HIST_AT, w.at.sel);
 }

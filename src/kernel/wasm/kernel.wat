@@ -176,6 +176,82 @@
         (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $need))))
     (local.get $s))
 
+  ;; sample(row, n, need, hist, keys) -> pivot (`key >> 13`), or 0x100000 for the whole-row path
+  ;;
+  ;; `samplePivot` in select-rows.ts over a staged row of `n >= 2048` float bits: the keys of 32 runs
+  ;; of 8 neighbours spaced `n / 32` apart go to `keys` (256 i32); an 11-bit histogram of their top
+  ;; bits (`hist`, 2048 i32, zero on entry and on return), then an 8-bit one of the next bits within
+  ;; the bucket reached, place the pivot at the sample element of rank `need` (computed by the caller:
+  ;; the expected rank of the k-th largest plus a margin). When ties put more than 64 sample elements
+  ;; at or above it, answers the whole-row path. A pivot of 0 becomes -1 (so -0 stays with +0).
+  (func $sample (export "sample")
+    (param $row i32) (param $n i32) (param $need i32) (param $hist i32) (param $keys i32) (result i32)
+    (local $step i32) (local $run i32) (local $runEnd i32) (local $i i32) (local $j i32) (local $b i32)
+    (local $key i32) (local $d i32) (local $top i32) (local $bottom i32) (local $above i32) (local $h i32)
+    (local $at i32) (local $dHi i32) (local $sub i32)
+    (local.set $step (i32.shl (i32.div_u (local.get $n) (i32.const 32)) (i32.const 2)))
+    (local.set $runEnd (i32.add (local.get $row) (i32.shl (local.get $step) (i32.const 5))))
+    (local.set $bottom (i32.const 2047))
+    (local.set $run (local.get $row))
+    (loop $runs
+      (local.set $i (i32.const 0))
+      (loop $eight
+        (local.set $b (i32.load (i32.add (local.get $run) (i32.shl (local.get $i) (i32.const 2)))))
+        (local.set $key
+          (i32.sub
+            (i32.xor (local.get $b) (i32.and (i32.shr_s (local.get $b) (i32.const 31)) (i32.const 0x7fffffff)))
+            (i32.shr_s (local.get $b) (i32.const 31))))
+        (i32.store (i32.add (local.get $keys) (i32.shl (local.get $j) (i32.const 2))) (local.get $key))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (local.set $d (i32.add (i32.shr_s (local.get $key) (i32.const 21)) (i32.const 1024)))
+        (local.set $at (i32.add (local.get $hist) (i32.shl (local.get $d) (i32.const 2))))
+        (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
+        (local.set $top (select (local.get $d) (local.get $top) (i32.gt_s (local.get $d) (local.get $top))))
+        (local.set $bottom
+          (select (local.get $d) (local.get $bottom) (i32.lt_s (local.get $d) (local.get $bottom))))
+        (br_if $eight (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 8))))
+      (br_if $runs
+        (i32.lt_u (local.tee $run (i32.add (local.get $run) (local.get $step))) (local.get $runEnd))))
+    ;; the bucket holding the need-th largest sample key
+    (local.set $d (local.get $top))
+    (block $found
+      (loop $scan
+        (local.set $h (i32.load (i32.add (local.get $hist) (i32.shl (local.get $d) (i32.const 2)))))
+        (br_if $found (i32.ge_s (i32.add (local.get $above) (local.get $h)) (local.get $need)))
+        (local.set $above (i32.add (local.get $above) (local.get $h)))
+        (local.set $d (i32.sub (local.get $d) (i32.const 1)))
+        (br $scan)))
+    (memory.fill
+      (i32.add (local.get $hist) (i32.shl (local.get $bottom) (i32.const 2)))
+      (i32.const 0)
+      (i32.shl (i32.add (i32.sub (local.get $top) (local.get $bottom)) (i32.const 1)) (i32.const 2)))
+    ;; second level: the next 8 bits of the sample keys in that bucket
+    (local.set $dHi (i32.sub (local.get $d) (i32.const 1024)))
+    (local.set $j (i32.const 0))
+    (loop $second
+      (local.set $key (i32.load (i32.add (local.get $keys) (i32.shl (local.get $j) (i32.const 2)))))
+      (if (i32.eq (i32.shr_s (local.get $key) (i32.const 21)) (local.get $dHi))
+        (then
+          (local.set $at
+            (i32.add (local.get $hist)
+              (i32.shl (i32.and (i32.shr_s (local.get $key) (i32.const 13)) (i32.const 255)) (i32.const 2))))
+          (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))))
+      (br_if $second (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (i32.const 256))))
+    (local.set $sub (i32.const 255))
+    (block $found2
+      (loop $scan2
+        (local.set $above
+          (i32.add (local.get $above)
+            (i32.load (i32.add (local.get $hist) (i32.shl (local.get $sub) (i32.const 2))))))
+        (br_if $found2 (i32.ge_s (local.get $above) (local.get $need)))
+        (local.set $sub (i32.sub (local.get $sub) (i32.const 1)))
+        (br $scan2)))
+    (memory.fill (local.get $hist) (i32.const 0) (i32.const 1024))
+    ;; ties can put far more than `need` sample elements at or above the pivot
+    (if (i32.gt_s (local.get $above) (i32.const 64)) (then (return (i32.const 0x100000))))
+    (local.set $d (i32.or (i32.shl (local.get $dHi) (i32.const 8)) (local.get $sub)))
+    (select (i32.const -1) (local.get $d) (i32.eqz (local.get $d))))
+
   ;; histRow(row, n, hist) -> the highest bucket used, or -1 if an element is a NaN (`hist` is then
   ;; left as it is).
   ;;
