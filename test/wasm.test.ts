@@ -111,7 +111,7 @@ describe('the floor pass (floor.ts, wasm/floor.wat)', () => {
   });
 });
 
-describe('the wasm gather (wasm-kernel.ts, wasm/kernel.wat)', () => {
+describe('the wasm gathers, gather and gatherPositive for positive pivots (wasm-kernel.ts, wasm/kernel.wat)', () => {
   /** Bit patterns at the edges of the key order and of the NaN probe. */
   const EDGE_BITS = [
     0, // +0

@@ -74,7 +74,7 @@ type RankFn = (
 export interface WasmKernel {
   /** Longest row the views fit. */
   readonly capacity: number;
-  /** Staging copy of the row (`capacity + 4` entries: the row, then padding to a multiple of 4). */
+  /** Staging copy of the row (`capacity + 8` entries: the row, then padding to a multiple of 8). */
   readonly row: Int32Array;
   /** Candidate flat indices, in index order (`capacity + 8` entries: the gather stores 4 at a time). */
   readonly cand: Int32Array;
@@ -96,6 +96,7 @@ export interface WasmKernel {
   readonly histRow: HistRowFn;
   readonly markRow: MarkRowFn;
   readonly sample: SampleFn;
+  readonly gatherPositive: GatherFn;
 }
 
 /** Byte offsets of the regions of a thread's memory. */
@@ -138,6 +139,7 @@ interface Thread {
   readonly histRow: HistRowFn;
   readonly markRow: MarkRowFn;
   readonly sample: SampleFn;
+  readonly gatherPositive: GatherFn;
   kernel: WasmKernel | null;
 }
 
@@ -208,6 +210,7 @@ export function wasmKernelFor(cols: number): WasmKernel | null {
         histRow: exports.histRow as HistRowFn,
         markRow: exports.markRow as MarkRowFn,
         sample: exports.sample as SampleFn,
+        gatherPositive: exports.gatherPositive as GatherFn,
         kernel: null,
       };
       writeShuffleTable(new Uint8Array(memory.buffer, TABLE_AT, 256));
@@ -231,7 +234,7 @@ export function wasmKernelFor(cols: number): WasmKernel | null {
     const buffer = thread.memory.buffer;
     thread.kernel = {
       capacity,
-      row: new Int32Array(buffer, at.row, capacity + 4),
+      row: new Int32Array(buffer, at.row, capacity + 8),
       cand: new Int32Array(buffer, at.cand, capacity + 8),
       candKeys: new Int32Array(buffer, at.keys, capacity + 8),
       sel: new Int32Array(buffer, at.sel, capacity + 8),
@@ -246,6 +249,7 @@ export function wasmKernelFor(cols: number): WasmKernel | null {
       histRow: thread.histRow,
       markRow: thread.markRow,
       sample: thread.sample,
+      gatherPositive: thread.gatherPositive,
     };
     return thread.kernel;
   } catch {
@@ -284,15 +288,13 @@ export function wasmKernelAvailable(): boolean {
 }
 
 /**
- * Copies row `bits[base .. base + n)` into `w.row` and pads it to a multiple of 4 with `-Inf`.
+ * Copies row `bits[base .. base + n)` into `w.row` and pads it with 7 `-Inf` (the gathers read up to a multiple of 8).
  * `n <= w.capacity`.
  */
 export function stageRow(bits: Int32Array, base: number, n: number, w: WasmKernel): void {
   const row = w.row;
   row.set(bits.subarray(base, base + n));
-  row[n] = NEG_INF_BITS;
-  row[n + 1] = NEG_INF_BITS;
-  row[n + 2] = NEG_INF_BITS;
+  row.fill(NEG_INF_BITS, n, n + 7);
 }
 
 /**
@@ -303,7 +305,10 @@ export function stageRow(bits: Int32Array, base: number, n: number, w: WasmKerne
  */
 export function gatherStaged(w: WasmKernel, base: number, n: number, pivot: number): number {
   const at = w.at;
-  let c = w.gather(at.row, (n + 3) & ~3, pivot << 13, at.cand, at.keys, base);
+  let c =
+    pivot > 0
+      ? w.gatherPositive(at.row, (n + 7) & ~7, pivot << 13, at.cand, at.keys, base)
+      : w.gather(at.row, (n + 3) & ~3, pivot << 13, at.cand, at.keys, base);
   if (c < 0) return -1;
   // The padding is -Inf: a candidate only under PIVOT_ALL; its indices come last.
   const cand = w.cand;

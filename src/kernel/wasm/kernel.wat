@@ -57,6 +57,63 @@
     (if (i32x4.bitmask (local.get $probe)) (then (return (i32.const -1))))
     (local.get $count))
 
+  ;; gatherPositive(row, n8, limit, cand, keys, base) -> count, or -1 if an element is a NaN
+  ;;
+  ;; `gather` for a positive limit (the usual case: losses are >= 0), eight elements a step (`n8` a
+  ;; multiple of 8): the raw bits of a non-negative float already order like its key, and every
+  ;; negative float (its bits negative) lies below a positive limit, so the compare reads the bits
+  ;; as they are, and the keys stored are the bits themselves (for a candidate, bits == key). NaN:
+  ;; the largest magnitude seen above +Inf's. `cand` and `keys` need 7 entries of slack.
+  (func $gatherPositive (export "gatherPositive")
+    (param $row i32) (param $n8 i32) (param $limit i32) (param $cand i32) (param $keys i32)
+    (param $base i32) (result i32)
+    (local $end i32) (local $count i32) (local $mask i32)
+    (local $indices v128) (local $limits v128) (local $probe v128) (local $v v128) (local $shuffle v128)
+    (local.set $end (i32.add (local.get $row) (i32.shl (local.get $n8) (i32.const 2))))
+    (local.set $limits (i32x4.splat (local.get $limit)))
+    (local.set $indices
+      (i32x4.add (i32x4.splat (local.get $base)) (v128.const i32x4 0 1 2 3)))
+    (loop $step
+      ;; elements 0-3 of the step
+      (local.set $v (v128.load (local.get $row)))
+      (local.set $probe
+        (i32x4.max_u (local.get $probe)
+          (v128.and (local.get $v) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))))
+      (local.set $mask (i32x4.bitmask (i32x4.ge_s (local.get $v) (local.get $limits))))
+      (local.set $shuffle (v128.load (i32.shl (local.get $mask) (i32.const 4))))
+      (v128.store align=4
+        (i32.add (local.get $cand) (i32.shl (local.get $count) (i32.const 2)))
+        (i8x16.swizzle (local.get $indices) (local.get $shuffle)))
+      (v128.store align=4
+        (i32.add (local.get $keys) (i32.shl (local.get $count) (i32.const 2)))
+        (i8x16.swizzle (local.get $v) (local.get $shuffle)))
+      (local.set $count (i32.add (local.get $count) (i32.popcnt (local.get $mask))))
+      ;; elements 4-7
+      (local.set $v (v128.load offset=16 (local.get $row)))
+      (local.set $probe
+        (i32x4.max_u (local.get $probe)
+          (v128.and (local.get $v) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))))
+      (local.set $mask (i32x4.bitmask (i32x4.ge_s (local.get $v) (local.get $limits))))
+      (local.set $shuffle (v128.load (i32.shl (local.get $mask) (i32.const 4))))
+      (v128.store align=4
+        (i32.add (local.get $cand) (i32.shl (local.get $count) (i32.const 2)))
+        (i8x16.swizzle
+          (i32x4.add (local.get $indices) (v128.const i32x4 4 4 4 4))
+          (local.get $shuffle)))
+      (v128.store align=4
+        (i32.add (local.get $keys) (i32.shl (local.get $count) (i32.const 2)))
+        (i8x16.swizzle (local.get $v) (local.get $shuffle)))
+      (local.set $count (i32.add (local.get $count) (i32.popcnt (local.get $mask))))
+      (local.set $indices (i32x4.add (local.get $indices) (v128.const i32x4 8 8 8 8)))
+      (br_if $step
+        (i32.lt_u
+          (local.tee $row (i32.add (local.get $row) (i32.const 32)))
+          (local.get $end))))
+    (if (i32x4.bitmask
+          (i32x4.gt_u (local.get $probe) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000)))
+      (then (return (i32.const -1))))
+    (local.get $count))
+
   ;; select(keys, cand, c, k, wk, wi, hist, sel) -> count
   ;;
   ;; The radix select over `c` candidates (their order keys at `keys`, flat indices at `cand`, in
