@@ -288,8 +288,8 @@ export function wasmKernelAvailable(): boolean {
 }
 
 /**
- * Copies row `bits[base .. base + n)` into `w.row` and pads it with 7 `-Inf` (the gathers read up to a multiple of 8).
- * `n <= w.capacity`.
+ * Copies row `bits[base .. base + n)` into `w.row` and pads it with 7 `-Inf` (the gathers read up
+ * to a multiple of 8). `n <= w.capacity`.
  */
 export function stageRow(bits: Int32Array, base: number, n: number, w: WasmKernel): void {
   const row = w.row;
