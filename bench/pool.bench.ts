@@ -9,6 +9,12 @@
  * kernels JIT-compiled) before timing; start-up is never timed. A last table probes the inline
  * threshold: the same small batches on the calling thread and forced through the pool.
  *
+ * Floor rows: the floor pass (src/kernel/floor.ts, one wasm SIMD pass reading the batch and writing a
+ * byte per element) on the calling thread (`floor@1`) and split over 2 worker threads (`floor@2`, a
+ * message per thread per call, as the pool's dispatch), on a copy of the same batch; the `x floor`
+ * column divides by the floor with as many threads (sync by floor@1). The issue 13 target, pool@2
+ * with a reused `out` <= 5x floor@2, is measured interleaved (see `interleavedFloor`).
+ *
  * Run: `npm run bench:pool` (builds, then `node dist/bench/pool.bench.js [--time MS]`). Medians, not
  * means: this 2-core machine is shared and noisy; run it twice.
  */
@@ -16,6 +22,8 @@ import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 import { type Batch, makeBatch } from '../src/bench/data.ts';
 import { allocLoss, HardNegativeMiner, hardNegativeMask } from '../src/index.ts';
+import { createFloorPass, type FloorPass } from '../src/kernel/floor.ts';
+import { FloorThreads } from './floor-threads.ts';
 
 const { values } = parseArgs({
   options: {
@@ -87,13 +95,58 @@ async function measure(section: string, rows: number, tasks: Record<string, () =
 function scaling(rows: number): Record<string, () => unknown> {
   const batch = sharedBatch(rows);
   const out = new Uint8Array(new SharedArrayBuffer(rows * cols));
+  const { pass, threads } = floorFor(batch);
   return {
+    'floor@1': () => pass.run(),
+    'floor@2': () => threads.run(),
     'sync (out)': () => hardNegativeMask(batch.loss, cols, batch.numNeg, { out }),
     'sync (fresh)': () => hardNegativeMask(batch.loss, cols, batch.numNeg),
     'pool@1 (out)': () => miners.pool1.mask(batch.loss, cols, batch.numNeg, { out }),
     'pool@2 (out)': () => miners.pool2.mask(batch.loss, cols, batch.numNeg, { out }),
     'pool@2 (fresh)': () => miners.pool2.mask(batch.loss, cols, batch.numNeg),
   };
+}
+
+const floorThreads: FloorThreads[] = [];
+
+/** The floor pass over a copy of `batch`, on this thread and on 2 worker threads. */
+function floorFor(batch: Batch): { pass: FloorPass; threads: FloorThreads } {
+  const pass = createFloorPass(batch.loss);
+  if (pass === null) throw new Error('no floor pass: this engine lacks WebAssembly SIMD or shared memory');
+  const threads = new FloorThreads(pass, 2);
+  floorThreads.push(threads);
+  return { pass, threads };
+}
+
+/**
+ * pool@2 and sync with a reused `out` against the floor with as many threads, interleaved: each
+ * round runs floor@2, pool@2, floor@1 and sync twice back to back and times the second, so each
+ * sees the batch as its previous run left the caches. Returns the medians over rounds of pool@2 /
+ * floor@2 and sync / floor@1.
+ */
+async function interleavedFloor(rows: number, rounds: number): Promise<{ pool: number; sync: number }> {
+  const batch = sharedBatch(rows);
+  const out = new Uint8Array(new SharedArrayBuffer(rows * cols));
+  const { pass, threads } = floorFor(batch);
+  await threads.ready();
+  const twice = async (fn: () => unknown): Promise<number> => {
+    await fn();
+    const start = performance.now();
+    await fn();
+    return performance.now() - start;
+  };
+  const pool: number[] = [];
+  const sync: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const floor2 = await twice(() => threads.run());
+    const pool2 = await twice(() => miners.pool2.mask(batch.loss, cols, batch.numNeg, { out }));
+    const floor1 = await twice(() => pass.run());
+    const sync1 = await twice(() => hardNegativeMask(batch.loss, cols, batch.numNeg, { out }));
+    pool.push(pool2 / floor2);
+    sync.push(sync1 / floor1);
+  }
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1]!;
+  return { pool: median(pool), sync: median(sync) };
 }
 
 /**
@@ -118,8 +171,15 @@ async function interleavedScaling(rows: number, rounds: number): Promise<number>
 }
 
 await warm();
-await measure('B=1024', 1024, scaling(1024));
-await measure('B=256', 256, scaling(256));
+{
+  const tasks1024 = scaling(1024);
+  await Promise.all(floorThreads.map((t) => t.ready()));
+  await measure('B=1024', 1024, tasks1024);
+  const tasks256 = scaling(256);
+  await Promise.all(floorThreads.map((t) => t.ready()));
+  await measure('B=256', 256, tasks256);
+}
+const floor1024 = await interleavedFloor(1024, 40);
 const scaling1024 = await interleavedScaling(1024, 40);
 const scaling256 = await interleavedScaling(256, 100);
 {
@@ -138,16 +198,24 @@ for (const rows of [16, 24, 32, 48, 64]) {
   });
 }
 for (const miner of Object.values(miners)) await miner.close();
+for (const threads of floorThreads) await threads.close();
 
 console.log(
   `pool benchmark: N = ${cols}, exp losses, Node ${process.version}, median of >= ${time} ms per task`,
 );
+/** This row's time over the floor of its section with as many threads (pool@N by floor@N, the rest by floor@1). */
+function xFloor(r: Row): number | string {
+  const threads = r.task.startsWith('pool@2') ? 2 : 1;
+  const floor = results.find((f) => f.section === r.section && f.task === `floor@${threads}`);
+  return floor === undefined ? '' : Number((r.medianUs / floor.medianUs).toFixed(2));
+}
 console.table(
   results.map((r) => ({
     section: r.section,
     task: r.task,
     'median us': Number(r.medianUs.toFixed(1)),
     'ns/element': Number(r.nsPerElement.toFixed(3)),
+    'x floor': xFloor(r),
   })),
 );
 
@@ -166,6 +234,8 @@ const targets: [string, number, boolean][] = [
     ns('B=1024', 'pool@2 (fresh)'),
     ns('B=1024', 'pool@2 (fresh)') <= 1.3,
   ],
+  ['B=1024 pool@2 (out) <= 5x floor@2 (interleaved)', floor1024.pool, floor1024.pool <= 5],
+  ['B=1024 sync (out) <= 4x floor@1 (interleaved)', floor1024.sync, floor1024.sync <= 4],
   ['B=1024 pool@2 vs pool@1 >= 1.7x (interleaved)', scaling1024, scaling1024 >= 1.7],
   ['B=256 pool@2 vs pool@1 >= 1.7x (interleaved)', scaling256, scaling256 >= 1.7],
   ['B=1 latency <= 50 us', us('B=1', 'pool@2 (inline)'), us('B=1', 'pool@2 (inline)') <= 50],

@@ -2,19 +2,10 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hardNegativeMask, rankDescending, referenceMask, referenceRank } from '../src/index.ts';
 import { fillMask, wordsOf } from '../src/kernel/fill-bytes.ts';
-import { isNanBits, orderKey } from '../src/kernel/keys.ts';
 import { rankRows } from '../src/kernel/rank-rows.ts';
 import { createScratch } from '../src/kernel/scratch.ts';
 import { selectRows } from '../src/kernel/select-rows.ts';
-import {
-  gatherStaged,
-  markSelected,
-  setWasmKernel,
-  stageRow,
-  WASM_MAX_COLS,
-  wasmKernelAvailable,
-  wasmKernelFor,
-} from '../src/kernel/wasm-kernel.ts';
+import { setWasmKernel } from '../src/kernel/wasm-kernel.ts';
 import { batch, firstDifference, generate, prng, SPECIAL_VALUES } from './support/adversarial.ts';
 
 /** Kernel and rank against the literal seed algorithm on one batch; reports the first differing element. */
@@ -270,124 +261,6 @@ describe.each(['wasm', 'js'] as const)('with the %s kernel', (kernel) => {
       expect(firstDifference(out, expected)).toBe(-1);
       expect(scratch.hist.every((h) => h === 0)).toBe(true);
     });
-  });
-});
-
-describe('the wasm gather (wasm-kernel.ts, wasm/gather.ts)', () => {
-  /** Bit patterns at the edges of the key order and of the NaN probe. */
-  const EDGE_BITS = [
-    0, // +0
-    0x80000000 | 0, // -0
-    0x7f800000, // +Inf
-    0xff800000 | 0, // -Inf
-    0x7fc00000, // NaN
-    0x7f800001, // signalling NaN, smallest payload
-    0xff800001 | 0, // negative NaN, smallest payload
-    0xffffffff | 0, // negative NaN, largest payload
-    1, // smallest denormal
-    0x80000001 | 0, // its negative
-    0x7f7fffff, // largest finite
-    0xff7fffff | 0, // its negative
-  ];
-  const PIVOT_ALL = -(1 << 18);
-
-  /** The gather's contract, element by element. */
-  function expectedGather(bits: Int32Array, base: number, n: number, pivot: number) {
-    const cand: number[] = [];
-    const keys: number[] = [];
-    for (let i = base; i < base + n; i++) {
-      const b = bits[i]!;
-      if (isNanBits(b)) return { count: -1, cand: [], keys: [] };
-      if ((b ^ ((b >> 31) & 0x7fffffff)) >> 13 >= pivot) {
-        cand.push(i);
-        keys.push(orderKey(b));
-      }
-    }
-    return { count: cand.length, cand, keys };
-  }
-
-  function actualGather(bits: Int32Array, base: number, n: number, pivot: number) {
-    const g = wasmKernelFor(n);
-    expect(g).not.toBeNull();
-    stageRow(bits, base, n, g!);
-    const count = gatherStaged(g!, base, n, pivot);
-    const c = Math.max(count, 0);
-    return { count, cand: Array.from(g!.cand.subarray(0, c)), keys: Array.from(g!.candKeys.subarray(0, c)) };
-  }
-
-  it('is available on this engine (Node 20 and 24 have WebAssembly SIMD)', () => {
-    expect(wasmKernelAvailable()).toBe(true);
-  });
-
-  it('gathers exactly the elements at or above the pivot, in index order, with their keys (fast-check)', () => {
-    const bitPattern = fc.oneof(
-      fc.constantFrom(...EDGE_BITS),
-      fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
-      fc.integer({ min: 0, max: 3 }).map((v) => new Int32Array(Float32Array.of(v).buffer)[0]!),
-    );
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 0, max: 9 }),
-        fc.array(bitPattern, { minLength: 1, maxLength: 70 }),
-        fc.oneof(
-          fc.constantFrom(PIVOT_ALL, -1, 0, 1, (1 << 18) - 1),
-          fc.integer({ min: PIVOT_ALL, max: (1 << 18) - 1 }),
-        ),
-        fc.boolean(),
-        (base, row, pivot, pivotFromRow) => {
-          const bits = new Int32Array(base + row.length + 3).fill(0x7fc00000); // NaN around the row
-          bits.set(row, base);
-          const b = row[Math.abs(pivot) % row.length] ?? 0;
-          const p = pivotFromRow ? (b ^ ((b >> 31) & 0x7fffffff)) >> 13 : pivot;
-          expect(actualGather(bits, base, row.length, p)).toEqual(expectedGather(bits, base, row.length, p));
-        },
-      ),
-      { numRuns: 500 },
-    );
-  });
-
-  it('grows its memory for longer rows and stays right for shorter ones afterwards', () => {
-    const random = prng(21);
-    for (const n of [5, 70000, 3, 300001, 4096]) {
-      const loss = generate(1, n, () => -Math.log(random() + 1e-12));
-      const bits = new Int32Array(loss.buffer);
-      const pivot = 0x3f800000 >> 13; // losses >= 1.0
-      expect(actualGather(bits, 0, n, pivot)).toEqual(expectedGather(bits, 0, n, pivot));
-    }
-    expect(wasmKernelFor(300001)!.capacity).toBeGreaterThanOrEqual(300001);
-    // Longer rows take the JavaScript gather (the wasm memory never shrinks).
-    expect(wasmKernelFor(WASM_MAX_COLS)).not.toBeNull();
-    expect(wasmKernelFor(WASM_MAX_COLS + 1)).toBeNull();
-  });
-});
-
-describe('the wasm select (wasm-kernel.ts, wasm/select.ts)', () => {
-  it('marks the k candidates ranked first, for any int32 keys (fast-check)', () => {
-    const key = fc.oneof(
-      fc.constantFrom(-(2 ** 31), 2 ** 31 - 1, -1, 0, 1, 0x7f800000, -0x7f800000),
-      fc.integer({ min: -3, max: 3 }), // heavy ties
-      fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), // keys on both sides of the sign bit
-      fc.integer({ min: 0, max: 2 ** 20 }).map((v) => v << 11), // equal in the low bits: deep levels
-    );
-    fc.assert(
-      fc.property(fc.array(key, { minLength: 1, maxLength: 300 }), fc.nat(), (keys, kSeed) => {
-        const c = keys.length;
-        const k = kSeed % (c + 2);
-        const w = wasmKernelFor(2 * c + 2)!;
-        for (let j = 0; j < c; j++) {
-          w.cand[j] = 2 * j + 1; // flat indices, increasing, with gaps
-          w.candKeys[j] = keys[j]!;
-        }
-        const out = new Uint8Array(2 * c + 2);
-        markSelected(w, c, k, out);
-        // Oracle: stable descending order of (key, index), first k.
-        const order = keys.map((_, j) => j).sort((a, b) => keys[b]! - keys[a]! || a - b);
-        const expected = new Uint8Array(2 * c + 2);
-        for (const j of order.slice(0, k)) expected[2 * j + 1] = 1;
-        expect(firstDifference(out, expected)).toBe(-1);
-      }),
-      { numRuns: 600 },
-    );
   });
 });
 

@@ -1,6 +1,7 @@
 import { NAN_KEY } from './keys.ts';
 import type { KernelScratch } from './scratch.ts';
 import { BUCKETS, DIGIT_BITS } from './scratch.ts';
+import { rankStaged, stageRow, wasmKernelFor } from './wasm-kernel.ts';
 
 /**
  * The seed's `idx_rank` for rows `rowStart .. rowEnd - 1`: `rank[r * cols + i]` is the position of
@@ -12,7 +13,9 @@ import { BUCKETS, DIGIT_BITS } from './scratch.ts';
  * 2. Sorting that permutation again, as the seed does, only inverts it: `rank[perm[j]] = j`.
  *
  * A digit shared by every element of the row skips its pass. Returns -1, or (when a NaN is met and
- * `nanLargest` is false) the flat index of the first NaN; rows before it are written.
+ * `nanLargest` is false) the flat index of the first NaN; rows before it are written. Where the
+ * engine has WebAssembly SIMD, the same sort runs in wasm over a copy of each row (kernel.wat `rank`,
+ * whose last pass scatters the positions directly); the ranks are the same.
  */
 export function rankRows(
   bits: Int32Array,
@@ -23,6 +26,15 @@ export function rankRows(
   scratch: KernelScratch,
   nanLargest: boolean,
 ): number {
+  const wasm = cols > 0 ? wasmKernelFor(cols) : null;
+  if (wasm !== null) {
+    for (let r = rowStart; r < rowEnd; r++) {
+      stageRow(bits, r * cols, cols, wasm);
+      const nanAt = rankStaged(wasm, cols, rank, r * cols, nanLargest);
+      if (nanAt >= 0) return r * cols + nanAt;
+    }
+    return -1;
+  }
   const hist = scratch.hist;
   for (let r = rowStart; r < rowEnd; r++) {
     const nanAt = rankRow(

@@ -1,8 +1,27 @@
 import { fillMask, wordsOf } from './fill-bytes.ts';
 import { NAN_KEY } from './keys.ts';
+import {
+  PIVOT_ALL,
+  PIVOT_WHOLE_ROW,
+  SAMPLE,
+  SAMPLE_MIN_COLS,
+  sampleBucket,
+  sampleNeed,
+  samplePivot,
+} from './sample.ts';
 import type { KernelScratch } from './scratch.ts';
 import type { WasmKernel } from './wasm-kernel.ts';
-import { gatherStaged, markSelected, stageRow, wasmKernelFor } from './wasm-kernel.ts';
+import {
+  gatherStaged,
+  histogramStaged,
+  markBucketStaged,
+  markedAbove,
+  markSelected,
+  markStaged,
+  sampleStaged,
+  stageRow,
+  wasmKernelFor,
+} from './wasm-kernel.ts';
 
 /**
  * The hard-negative kernel: for rows `rowStart .. rowEnd - 1` of a `(rows, cols)` float32 batch,
@@ -67,19 +86,6 @@ export function selectRows(
   return -1;
 }
 
-/** Sample size for the pivot; rows shorter than `SAMPLE_MIN_COLS` make every element a candidate. */
-const SAMPLE = 256;
-const SAMPLE_MIN_COLS = 2048;
-/**
- * Pivots compare `key >> PIVOT_SHIFT` (19 bits: sign, exponent, 10 mantissa bits), so the pivot can
- * sit within 0.1% of the sampled threshold and the compare never overflows int32.
- */
-const PIVOT_SHIFT = 13;
-/** `key >> PIVOT_SHIFT` below every key: every element is a candidate. */
-const PIVOT_ALL = -(1 << 18);
-/** samplePivot's answer when over a quarter of the row would be candidates: histogram the row. */
-const PIVOT_WHOLE_ROW = 1 << 20;
-
 function selectRow(
   bits: Int32Array,
   base: number,
@@ -104,16 +110,35 @@ function selectRow(
   if (wasm !== null) {
     // Staged first, so the sample reads the copy in cache, not 32 scattered lines of the caller's row.
     stageRow(bits, base, n, wasm);
-    if (n >= SAMPLE_MIN_COLS) pivot = samplePivot(wasm.row, 0, n, k, hist, work);
+    if (n >= SAMPLE_MIN_COLS) {
+      const need = sampleNeed(n, k);
+      pivot = need > SAMPLE >> 2 ? PIVOT_WHOLE_ROW : sampleStaged(wasm, n, need);
+    }
   } else if (n >= SAMPLE_MIN_COLS) pivot = samplePivot(bits, base, n, k, hist, work);
   if (pivot === PIVOT_WHOLE_ROW) {
-    // From the staged copy when there is one: it is in cache, the caller's row may not be.
-    const top = wasm === null ? histogramRow(bits, base, n, hist) : histogramRow(wasm.row, 0, n, hist);
-    if (top >= 0) {
-      markRow(bits, base, n, k, hist, top, work, workIdx, out);
-      return -1;
+    if (wasm !== null) {
+      // In wasm over the staged copy, into the wasm mask row, then one copy out. The sample names
+      // the threshold's bucket; the mark pass counts what lies above it and in it, which proves it
+      // (or not: then a histogram of the row finds the bucket, and the mark runs again).
+      let dHi = sampleBucket(wasm.row, n, k, hist);
+      let m = markStaged(wasm, n, dHi);
+      if (m >= 0 && !(markedAbove[0]! < k && k <= markedAbove[0]! + m)) {
+        dHi = thresholdBucket(wasm.hist, 0, histogramStaged(wasm, n), k, needBox) - 1024;
+        m = markStaged(wasm, n, dHi);
+      }
+      if (m >= 0) {
+        markBucketStaged(wasm, m, k - markedAbove[0]!);
+        out.set(wasm.mask.subarray(0, n), base);
+        return -1;
+      }
+    } else {
+      const top = histogramRow(bits, base, n, hist);
+      if (top >= 0) {
+        markRow(bits, base, n, k, hist, top, work, workIdx, out);
+        return -1;
+      }
+      hist.fill(0);
     }
-    hist.fill(0);
     if (!nanLargest) return firstNan(bits, base, end);
   }
   fillMask(out, words, 0, base, end);
@@ -139,72 +164,6 @@ function selectRow(
   const top = nanRow ? topHistogram(candKeys, c, hist) : keysAndTopHistogram(bits, cand, c, candKeys, hist);
   markCandidates(candKeys, cand, c, k, hist, bottom, top, work, workIdx, out);
   return -1;
-}
-
-/**
- * Estimates, from an evenly spaced sample, a pivot at or below the k-th largest key and returns it
- * as `key >> PIVOT_SHIFT`, or {@link PIVOT_WHOLE_ROW}. The target is the sample element of rank
- * `expected + 2.5 sd + 1` (expected: how many sample elements lie above the k-th largest), so the
- * pivot is too high, costing one more pass, in under 1% of random rows. Two histogram levels over
- * the sample (11 bits, then 8) place the pivot within 1/1024 of an octave of that element. Uses
- * `sampleKeys` (256 entries) as scratch; leaves `hist` zeroed.
- */
-function samplePivot(
-  bits: Int32Array,
-  base: number,
-  n: number,
-  k: number,
-  hist: Int32Array,
-  sampleKeys: Int32Array,
-): number {
-  const expected = (k * SAMPLE) / n;
-  const need = Math.ceil(expected + 2.5 * Math.sqrt(expected) + 1);
-  if (need > SAMPLE >> 2) return PIVOT_WHOLE_ROW;
-  // 32 runs of 8 neighbours, evenly spaced: every region of the row is represented, and the sample
-  // costs 32 cache misses rather than 256.
-  const step = (n / (SAMPLE >> 3)) | 0;
-  let top = 0;
-  let bottom = 2047;
-  let j = 0;
-  for (let run = base, runEnd = base + step * (SAMPLE >> 3); run < runEnd; run += step) {
-    for (let i = run; i < run + 8; i++) {
-      const b = bits[i]!;
-      const key = (b ^ ((b >> 31) & 0x7fffffff)) - (b >> 31);
-      sampleKeys[j++] = key;
-      const d = (key >> 21) + 1024; // top 11 bits, unsigned order
-      hist[d]!++;
-      top = d > top ? d : top;
-      bottom = d < bottom ? d : bottom;
-    }
-  }
-  let above = 0;
-  let d = top;
-  for (;;) {
-    const h = hist[d]!;
-    if (above + h >= need) break;
-    above += h;
-    d--;
-  }
-  hist.fill(0, bottom, top + 1);
-  // Second level: the next 8 bits of the sample keys in bucket d.
-  const dHi = d - 1024;
-  for (let s = 0; s < SAMPLE; s++) {
-    const key = sampleKeys[s]!;
-    if (key >> 21 === dHi) hist[(key >> PIVOT_SHIFT) & 255]!++;
-  }
-  let sub = 255;
-  for (;;) {
-    const h = hist[sub]!;
-    above += h;
-    if (above >= need) break;
-    sub--;
-  }
-  hist.fill(0, 0, 256);
-  // Ties can put far more than `need` sample elements at or above the pivot.
-  if (above > SAMPLE >> 2) return PIVOT_WHOLE_ROW;
-  // +0 and -0 tie, but in gather's compare -0 sits just below +0's pivot 0: move it below -0.
-  const pivot = (dHi << 8) | sub;
-  return pivot === 0 ? -1 : pivot;
 }
 
 /**

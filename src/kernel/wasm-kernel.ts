@@ -1,25 +1,27 @@
 /**
- * The mask kernel's two per-candidate-heavy steps in WebAssembly: the gather (SIMD, wasm/gather.ts)
- * and the radix select over the candidates (wasm/select.ts), run by `select-rows.ts` over a copy of
+ * The mask kernel's per-candidate-heavy steps in WebAssembly: the gather (SIMD) and the radix select
+ * over the candidates, written as text in wasm/kernel.wat and run by `select-rows.ts` over a copy of
  * each row in this thread's wasm memory.
  *
  * Why: in JavaScript every typed-array access in these loops re-checks the array's map, length and
  * data pointer, and every counter its int32 overflow (TurboFan does not hoist those checks across
- * the loops' stores), which made the gather ~1.5 ns per element and the candidate passes ~4-6 ns
- * per candidate. WebAssembly has none of that, and the gather takes four elements a step. WebAssembly
- * cannot read the caller's buffer, hence the copy: one `TypedArray#set` per row (a memcpy, ~0.3 ns
- * per element from shared memory), after which the row sits in L1/L2 for the steps that follow.
- * Both functions compute exactly what the JavaScript fallback computes, so the bytes are the same
- * (every kernel test runs both ways). `npm run bench:kernel` shows the two side by side.
+ * the loops' stores). WebAssembly has none of that, and the gather takes four elements a step.
+ * WebAssembly cannot read the caller's buffer, hence the copy: one `TypedArray#set` per row (a
+ * memcpy), after which the row sits in L1/L2 for the steps that follow. Every function computes
+ * exactly what the JavaScript fallback computes, so the bytes are the same (every kernel test runs
+ * both ways). `npm run bench:kernel` shows the two side by side.
  *
  * One wasm memory per thread (module state), grown to the longest row seen (up to
  * {@link WASM_MAX_COLS}); it is only touched inside one synchronous kernel call, so the calling
  * thread and each worker thread own theirs. Engines without WebAssembly SIMD (or without
- * WebAssembly: `--jitless`) get `null` from {@link wasmKernelFor} and the kernel runs in JavaScript.
+ * WebAssembly: `--jitless`) run the JavaScript kernel ({@link wasmKernelFor} returns `null`); on an
+ * engine with SIMD, a module that does not compile is a bug, reported by {@link wasmKernelStatus}
+ * (the tests require `'wasm'`) rather than thrown at import.
  */
-import { moduleBytes } from './wasm/encode.ts';
-import { GATHER } from './wasm/gather.ts';
-import { SELECT_FUNCTION } from './wasm/select.ts';
+import { KERNEL_WASM, SIMD_PROBE_WASM } from './wasm/modules.ts';
+
+/** The base64 alphabet of the generated modules.ts (see decodeBase64). */
+const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
 /** The slice of the WebAssembly JS API used here (the project's `lib` has no DOM types). */
 interface WasmMemory {
@@ -33,9 +35,9 @@ interface WasmApi {
   Memory: new (descriptor: { initial: number }) => WasmMemory;
 }
 
-/** wasm/gather.ts: `gather(row, n4, limit, cand, keys, base) -> count or -1 (NaN)`. */
+/** kernel.wat: `gather(row, n4, limit, cand, keys, base) -> count or -1 (NaN)`. */
 type GatherFn = (row: number, n4: number, limit: number, cand: number, keys: number, base: number) => number;
-/** wasm/select.ts: `select(keys, cand, c, k, wk, wi, hist, sel) -> k`. */
+/** kernel.wat: `select(keys, cand, c, k, wk, wi, hist, sel) -> k`. */
 type SelectFn = (
   keys: number,
   cand: number,
@@ -47,11 +49,35 @@ type SelectFn = (
   sel: number,
 ) => number;
 
+/** kernel.wat: `sample(row, n, need, hist, keys) -> pivot or 0x100000 (whole row)`. */
+type SampleFn = (row: number, n: number, need: number, hist: number, keys: number) => number;
+/** kernel.wat: `histRow(row, n, hist) -> top bucket or -1 (NaN)`. */
+type HistRowFn = (row: number, n: number, hist: number) => number;
+/** kernel.wat: `markRow(row, n4, dHi, mask, wk, wi) -> [m, above]` (`[-1, -1]`: NaN). */
+type MarkRowFn = (
+  row: number,
+  n4: number,
+  dHi: number,
+  mask: number,
+  wk: number,
+  wi: number,
+) => [number, number];
+/** kernel.wat: `rank(row, n, hist, a, b, out, nanLargest) -> -1 or NaN column`. */
+type RankFn = (
+  row: number,
+  n: number,
+  hist: number,
+  a: number,
+  b: number,
+  out: number,
+  nanLargest: number,
+) => number;
+
 /** A thread's wasm kernel: its memory views, valid until the next {@link wasmKernelFor} call. */
 export interface WasmKernel {
   /** Longest row the views fit. */
   readonly capacity: number;
-  /** Staging copy of the row (`capacity + 4` entries: the row, then padding to a multiple of 4). */
+  /** Staging copy of the row (`capacity + 8` entries: the row, then padding to a multiple of 8). */
   readonly row: Int32Array;
   /** Candidate flat indices, in index order (`capacity + 8` entries: the gather stores 4 at a time). */
   readonly cand: Int32Array;
@@ -62,6 +88,18 @@ export interface WasmKernel {
   readonly at: Layout;
   readonly gather: GatherFn;
   readonly select: SelectFn;
+  readonly rank: RankFn;
+  /** The whole-row path's interleaved top-11-bit histogram (2048 x 4 entries; zero between calls). */
+  readonly hist: Int32Array;
+  /** The whole-row path's mask row (`capacity + 16` bytes). */
+  readonly mask: Uint8Array;
+  /** The whole-row path's threshold-bucket keys and columns (`capacity + 8` entries each). */
+  readonly workKeys: Int32Array;
+  readonly workIdx: Int32Array;
+  readonly histRow: HistRowFn;
+  readonly markRow: MarkRowFn;
+  readonly sample: SampleFn;
+  readonly gatherPositive: GatherFn;
 }
 
 /** Byte offsets of the regions of a thread's memory. */
@@ -72,12 +110,19 @@ interface Layout {
   readonly workKeys: number;
   readonly workIdx: number;
   readonly sel: number;
+  readonly mask: number;
 }
 
-/** Memory layout: the gather's 16 shuffle masks (16 bytes each), the select's 256-entry histogram, then the regions. */
+/**
+ * Memory layout: the gather's 16 shuffle masks (16 bytes each), the select's 256-entry histogram,
+ * the rank sort's four 256-entry histograms, the whole-row path's 2048 x 4 histogram, then the regions (the rank sort's 8-byte pairs span
+ * two adjacent regions: `cand` + `keys`, then `workKeys` + `workIdx`).
+ */
 const TABLE_AT = 0;
 const HIST_AT = 256;
-const ROW_AT = 1280;
+const RANK_HIST_AT = 1280;
+const ROW_HIST_AT = RANK_HIST_AT + 4 * 256 * 4;
+const ROW_AT = ROW_HIST_AT + 2048 * 4 * 4;
 const PAGE_BYTES = 65536;
 /** Padding for the gather's last step: `-Inf` bits, never a candidate above `PIVOT_ALL` and not a NaN. */
 const NEG_INF_BITS = -8388608;
@@ -93,23 +138,73 @@ interface Thread {
   readonly memory: WasmMemory;
   readonly gather: GatherFn;
   readonly select: SelectFn;
+  readonly rank: RankFn;
+  readonly histRow: HistRowFn;
+  readonly markRow: MarkRowFn;
+  readonly sample: SampleFn;
+  readonly gatherPositive: GatherFn;
   kernel: WasmKernel | null;
 }
 
 const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+/** Why this engine runs the JavaScript kernel, or `null` when it runs the wasm one. */
+let unavailable: string | null = null;
 /** The compiled module, or null where this engine has no WebAssembly SIMD. */
 const compiled = compile();
 let thread: Thread | null = null;
 let enabled = true;
 
+/**
+ * Bytes of a base64 string (standard alphabet, `=` padding). Plain JavaScript rather than `atob`,
+ * so the kernel loads in any JavaScript context, a bare `vm` context or a worklet included.
+ */
+export function decodeBase64(text: string): Uint8Array {
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 61) end--; // '='
+  const bytes = new Uint8Array((end * 3) >>> 2);
+  let acc = 0;
+  let bits = 0;
+  let at = 0;
+  for (let i = 0; i < end; i++) {
+    const digit = BASE64.indexOf(text.charAt(i));
+    if (digit < 0) throw new RangeError(`not base64: ${JSON.stringify(text.charAt(i))} at ${i}`);
+    acc = ((acc << 6) | digit) & 0xffffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes[at++] = (acc >>> bits) & 0xff;
+    }
+  }
+  return bytes;
+}
+
 function compile(): object | null {
-  if (api === undefined) return null;
-  try {
-    const bytes = moduleBytes([GATHER, SELECT_FUNCTION]);
-    return api.validate(bytes) ? new api.Module(bytes) : null;
-  } catch {
+  if (api === undefined) {
+    unavailable = 'no WebAssembly';
     return null;
   }
+  if (!api.validate(decodeBase64(SIMD_PROBE_WASM))) {
+    unavailable = 'no WebAssembly SIMD';
+    return null;
+  }
+  try {
+    return new api.Module(decodeBase64(KERNEL_WASM));
+  } catch (error) {
+    unavailable = `kernel.wat does not compile: ${error instanceof Error ? error.message : String(error)}`;
+    return null;
+  }
+}
+
+/**
+ * Which kernel this thread runs: `'wasm'`, or `'js'` with the reason (no WebAssembly, no SIMD, turned
+ * off by {@link setWasmKernel}, or the module failing to compile, which is a bug).
+ */
+export function wasmKernelStatus():
+  | { readonly kernel: 'wasm' }
+  | { readonly kernel: 'js'; readonly reason: string } {
+  if (unavailable !== null) return { kernel: 'js', reason: unavailable };
+  if (!enabled) return { kernel: 'js', reason: 'turned off' };
+  return { kernel: 'wasm' };
 }
 
 /**
@@ -130,6 +225,11 @@ export function wasmKernelFor(cols: number): WasmKernel | null {
         memory,
         gather: exports.gather as GatherFn,
         select: exports.select as SelectFn,
+        rank: exports.rank as RankFn,
+        histRow: exports.histRow as HistRowFn,
+        markRow: exports.markRow as MarkRowFn,
+        sample: exports.sample as SampleFn,
+        gatherPositive: exports.gatherPositive as GatherFn,
         kernel: null,
       };
       writeShuffleTable(new Uint8Array(memory.buffer, TABLE_AT, 256));
@@ -145,20 +245,30 @@ export function wasmKernelFor(cols: number): WasmKernel | null {
       workKeys: ROW_AT + 3 * region,
       workIdx: ROW_AT + 4 * region,
       sel: ROW_AT + 5 * region,
+      mask: ROW_AT + 6 * region,
     };
-    const bytes = ROW_AT + 6 * region;
+    const bytes = ROW_AT + 7 * region;
     const have = thread.memory.buffer.byteLength;
     if (bytes > have) thread.memory.grow(Math.ceil((bytes - have) / PAGE_BYTES));
     const buffer = thread.memory.buffer;
     thread.kernel = {
       capacity,
-      row: new Int32Array(buffer, at.row, capacity + 4),
+      row: new Int32Array(buffer, at.row, capacity + 8),
       cand: new Int32Array(buffer, at.cand, capacity + 8),
       candKeys: new Int32Array(buffer, at.keys, capacity + 8),
       sel: new Int32Array(buffer, at.sel, capacity + 8),
       at,
       gather: thread.gather,
       select: thread.select,
+      rank: thread.rank,
+      hist: new Int32Array(buffer, ROW_HIST_AT, 2048 * 4),
+      mask: new Uint8Array(buffer, at.mask, capacity + 16),
+      workKeys: new Int32Array(buffer, at.workKeys, capacity + 8),
+      workIdx: new Int32Array(buffer, at.workIdx, capacity + 8),
+      histRow: thread.histRow,
+      markRow: thread.markRow,
+      sample: thread.sample,
+      gatherPositive: thread.gatherPositive,
     };
     return thread.kernel;
   } catch {
@@ -197,15 +307,13 @@ export function wasmKernelAvailable(): boolean {
 }
 
 /**
- * Copies row `bits[base .. base + n)` into `w.row` and pads it to a multiple of 4 with `-Inf`.
- * `n <= w.capacity`.
+ * Copies row `bits[base .. base + n)` into `w.row` and pads it with 7 `-Inf` (the gathers read up
+ * to a multiple of 8). `n <= w.capacity`.
  */
 export function stageRow(bits: Int32Array, base: number, n: number, w: WasmKernel): void {
   const row = w.row;
   row.set(bits.subarray(base, base + n));
-  row[n] = NEG_INF_BITS;
-  row[n + 1] = NEG_INF_BITS;
-  row[n + 2] = NEG_INF_BITS;
+  row.fill(NEG_INF_BITS, n, n + 7);
 }
 
 /**
@@ -216,7 +324,10 @@ export function stageRow(bits: Int32Array, base: number, n: number, w: WasmKerne
  */
 export function gatherStaged(w: WasmKernel, base: number, n: number, pivot: number): number {
   const at = w.at;
-  let c = w.gather(at.row, (n + 3) & ~3, pivot << 13, at.cand, at.keys, base);
+  let c =
+    pivot > 0
+      ? w.gatherPositive(at.row, (n + 7) & ~7, pivot << 13, at.cand, at.keys, base)
+      : w.gather(at.row, (n + 3) & ~3, pivot << 13, at.cand, at.keys, base);
   if (c < 0) return -1;
   // The padding is -Inf: a candidate only under PIVOT_ALL; its indices come last.
   const cand = w.cand;
@@ -240,4 +351,78 @@ export function markSelected(w: WasmKernel, c: number, k: number, out: Uint8Arra
   w.select(at.keys, at.cand, c, k, at.workKeys, at.workIdx, HIST_AT, at.sel);
   const sel = w.sel;
   for (let j = 0; j < k; j++) out[sel[j]!] = 1;
+}
+
+/**
+ * The seed's `idx_rank` of the staged row (see {@link stageRow}) of `n >= 1` elements, written to
+ * `rank[base .. base + n)`; returns -1, or when a NaN is met and `nanLargest` is false, the column of
+ * the first NaN (nothing is written). The same result as `rankRow` in rank-rows.ts.
+ */
+export function rankStaged(
+  w: WasmKernel,
+  n: number,
+  rank: Int32Array,
+  base: number,
+  nanLargest: boolean,
+): number {
+  const at = w.at;
+  const nanAt = w.rank(at.row, n, RANK_HIST_AT, at.cand, at.workKeys, at.sel, nanLargest ? 1 : 0);
+  if (nanAt >= 0) return nanAt;
+  rank.set(w.sel.subarray(0, n), base);
+  return -1;
+}
+
+/**
+ * The interleaved top-11-bit histogram of the staged row's `n >= 1` keys, added to `w.hist`
+ * (`histogramRow` in select-rows.ts). Returns the highest bucket used, or -1 if the row holds a NaN;
+ * `w.hist` is then dirty and must be zeroed by the caller.
+ */
+export function histogramStaged(w: WasmKernel, n: number): number {
+  return w.histRow(w.at.row, n, ROW_HIST_AT);
+}
+
+/** {@link markStaged}'s second answer: how many elements lie above the bucket. */
+export const markedAbove = new Int32Array(1);
+
+/**
+ * The whole-row mark over the staged row: `w.mask[i] = 1` where the key's top 11 bits exceed `dHi`
+ * (`>= -1020`, the bucket of `-Inf`), else 0, for `i < n`; the keys and columns of the elements of
+ * bucket `dHi` go to `w.workKeys` / `w.workIdx` in index order. Returns their count, and sets
+ * {@link markedAbove}; or returns -1 if the row holds a NaN.
+ */
+export function markStaged(w: WasmKernel, n: number, dHi: number): number {
+  const at = w.at;
+  let [m, above] = w.markRow(at.row, (n + 3) & ~3, dHi, at.mask, at.workKeys, at.workIdx);
+  if (m < 0) return -1;
+  markedAbove[0] = above;
+  // The padding (-Inf) can fall in -Inf's bucket (never above it); its columns come last.
+  const idx = w.workIdx;
+  while (m > 0 && idx[m - 1]! >= n) m--;
+  return m;
+}
+
+/**
+ * Sets `w.mask[column] = 1` for the `need` entries of `w.workKeys` / `w.workIdx` (`m` of them, in
+ * index order) ranked first in stable descending order. `0 < need <= m`.
+ */
+export function markBucketStaged(w: WasmKernel, m: number, need: number): void {
+  const mask = w.mask;
+  if (need >= m) {
+    const idx = w.workIdx;
+    for (let j = 0; j < m; j++) mask[idx[j]!] = 1;
+    return;
+  }
+  const at = w.at;
+  w.select(at.workKeys, at.workIdx, m, need, at.cand, at.keys, HIST_AT, at.sel);
+  const sel = w.sel;
+  for (let j = 0; j < need; j++) mask[sel[j]!] = 1;
+}
+
+/**
+ * `samplePivot`'s sample of the staged row of `n >= 2048` elements, in wasm: the pivot (`key >> 13`)
+ * at the sample element of rank `need` (`1 <= need <= 64`), or `1 << 20` for the whole-row path when
+ * ties put more than 64 sample elements at or above it. Same answer as the JavaScript sample.
+ */
+export function sampleStaged(w: WasmKernel, n: number, need: number): number {
+  return w.sample(w.at.row, n, need, ROW_HIST_AT, w.at.sel);
 }

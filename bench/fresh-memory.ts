@@ -1,0 +1,45 @@
+/**
+ * What a fresh result costs: allocating an 8.9 MB `SharedArrayBuffer` (B = 1024, N = 8732 mask bytes)
+ * and writing every byte once (8-byte words, as the kernel's mask fill does), against writing the
+ * same buffer a second time. The difference is the first touch of fresh pages (page faults and the
+ * kernel's zeroing). Wall and CPU time (user + system: page faults are system time); with `--keep N`,
+ * the last N buffers stay referenced, so the allocator cannot hand the same pages back.
+ *
+ * Run: `npm run build --silent && node dist/bench/fresh-memory.js [--keep 4] [--rounds 41]`.
+ */
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: { keep: { type: 'string', default: '0' }, rounds: { type: 'string', default: '41' } },
+});
+const keepAlive = Number(values.keep);
+const rounds = Number(values.rounds);
+const bytes = 1024 * 8732;
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+const cpu = (): number => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+const first = { wall: [] as number[], cpu: [] as number[] };
+const second = { wall: [] as number[], cpu: [] as number[] };
+const kept: Float64Array[] = [];
+for (let round = 0; round < rounds; round++) {
+  let wall = performance.now();
+  let time = cpu();
+  const words = new Float64Array(new SharedArrayBuffer(bytes));
+  words.fill(1);
+  first.wall.push(performance.now() - wall);
+  first.cpu.push(cpu() - time);
+  wall = performance.now();
+  time = cpu();
+  words.fill(2);
+  second.wall.push(performance.now() - wall);
+  second.cpu.push(cpu() - time);
+  kept.push(words);
+  if (kept.length > keepAlive) kept.shift();
+}
+const line = (what: string, ms: number[]): string =>
+  `${what} ${median(ms).toFixed(2)} ms (${((median(ms) * 1e6) / bytes).toFixed(2)} ns/byte)`;
+console.log(`fresh 8.9 MB SharedArrayBuffer, ${rounds} rounds, ${keepAlive} kept alive, medians:`);
+console.log(`  allocate + first write: ${line('wall', first.wall)}, ${line('CPU', first.cpu)}`);
+console.log(`  second write:           ${line('wall', second.wall)}, ${line('CPU', second.cpu)}`);
