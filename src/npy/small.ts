@@ -1,153 +1,39 @@
 import { byteswap } from './convert.ts';
-import type { NpyDtype } from './dtype.ts';
-import { encodeHeader, formatShape, parseHeader } from './header.ts';
+import type { NpyArray, NpyData, NpyReadOptions, NpyWriteOptions } from './codec.ts';
+import { arrayOf, checkShape, descrOf } from './codec.ts';
+import { openNpyOutput } from './output.ts';
 import { NpyReader } from './reader.ts';
-import { NpyWriter } from './writer.ts';
 
-/** The typed array {@link readNpy} returns for each dtype (bool as `Uint8Array`, float16 as raw `Uint16Array` bits). */
-export type NpyData =
-  | Uint8Array
-  | Int8Array
-  | Int16Array
-  | Int32Array
-  | BigInt64Array
-  | Uint16Array
-  | Uint32Array
-  | BigUint64Array
-  | Float32Array
-  | Float64Array;
-
-/** A whole `.npy` array in memory. */
-export interface NpyArray {
-  /** The dtype as stored in the file; `data` is always in this machine's (little-endian) order. */
-  readonly dtype: NpyDtype;
-  readonly shape: readonly number[];
-  /** As stored: when true, `data` is in column-major order (no reordering is done). */
-  readonly fortranOrder: boolean;
-  readonly data: NpyData;
-}
-
-/** Options of {@link encodeNpy} and {@link writeNpy}. */
-export interface NpyWriteOptions {
-  /** Store a `Uint8Array` as numpy bool (`'|b1'`) instead of `'|u1'`. */
-  bool?: boolean;
-}
-
-function typedArrayFor(dtype: NpyDtype, buffer: ArrayBuffer, length: number): NpyData {
-  switch (`${dtype.kind}${dtype.size}`) {
-    case 'b1':
-    case 'u1':
-      return new Uint8Array(buffer, 0, length);
-    case 'i1':
-      return new Int8Array(buffer, 0, length);
-    case 'i2':
-      return new Int16Array(buffer, 0, length);
-    case 'i4':
-      return new Int32Array(buffer, 0, length);
-    case 'i8':
-      return new BigInt64Array(buffer, 0, length);
-    case 'u2':
-    case 'f2':
-      return new Uint16Array(buffer, 0, length);
-    case 'u4':
-      return new Uint32Array(buffer, 0, length);
-    case 'u8':
-      return new BigUint64Array(buffer, 0, length);
-    case 'f4':
-      return new Float32Array(buffer, 0, length);
-    default:
-      return new Float64Array(buffer, 0, length);
-  }
-}
+export type { NpyArray, NpyData, NpyReadOptions, NpyWriteOptions } from './codec.ts';
+export { encodeNpy, parseNpy } from './codec.ts';
 
 /**
- * Parses a whole `.npy` file held in memory: header validated as by the streaming reader, data
- * copied into a new, aligned typed array and converted to little-endian. Cost: O(bytes).
- * @param file name used in error messages.
- * @throws {NpyFormatError} naming the header field at fault.
- */
-export function parseNpy(bytes: Uint8Array, file = '<bytes>'): NpyArray {
-  const header = parseHeader(bytes, bytes.length, file);
-  const buffer = new ArrayBuffer(header.dataBytes);
-  const raw = new Uint8Array(buffer);
-  raw.set(bytes.subarray(header.dataOffset, header.dataOffset + header.dataBytes));
-  if (header.dtype.bigEndian) byteswap(raw, header.dtype.size);
-  return {
-    dtype: header.dtype,
-    shape: header.shape,
-    fortranOrder: header.fortranOrder,
-    data: typedArrayFor(header.dtype, buffer, header.length),
-  };
-}
-
-/**
- * Reads a whole `.npy` file (for small arrays; stream large ones with {@link NpyReader}).
+ * Reads a whole `.npy` file (for small arrays; the CLI streams large ones), in C order unless
+ * `options.keepFortranOrder` (see {@link NpyReadOptions}). A FIFO or character device is read
+ * front to back.
  * @throws {NpyFormatError} for a malformed file, or the `fs` error when it cannot be read.
  */
-export async function readNpy(file: string): Promise<NpyArray> {
-  const reader = await NpyReader.open(file);
+export async function readNpy(file: string, options?: NpyReadOptions): Promise<NpyArray> {
+  // '-' is a file name here, not stdin (that is the CLI's convention).
+  const reader = await NpyReader.open(file === '-' ? './-' : file);
   try {
     const { header } = reader;
     const buffer = new ArrayBuffer(header.dataBytes);
     const raw = new Uint8Array(buffer);
     await reader.readRaw(0, header.length, raw);
     if (header.dtype.bigEndian) byteswap(raw, header.dtype.size);
-    return {
-      dtype: header.dtype,
-      shape: header.shape,
-      fortranOrder: header.fortranOrder,
-      data: typedArrayFor(header.dtype, buffer, header.length),
-    };
+    return arrayOf(header, buffer, options);
   } finally {
     await reader.close();
   }
 }
 
-function descrOf(data: NpyData, options: NpyWriteOptions | undefined): string {
-  if (data instanceof Uint8Array) return options?.bool ? '|b1' : '|u1';
-  if (data instanceof Int8Array) return '|i1';
-  if (data instanceof Int16Array) return '<i2';
-  if (data instanceof Int32Array) return '<i4';
-  if (data instanceof BigInt64Array) return '<i8';
-  if (data instanceof Uint16Array) return '<u2';
-  if (data instanceof Uint32Array) return '<u4';
-  if (data instanceof BigUint64Array) return '<u8';
-  if (data instanceof Float32Array) return '<f4';
-  if (data instanceof Float64Array) return '<f8';
-  throw new TypeError('`data` must be a typed array');
-}
-
-function checkShape(data: NpyData, shape: readonly number[]): void {
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw new TypeError('`shape` must be an array of non-negative integers');
-  }
-  const length = shape.reduce((a, b) => a * b, 1);
-  if (length !== data.length) {
-    throw new RangeError(
-      `\`shape\` ${formatShape(shape)} holds ${length} elements, \`data\` has ${data.length}`,
-    );
-  }
-}
-
 /**
- * The bytes numpy's `np.save` would write for `data` in C order with `shape` (header identical,
- * data aligned to 64 bytes). Cost: O(bytes).
- * @throws {TypeError} when `data` is not a typed array or `shape` not a list of sizes.
- * @throws {RangeError} when `shape` does not hold `data.length` elements.
- */
-export function encodeNpy(data: NpyData, shape: readonly number[], options?: NpyWriteOptions): Uint8Array {
-  const descr = descrOf(data, options);
-  checkShape(data, shape);
-  const header = encodeHeader(descr, shape);
-  const out = new Uint8Array(header.length + data.byteLength);
-  out.set(header, 0);
-  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), header.length);
-  return out;
-}
-
-/**
- * Writes `data` with `shape` as a `.npy` file, atomically (temporary file renamed on success).
- * Same validation as {@link encodeNpy}; rejects with the `fs` error when the folder is not writable.
+ * Writes `data` with `shape` as a `.npy` file. A regular file (or a new name) is written atomically:
+ * a temporary file next to it, renamed on success, never a half-written file. A symbolic link is
+ * written through (its final target is replaced, the link kept); a FIFO, character device or
+ * socket is streamed into, never replaced; a folder is refused with `EISDIR`. Same validation as
+ * {@link encodeNpy}; rejects with the `fs` error when the output cannot be written.
  */
 export async function writeNpy(
   file: string,
@@ -157,12 +43,12 @@ export async function writeNpy(
 ): Promise<void> {
   const descr = descrOf(data, options);
   checkShape(data, shape);
-  const writer = await NpyWriter.create(file, descr, shape, data.BYTES_PER_ELEMENT);
+  const out = await openNpyOutput(file === '-' ? './-' : file, descr, shape, data.BYTES_PER_ELEMENT);
   try {
-    await writer.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 0);
-    await writer.commit();
+    await out.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 0);
+    await out.commit();
   } catch (e) {
-    await writer.abort();
+    await out.abort();
     throw e;
   }
 }

@@ -1,0 +1,170 @@
+import { constants } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { lstat, open } from 'node:fs/promises';
+import { createConnection } from 'node:net';
+import type { Writable } from 'node:stream';
+import { encodeHeader } from './header.ts';
+import { finalTarget, NpyWriter } from './writer.ts';
+
+/** The name that writes to standard output. */
+export const STDOUT = '-';
+
+/**
+ * Where a `.npy` array goes, written chunk by chunk: a regular file (atomic, see {@link NpyWriter})
+ * or a stream. Writes of one output must not overlap in time; every data byte is written once.
+ */
+export interface NpyOutput {
+  /** The path as the caller named it, or `'-'` for stdout. */
+  readonly file: string;
+  /**
+   * `'file'`: written at any offset to a temporary file, renamed into place by `commit`. `'stream'`
+   * (stdout, a FIFO, a character device, a socket): header first, then the data strictly in order;
+   * bytes already written cannot be taken back, so a failure leaves the reader a short array.
+   */
+  readonly kind: 'file' | 'stream';
+  write(bytes: Uint8Array, byteOffset: number): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/** Pieces a stream write is copied through (a shared-memory chunk may be reused once `write` resolves). */
+const PIECE_BYTES = 1 << 20;
+
+/** A sink that writes bytes front to back and resolves once the bytes have left the caller's buffer. */
+interface Sink {
+  put(bytes: Uint8Array): Promise<void>;
+  end(): Promise<void>;
+}
+
+function handleSink(fh: FileHandle): Sink {
+  return {
+    async put(bytes) {
+      let done = 0;
+      while (done < bytes.length) {
+        const length = Math.min(bytes.length - done, 1 << 30);
+        const { bytesWritten } = await fh.write(bytes, done, length, null);
+        done += bytesWritten;
+      }
+    },
+    end: () => fh.close().catch(() => undefined),
+  };
+}
+
+function writableSink(stream: Writable, closeAtEnd: boolean): Sink {
+  let failure: unknown;
+  stream.on('error', (e) => {
+    failure ??= e;
+  });
+  return {
+    async put(bytes) {
+      for (let done = 0; done < bytes.length; done += PIECE_BYTES) {
+        if (failure !== undefined) throw failure;
+        // A copy: the stream may hold the piece after the callback of a queued write.
+        const piece = Buffer.from(bytes.subarray(done, Math.min(bytes.length, done + PIECE_BYTES)));
+        await new Promise<void>((resolve, reject) => {
+          stream.write(piece, (e) => (e ? reject(e) : resolve()));
+        });
+      }
+    },
+    async end() {
+      if (!closeAtEnd) return;
+      await new Promise<void>((resolve) => stream.end(resolve));
+    },
+  };
+}
+
+class StreamOutput implements NpyOutput {
+  readonly kind = 'stream';
+  readonly file: string;
+  readonly #sink: Sink;
+  readonly #dataBytes: number;
+  #written = 0;
+  #done = false;
+
+  constructor(file: string, sink: Sink, dataBytes: number) {
+    this.file = file;
+    this.#sink = sink;
+    this.#dataBytes = dataBytes;
+  }
+
+  async write(bytes: Uint8Array, byteOffset: number): Promise<void> {
+    if (this.#done) throw new Error(`${this.file}: write after commit or abort`);
+    if (byteOffset !== this.#written || byteOffset + bytes.length > this.#dataBytes) {
+      throw new RangeError(
+        `${this.file} is a stream: the write at data byte ${byteOffset} must follow the ${this.#written} bytes written so far, within ${this.#dataBytes}`,
+      );
+    }
+    await this.#sink.put(bytes);
+    this.#written += bytes.length;
+  }
+
+  async commit(): Promise<void> {
+    if (this.#done) throw new Error(`${this.file}: commit after commit or abort`);
+    this.#done = true;
+    await this.#sink.end();
+    if (this.#written !== this.#dataBytes) {
+      throw new Error(`${this.file}: ${this.#written} of ${this.#dataBytes} data bytes written`);
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    await this.#sink.end().catch(() => undefined);
+  }
+}
+
+/** Options of {@link openNpyOutput}. */
+export interface NpyOutputOptions {
+  /** The stream `'-'` writes to (default `process.stdout`); it is not closed at the end. */
+  stdout?: Writable;
+}
+
+/**
+ * Opens the output of a `.npy` array of `descr` and `shape`, by what `file` is:
+ * - `'-'`: stdout, streamed (header first, data in order);
+ * - a character device, FIFO or socket (after following links): streamed into it, never replaced;
+ * - a folder: refused (`EISDIR`);
+ * - a regular file, a link to one, or a new name: an {@link NpyWriter} (temporary file next to the
+ *   final target, renamed onto it by `commit`).
+ *
+ * Opening a FIFO waits for its reader. Cost: a few `lstat`s, then as {@link NpyWriter.create}.
+ * @throws the `fs` error (with its `code`) when the output cannot be opened.
+ */
+export async function openNpyOutput(
+  file: string,
+  descr: string,
+  shape: readonly number[],
+  itemSize: number,
+  options: NpyOutputOptions = {},
+): Promise<NpyOutput> {
+  const dataBytes = shape.reduce((a, b) => a * b, 1) * itemSize;
+  let sink: Sink;
+  if (file === STDOUT) {
+    sink = writableSink(options.stdout ?? process.stdout, false);
+  } else {
+    const target = await finalTarget(file);
+    const info = await lstat(target).catch(() => undefined);
+    if (info === undefined || info.isFile() || info.isDirectory()) {
+      return NpyWriter.create(file, descr, shape, itemSize);
+    }
+    if (info.isSocket()) {
+      const socket = createConnection(target);
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', resolve).once('error', reject);
+      });
+      sink = writableSink(socket, true);
+    } else {
+      // No O_CREAT or O_TRUNC: a device or FIFO that vanished must not become a regular file.
+      sink = handleSink(await open(target, constants.O_WRONLY));
+    }
+  }
+  const out = new StreamOutput(file, sink, dataBytes);
+  try {
+    await sink.put(encodeHeader(descr, shape));
+  } catch (e) {
+    await out.abort();
+    throw e;
+  }
+  return out;
+}
