@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { byteswap, float64ToFloat32, integersToCounts } from './convert.ts';
-import { dtypeName } from './dtype.ts';
 import { NpyFormatError } from './errors.ts';
+import { dtypeError } from './expect.ts';
 import type { NpyHeader } from './header.ts';
 import { headerEnd, PREFIX_BYTES, parseHeader } from './header.ts';
 import type { ByteSource } from './source.ts';
@@ -158,11 +158,7 @@ export class NpyReader {
 
   /** The error for a dtype this read does not accept, naming the file, `descr` and what is expected. */
   dtypeError(expected: string): NpyFormatError {
-    return new NpyFormatError(
-      this.file,
-      'descr',
-      `header field 'descr' is ${dtypeName(this.header.dtype)}; expected ${expected}`,
-    );
+    return dtypeError(this.file, this.header, expected);
   }
 
   /** Closes the file; safe to call twice. */
