@@ -94,7 +94,11 @@ export function parseCount(text: string, option: string): number {
  * and each thread costs start-up time and memory). Above the CPU count, a one-line warning on
  * stderr unless `quiet`.
  */
-export function parseThreads(text: string | undefined, quiet = false, cpus = availableParallelism()): number | undefined {
+export function parseThreads(
+  text: string | undefined,
+  quiet = false,
+  cpus = availableParallelism(),
+): number | undefined {
   if (text === undefined) return undefined;
   const n = /^\d+$/.test(text.trim()) ? Number(text.trim()) : Number.NaN;
   const most = 4 * cpus;

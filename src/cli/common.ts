@@ -41,7 +41,9 @@ export function planStream(values: OptionValues, outputs: readonly NamedFile[]):
   const json = values.json === true;
   const toStdout = outputs.find((f) => f.file === '-');
   if (json && toStdout !== undefined) {
-    throw new UsageError(`--json and ${toStdout.option} - would both write to stdout; drop --json or name a file`);
+    throw new UsageError(
+      `--json and ${toStdout.option} - would both write to stdout; drop --json or name a file`,
+    );
   }
   if (toStdout !== undefined && process.stdout.isTTY === true) {
     throw new UsageError(
@@ -49,7 +51,14 @@ export function planStream(values: OptionValues, outputs: readonly NamedFile[]):
     );
   }
   const quiet = values.quiet === true;
-  return { threads: parseThreads(str(values, 'threads'), quiet), nan: parseNan(str(values, 'nan')), rows, shard, quiet, json };
+  return {
+    threads: parseThreads(str(values, 'threads'), quiet),
+    nan: parseNan(str(values, 'nan')),
+    rows,
+    shard,
+    quiet,
+    json,
+  };
 }
 
 /**

@@ -22,7 +22,9 @@ async function identity(file: string, fd: number): Promise<Stats | undefined> {
 }
 
 const shown = (f: NamedFile): string =>
-  f.file === '-' ? `${f.option} - (${f.option.endsWith('out') ? 'stdout' : 'stdin'})` : `${f.option} ${f.file}`;
+  f.file === '-'
+    ? `${f.option} - (${f.option.endsWith('out') ? 'stdout' : 'stdin'})`
+    : `${f.option} ${f.file}`;
 
 /**
  * Refuses (exit 2, nothing written) a command line that would destroy data or cannot work:
@@ -32,7 +34,10 @@ const shown = (f: NamedFile): string =>
  * - more than one input reading stdin (`-`), or more than one output writing stdout.
  * Cost: one `stat` per file.
  */
-export async function refuseClobbering(inputs: readonly NamedFile[], outputs: readonly NamedFile[]): Promise<void> {
+export async function refuseClobbering(
+  inputs: readonly NamedFile[],
+  outputs: readonly NamedFile[],
+): Promise<void> {
   const stdinReaders = inputs.filter((f) => f.file === '-');
   if (stdinReaders.length > 1) {
     throw new UsageError(

@@ -185,7 +185,11 @@ export async function mineCommand(argv: readonly string[]): Promise<number> {
     quiet: plan.quiet,
     async prepare(chunkRows) {
       const { rows, cols } = slice.source;
-      const source = await openCountSource(plan.counts, { file: lossFile, rows, cols, nan: plan.nan }, chunkRows);
+      const source = await openCountSource(
+        plan.counts,
+        { file: lossFile, rows, cols, nan: plan.nan },
+        chunkRows,
+      );
       return {
         async run(engine, chunk) {
           const counts = await source.countsFor(chunk);

@@ -92,7 +92,11 @@ export async function lossFileSource(file: string): Promise<LossSource> {
  * NaN loss (from a NaN or infinite logit). Memory: the logits and labels of one chunk, and two
  * positives buffers.
  */
-export async function logitsSource(logitsFile: string, labelsFile: string, nan: NanPolicy): Promise<LossSource> {
+export async function logitsSource(
+  logitsFile: string,
+  labelsFile: string,
+  nan: NanPolicy,
+): Promise<LossSource> {
   const logits = await openInput(logitsFile);
   let labels: NpyReader | undefined;
   try {
@@ -129,7 +133,9 @@ export async function logitsSource(logitsFile: string, labelsFile: string, nan: 
         }
         const where = (i: number) => `row ${rowStart + Math.floor(i / cols)}, column ${i % cols}`;
         if (negative >= 0) {
-          throw new DataError(`${labelsFile}: the label at ${where(negative)} is negative; labels are 0 .. ${classes - 1}`);
+          throw new DataError(
+            `${labelsFile}: the label at ${where(negative)} is negative; labels are 0 .. ${classes - 1}`,
+          );
         }
         // readCounts clamps to 0 .. classes, so `classes` marks a label out of range.
         const over = lb.indexOf(classes);

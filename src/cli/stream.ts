@@ -23,7 +23,8 @@ export function chunkRowsFor(rowBytes: number): number {
   return Math.max(1, Math.floor(CHUNK_BYTES / rowBytes));
 }
 
-const mib = (bytes: number): string => `${(bytes / 2 ** 20).toLocaleString('en-US', { maximumFractionDigits: 1 })} MiB`;
+const mib = (bytes: number): string =>
+  `${(bytes / 2 ** 20).toLocaleString('en-US', { maximumFractionDigits: 1 })} MiB`;
 
 /**
  * The memory promise is "chunks of at most 32 MiB, whatever the file": a row must fit in a chunk
@@ -200,7 +201,12 @@ async function pump(
       if (lossOut !== undefined) {
         // Before the step: a preset may rewrite the losses (zero the positives).
         const { loss } = chunk;
-        await write(lossOut, new Uint8Array(loss.buffer, loss.byteOffset, loss.byteLength), offset * 4, spec.lossOut!);
+        await write(
+          lossOut,
+          new Uint8Array(loss.buffer, loss.byteOffset, loss.byteLength),
+          offset * 4,
+          spec.lossOut!,
+        );
       }
       const bytes = await step.run(engine, chunk);
       await write(out, bytes, offset * spec.outItemSize, spec.out);

@@ -3,7 +3,12 @@ import type { RunSummary } from './stream.ts';
 /** Prints a streamed command's summary: one JSON object with `--json`, else one line unless `--quiet`. */
 export function report(
   summary: RunSummary,
-  plan: { readonly out: string; readonly lossOut?: string | undefined; readonly quiet: boolean; readonly json: boolean },
+  plan: {
+    readonly out: string;
+    readonly lossOut?: string | undefined;
+    readonly quiet: boolean;
+    readonly json: boolean;
+  },
   verb: string,
   detail: string,
 ): void {

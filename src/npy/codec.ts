@@ -142,7 +142,11 @@ export function arrayOf(header: NpyHeader, buffer: ArrayBuffer, options?: NpyRea
 export function parseNpy(bytes: Uint8Array, file = '<bytes>', options?: NpyReadOptions): NpyArray {
   if (!(bytes instanceof Uint8Array)) {
     const got =
-      bytes === null ? 'null' : typeof bytes === 'object' ? Object.prototype.toString.call(bytes) : typeof bytes;
+      bytes === null
+        ? 'null'
+        : typeof bytes === 'object'
+          ? Object.prototype.toString.call(bytes)
+          : typeof bytes;
     throw new TypeError(
       `\`bytes\` must be a Uint8Array holding a whole .npy file (wrap an ArrayBuffer: new Uint8Array(buffer)), got ${got}`,
     );

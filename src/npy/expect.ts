@@ -61,7 +61,11 @@ export function expectLoss(file: string, header: NpyHeader, what = 'loss'): { ro
     );
   }
   if (shape[1] === 0) {
-    throw new NpyFormatError(file, 'shape', `header field 'shape' is ${formatShape(shape)}; rows must not be empty`);
+    throw new NpyFormatError(
+      file,
+      'shape',
+      `header field 'shape' is ${formatShape(shape)}; rows must not be empty`,
+    );
   }
   expectRowLength(file, header, shape[1]!, what);
   if (dtype.kind !== 'f' || (dtype.size !== 4 && dtype.size !== 8)) throw dtypeError(file, header, FLOAT);
@@ -107,7 +111,10 @@ export function expectPositives(
 }
 
 /** Checks logits: float32/float64 `(B, N, C)` with N, C >= 1, C order; returns the three sizes. */
-export function expectLogits(file: string, header: NpyHeader): { rows: number; cols: number; classes: number } {
+export function expectLogits(
+  file: string,
+  header: NpyHeader,
+): { rows: number; cols: number; classes: number } {
   const { shape, dtype } = header;
   if (shape.length !== 3 || shape[1] === 0 || shape[2] === 0) {
     throw new NpyFormatError(

@@ -65,7 +65,11 @@ export class NpyReader {
       // A socket cannot be opened as a file; read it as a stream.
       return NpyReader.#start(file, streamSource(createReadStream(file)), Number.POSITIVE_INFINITY);
     }
-    throw new NpyFormatError(file, 'file', stat.isDirectory() ? 'is a folder, not a .npy file' : 'not a regular file');
+    throw new NpyFormatError(
+      file,
+      'file',
+      stat.isDirectory() ? 'is a folder, not a .npy file' : 'not a regular file',
+    );
   }
 
   static async #start(file: string, source: ByteSource, size: number): Promise<NpyReader> {
@@ -172,4 +176,3 @@ export class NpyReader {
     return this.#staging.subarray(0, bytes);
   }
 }
-

@@ -1,6 +1,6 @@
-import { byteswap } from './convert.ts';
 import type { NpyArray, NpyData, NpyReadOptions, NpyWriteOptions } from './codec.ts';
 import { arrayOf, checkShape, descrOf } from './codec.ts';
+import { byteswap } from './convert.ts';
 import { openNpyOutput } from './output.ts';
 import { NpyReader } from './reader.ts';
 

@@ -42,10 +42,7 @@ export function fileSource(fh: FileHandle): ByteSource {
 }
 
 /** Shared logic of the sequential sources: the position so far, skipping forward, refusing back. */
-function sequential(
-  pull: (dst: Uint8Array) => Promise<number>,
-  close: () => Promise<void>,
-): ByteSource {
+function sequential(pull: (dst: Uint8Array) => Promise<number>, close: () => Promise<void>): ByteSource {
   let at = 0;
   let skip: Uint8Array | undefined;
   const fill = async (dst: Uint8Array): Promise<number> => {
