@@ -112,8 +112,11 @@ describe('hnm (top level)', () => {
     expect(hnm(['-v']).stdout).toBe(`${version}\n`);
   });
 
-  it('no command or an unknown command is a usage error (exit 2)', () => {
-    expect(hnm([])).toMatchObject({ code: 2, stderr: expect.stringContaining('missing command') });
+  it('no command prints the help (exit 2); an unknown command is a usage error (exit 2)', () => {
+    const bare = hnm([]);
+    expect(bare).toMatchObject({ code: 2, stdout: '' });
+    expect(bare.stderr).toContain('Usage: hnm <command>');
+    expect(bare.stderr).toContain('Examples:');
     const r = hnm(['mien']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("unknown command 'mien'");
@@ -212,7 +215,7 @@ describe('hnm mine', () => {
   it('--rows shards concatenate to the whole run, byte for byte', () => {
     const args = ['mine', '--loss', lossFile, '--num-neg-file', at('counts.npy')];
     expect(hnm([...args, '--out', at('all.npy')]).code).toBe(0);
-    const shards = ['0:10', '10:11', '11:30', '30:1000'];
+    const shards = ['0:10', '10:11', '11:30', '30:37'];
     const parts = shards.map((rows, i) => {
       const r = hnm([...args, '--rows', rows, '--out', at(`shard${i}.npy`)], { HNM_CHUNK_ROWS: '4' });
       expect(r.code).toBe(0);
@@ -221,9 +224,16 @@ describe('hnm mine', () => {
     expect(Buffer.concat(parts).equals(dataOf(at('all.npy')))).toBe(true);
     expect(load(at('shard1.npy')).shape).toEqual([1, COLS]);
     expect(load(at('shard3.npy')).shape).toEqual([7, COLS]);
-    // Python slice semantics: omitted bounds, an empty slice past the end.
+    // Omitted bounds as in Python; an explicit empty slice is legal; beyond the row count is exit 2.
     expect(dataOf(at('all.npy')).equals(dataOf(hnmOut([...args, '--rows', ':'])))).toBe(true);
-    expect(load(hnmOut([...args, '--rows', '40:'])).shape).toEqual([0, COLS]);
+    expect(load(hnmOut([...args, '--rows', `${ROWS}:`])).shape).toEqual([0, COLS]);
+    expect(load(hnmOut([...args, '--rows', '5:5'])).shape).toEqual([0, COLS]);
+    for (const rows of ['40:', '30:1000', ':38']) {
+      const r = hnm([...args, '--rows', rows, '--out', at('beyond.npy')]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`beyond the ${ROWS} rows of ${lossFile}`);
+      expect(leftovers('beyond')).toEqual([]);
+    }
   });
 
   /** Runs `args --out tmp` and returns the output path. */

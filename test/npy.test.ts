@@ -111,8 +111,16 @@ describe('header parsing: numpy-written files', () => {
     expect(parseNpy(bytes).shape).toEqual([2]);
   });
 
-  it('reads fortran_order as stored and 0-d and empty arrays', async () => {
-    expect(parseNpy(await fixtureBytes('loss_f4_fortran')).fortranOrder).toBe(true);
+  it('returns Fortran-order arrays in C order (or as stored, when asked), and 0-d and empty arrays', async () => {
+    // numpy wrote the same (3, 4) array in both orders: by default both read back row-major.
+    const fortran = parseNpy(await fixtureBytes('loss_f4_fortran'));
+    const c = parseNpy(await fixtureBytes('loss_f4'));
+    expect(fortran.fortranOrder).toBe(false);
+    expect(fortran.data).toEqual(c.data);
+    const raw = parseNpy(await fixtureBytes('loss_f4_fortran'), 'f.npy', { keepFortranOrder: true });
+    expect(raw.fortranOrder).toBe(true);
+    expect([...raw.data.subarray(0, 5)]).toEqual([-2, 0, 2, -1.5, 0.5]); // numpy's ravel(order='F')
+    expect((await readNpy(join(FIXTURES, 'loss_f4_fortran.npy'))).data).toEqual(c.data);
     expect(parseNpy(await fixtureBytes('loss_f4_empty')).shape).toEqual([0, 4]);
     const scalar = rawNpy("{'descr': '<f8', 'fortran_order': False, 'shape': ()}", new Uint8Array(8));
     expect(parseNpy(scalar).data).toEqual(new Float64Array([0]));

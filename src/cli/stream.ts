@@ -125,7 +125,7 @@ export async function runStream(spec: StreamSpec): Promise<RunSummary> {
     if (spec.lossOut !== undefined) lossOut = await open(spec.lossOut, '<f4', [end - start, cols], 4);
     if (source.convertedFrom !== undefined && !spec.quiet) {
       process.stderr.write(
-        `hnm ${spec.command}: note: ${source.file} is float64 (${source.convertedFrom}); values are ranked after rounding to float32, so values equal in float32 tie\n`,
+        `hnm ${spec.command}: note: ${source.file} is float64 ('${source.convertedFrom}'); values are ranked after rounding to float32, so values equal in float32 tie\n`,
       );
     }
     engine = await createEngine(spec.threads);

@@ -1,10 +1,11 @@
 import { constants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { lstat, open } from 'node:fs/promises';
+import { open, readlink, stat } from 'node:fs/promises';
 import { createConnection } from 'node:net';
+import { dirname, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { encodeHeader } from './header.ts';
-import { finalTarget, NpyWriter } from './writer.ts';
+import { NpyWriter } from './writer.ts';
 
 /** The name that writes to standard output. */
 export const STDOUT = '-';
@@ -114,6 +115,33 @@ class StreamOutput implements NpyOutput {
   }
 }
 
+/** This process's stdout or stderr named by path: `/dev/stdout`, `/dev/fd/1`, `/proc/self/fd/2`, ... */
+const OWN_FD = /^\/(?:dev\/fd\/([12])|dev\/std(out|err)|proc\/(?:self|(\d+))\/fd\/([12]))$/;
+
+/**
+ * A socket output. One reached through this process's own stdout or stderr (a link to
+ * `/proc/self/fd/1`, say, when stdout is a socket, as under a process manager) cannot be opened by
+ * path, so it is written through that stream; any other socket file is connected to.
+ */
+async function socketSink(file: string, options: NpyOutputOptions): Promise<Sink> {
+  let path = resolve(file);
+  for (let hops = 0; hops < 40; hops++) {
+    const m = OWN_FD.exec(path);
+    if (m !== null && (m[3] === undefined || Number(m[3]) === process.pid)) {
+      const fd = m[1] ?? m[4] ?? (m[2] === 'out' ? '1' : '2');
+      return writableSink(fd === '1' ? (options.stdout ?? process.stdout) : process.stderr, false);
+    }
+    const target = await readlink(path).catch(() => undefined);
+    if (target === undefined) break;
+    path = resolve(dirname(path), target);
+  }
+  const socket = createConnection(resolve(file));
+  await new Promise<void>((resolve_, reject) => {
+    socket.once('connect', resolve_).once('error', reject);
+  });
+  return writableSink(socket, true);
+}
+
 /** Options of {@link openNpyOutput}. */
 export interface NpyOutputOptions {
   /** The stream `'-'` writes to (default `process.stdout`); it is not closed at the end. */
@@ -143,20 +171,17 @@ export async function openNpyOutput(
   if (file === STDOUT) {
     sink = writableSink(options.stdout ?? process.stdout, false);
   } else {
-    const target = await finalTarget(file);
-    const info = await lstat(target).catch(() => undefined);
+    // `stat` follows every link, /proc's magic links to this process's open files included.
+    const info = await stat(file).catch(() => undefined);
     if (info === undefined || info.isFile() || info.isDirectory()) {
       return NpyWriter.create(file, descr, shape, itemSize);
     }
     if (info.isSocket()) {
-      const socket = createConnection(target);
-      await new Promise<void>((resolve, reject) => {
-        socket.once('connect', resolve).once('error', reject);
-      });
-      sink = writableSink(socket, true);
+      sink = await socketSink(file, options);
     } else {
-      // No O_CREAT or O_TRUNC: a device or FIFO that vanished must not become a regular file.
-      sink = handleSink(await open(target, constants.O_WRONLY));
+      // A FIFO or character device. No O_CREAT or O_TRUNC: one that vanished must not become a
+      // regular file.
+      sink = handleSink(await open(file, constants.O_WRONLY));
     }
   }
   const out = new StreamOutput(file, sink, dataBytes);
