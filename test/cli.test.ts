@@ -138,6 +138,30 @@ describe('hnm (top level)', () => {
   });
 });
 
+describe('packaging', () => {
+  it('LICENSE matches package.json; every shipped source map carries its sources', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+    expect(pkg.license).toBe('MIT');
+    expect(readFileSync(join(ROOT, 'LICENSE'), 'utf8')).toMatch(/^MIT License\n/);
+    expect(pkg.files).toContain('LICENSE');
+    const maps: string[] = [];
+    const walk = (d: string): void => {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        if (e.isDirectory()) walk(join(d, e.name));
+        else if (e.name.endsWith('.js.map')) maps.push(join(d, e.name));
+      }
+    };
+    for (const shipped of ['dist/src', 'dist/workers']) walk(join(ROOT, shipped));
+    expect(maps.length).toBeGreaterThan(20);
+    for (const file of maps) {
+      const map = JSON.parse(readFileSync(file, 'utf8')) as { sources: string[]; sourcesContent?: string[] };
+      // src/ is not shipped, so a map resolves only with its sources inlined.
+      expect(map.sourcesContent?.length, file).toBe(map.sources.length);
+      expect(map.sourcesContent!.every((c) => typeof c === 'string' && c.length > 0), file).toBe(true);
+    }
+  });
+});
+
 describe('hnm mine', () => {
   it('--num-neg: the mask equals referenceMask, as numpy bool (B, N)', () => {
     const r = hnm(['mine', '--loss', lossFile, '--num-neg', '7', '--out', at('m7.npy')]);
