@@ -7,9 +7,9 @@ import type { NanPolicy } from '../validate.ts';
 
 /**
  * What the CLI mines with: one object per run, created once, reused for every chunk, closed at the
- * end. Every result lands in one buffer the engine owns and grows to the largest chunk, so memory
- * does not grow with the number of chunks: the caller must be done with a result before the next
- * call. A NaN under `nan: 'error'` rejects with the library's `RangeError`, whose `row` and `column`
+ * end. Results land in two buffers the engine owns, used in turn and grown to the largest chunk, so
+ * memory does not grow with the number of chunks: a result stays valid until the next-but-one call
+ * of the same kind (the caller writes chunk i while chunk i + 1 is mined). A NaN under `nan: 'error'` rejects with the library's `RangeError`, whose `row` and `column`
  * locate it within the chunk.
  */
 export interface Engine {
@@ -29,18 +29,25 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-/** One result buffer per element type, grown to the largest request, handed out as a prefix view. */
+/**
+ * Two result buffers per element type, used in turn, each grown to the largest request and handed
+ * out as a prefix view.
+ */
 function resultBuffers(alloc: (bytes: number) => ArrayBufferLike) {
-  let bytes = new Uint8Array(alloc(0));
-  let ints = new Int32Array(alloc(0));
+  const bytes = [new Uint8Array(alloc(0)), new Uint8Array(alloc(0))];
+  const ints = [new Int32Array(alloc(0)), new Int32Array(alloc(0))];
+  let nextBytes = 0;
+  let nextInts = 0;
   return {
     bytes(n: number): Uint8Array {
-      if (bytes.length < n) bytes = new Uint8Array(alloc(n));
-      return bytes.subarray(0, n);
+      const i = (nextBytes ^= 1);
+      if (bytes[i]!.length < n) bytes[i] = new Uint8Array(alloc(n));
+      return bytes[i]!.subarray(0, n);
     },
     ints(n: number): Int32Array {
-      if (ints.length < n) ints = new Int32Array(alloc(n * 4));
-      return ints.subarray(0, n);
+      const i = (nextInts ^= 1);
+      if (ints[i]!.length < n) ints[i] = new Int32Array(alloc(n * 4));
+      return ints[i]!.subarray(0, n);
     },
   };
 }
@@ -66,8 +73,8 @@ export function createSyncEngine(): Engine {
 /**
  * The engine of every command: a {@link HardNegativeMiner} over worker threads (`threads`, default
  * the machine's CPU count), mining each chunk in shared memory. Loss chunks come from `allocLoss`,
- * so they reach the workers without a copy; results go to one reused shared buffer (a fresh shared
- * result per chunk would stay alive in the worker isolates until their next GC).
+ * so they reach the workers without a copy; results go to two reused shared buffers in turn (a fresh
+ * shared result per chunk would stay alive in the worker isolates until their next GC).
  */
 export async function createEngine(threads: number | undefined): Promise<Engine> {
   const miner = new HardNegativeMiner(threads === undefined ? {} : { threads });

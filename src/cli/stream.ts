@@ -97,10 +97,11 @@ async function open(file: NamedFile, descr: string, shape: number[], itemSize: n
 /**
  * Runs a streamed command end to end over an open source: lets the command open its other inputs,
  * opens the outputs (so an unwritable target fails before any work), then for each chunk of at
- * most {@link chunkRowsFor} rows reads the losses (the next chunk is read while the current one is
- * mined), runs the step and writes its output. Commits the outputs only when every chunk succeeded;
- * on any failure temporary files are removed. Memory: two loss chunks, one output chunk and the
- * inputs' staging buffers. Closes the source.
+ * most {@link chunkRowsFor} rows reads the losses (the next chunk is read, and the previous one's
+ * output written, while the current one is mined), runs the step and writes its output. Commits
+ * the outputs only when every chunk succeeded (a file output is flushed to disk first); on any
+ * failure temporary files are removed. Memory: two loss chunks, two output chunks and the inputs'
+ * staging buffers. Closes the source.
  */
 export async function runStream(spec: StreamSpec): Promise<RunSummary> {
   const started = performance.now();
@@ -195,6 +196,10 @@ async function pump(
   };
   const chunks = Math.ceil((end - start) / chunkRows);
   let next: Promise<LossChunk> | undefined = chunks > 0 ? read(0) : undefined;
+  // The output of chunk i is written while chunk i + 1 is mined (the engine's results alternate
+  // between two buffers); writes stay in order, each after the previous one.
+  let written: Promise<void> = Promise.resolve();
+  let before: Promise<void> = Promise.resolve();
   try {
     for (let i = 0; i < chunks; i++) {
       const chunk: LossChunk = await next!;
@@ -211,14 +216,30 @@ async function pump(
           spec.lossOut!,
         );
       }
+      // The result buffer this chunk gets is the one chunk i - 2 was written from.
+      await before;
       const bytes = await step.run(engine, chunk);
-      await write(out, bytes, offset * spec.outItemSize, spec.out);
-      progress(chunk.rowStart + chunk.rows - start);
-      if (i === 0 && process.env.HNM_TEST_STALL === '1') await stallForTest();
+      before = written;
+      const previous = written;
+      written = (async () => {
+        await previous;
+        await write(out, bytes, offset * spec.outItemSize, spec.out);
+        progress(chunk.rowStart + chunk.rows - start);
+      })();
+      // Handled here so a failure while the next chunk is mined is not an unhandled rejection; it
+      // is rethrown by the next await of `before` or `written`.
+      written.catch(() => undefined);
+      if (i === 0 && process.env.HNM_TEST_STALL === '1') {
+        await written;
+        await stallForTest();
+      }
     }
+    await written;
   } finally {
-    // A failed step leaves the read-ahead in flight: settle it so it neither leaks nor rejects unhandled.
+    // A failed step leaves the read-ahead (and a write) in flight: settle them so they neither leak
+    // nor reject unhandled.
     await next?.catch(() => undefined);
+    await written.catch(() => undefined);
   }
 }
 
