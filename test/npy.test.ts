@@ -507,3 +507,22 @@ describe('NpyWriter and the file helpers', () => {
     expect((await readNpy(fixture('loss_f8_be'))).data).toEqual(new Float64Array(F8));
   });
 });
+
+describe('the in-memory codec runs anywhere', () => {
+  it('src/npy/codec.ts imports no Node.js API or package, directly or indirectly', async () => {
+    const seen = new Set<string>();
+    const visit = async (file: string): Promise<void> => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = await readFile(file, 'utf8');
+      for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s*'([^']+)'/g)) {
+        const spec = m[1]!;
+        expect(spec.startsWith('.'), `${file} imports '${spec}'`).toBe(true);
+        await visit(join(file, '..', spec));
+      }
+      expect(text, file).not.toMatch(/\bprocess\.|\brequire\(|import\(/);
+    };
+    await visit(join(import.meta.dirname, '..', 'src', 'npy', 'codec.ts'));
+    expect(seen.size).toBeGreaterThanOrEqual(5); // codec, convert, dtype, header, literal, errors
+  });
+});
