@@ -120,7 +120,8 @@ export function nanError(flatIndex: number, cols: number): NanError {
   const error = new RangeError(
     `loss is NaN at row ${row}, column ${column}; pass \`nan: 'largest'\` to rank NaN above +Inf as PyTorch does`,
   );
-  return Object.assign(error, { row, column });
+  // Not enumerable: the error still equals a plain RangeError with the same message.
+  return Object.defineProperties(error, { row: { value: row }, column: { value: column } }) as NanError;
 }
 
 /** An `Int32Array` view of a float32 array's IEEE bits (the kernels read bits). */
