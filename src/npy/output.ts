@@ -56,14 +56,18 @@ function writableSink(stream: Writable, closeAtEnd: boolean): Sink {
   stream.on('error', (e) => {
     failure ??= e;
   });
+  // One piece buffer, reused: a write's callback runs once the stream is done with its chunk, and
+  // the next piece is copied in only after that (the caller's buffer may be reused shared memory).
+  let piece: Buffer | undefined;
   return {
     async put(bytes) {
       for (let done = 0; done < bytes.length; done += PIECE_BYTES) {
         if (failure !== undefined) throw failure;
-        // A copy: the stream may hold the piece after the callback of a queued write.
-        const piece = Buffer.from(bytes.subarray(done, Math.min(bytes.length, done + PIECE_BYTES)));
+        const n = Math.min(PIECE_BYTES, bytes.length - done);
+        piece ??= Buffer.allocUnsafe(PIECE_BYTES);
+        piece.set(bytes.subarray(done, done + n));
         await new Promise<void>((resolve, reject) => {
-          stream.write(piece, (e) => (e ? reject(e) : resolve()));
+          stream.write(piece!.subarray(0, n), (e) => (e ? reject(e) : resolve()));
         });
       }
     },

@@ -6,7 +6,7 @@ import { dtypeError } from './expect.ts';
 import type { NpyHeader } from './header.ts';
 import { headerEnd, PREFIX_BYTES, parseHeader } from './header.ts';
 import type { ByteSource } from './source.ts';
-import { fifoSource, fileSource, streamSource } from './source.ts';
+import { fdSource, fifoSource, fileSource, streamSource } from './source.ts';
 
 /** The name that reads standard input. */
 export const STDIN = '-';
@@ -50,7 +50,7 @@ export class NpyReader {
    * @throws the `fs` error (with its `code`) when the file cannot be opened or read.
    */
   static async open(file: string): Promise<NpyReader> {
-    if (file === STDIN) return NpyReader.#start(file, streamSource(process.stdin), Number.POSITIVE_INFINITY);
+    if (file === STDIN) return NpyReader.#start(file, fdSource(0), Number.POSITIVE_INFINITY);
     const fh = await open(file, 'r');
     const stat = await fh.stat().catch(async (e: unknown) => {
       await fh.close();

@@ -1,3 +1,4 @@
+import { read } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 
@@ -77,6 +78,34 @@ export function fifoSource(fh: FileHandle): ByteSource {
   return sequential(
     async (dst) => (await fh.read(dst, 0, Math.min(dst.length, MAX_READ), null)).bytesRead,
     () => fh.close().catch(() => undefined),
+  );
+}
+
+/** One `read(2)` on `fd` at its current position; resolves to the bytes read. */
+function readFd(fd: number, dst: Uint8Array): Promise<number> {
+  return new Promise((resolve, reject) => {
+    read(fd, dst, 0, Math.min(dst.length, MAX_READ), null, (e, n) => (e ? reject(e) : resolve(n)));
+  });
+}
+
+/**
+ * An inherited descriptor (stdin: fd 0) read front to back straight into the caller's buffers, so
+ * a stream costs no memory per chunk. A descriptor another process set non-blocking answers
+ * `EAGAIN` when empty: then it is polled every millisecond until data or the end arrives.
+ */
+export function fdSource(fd: number): ByteSource {
+  return sequential(
+    async (dst) => {
+      for (;;) {
+        try {
+          return await readFd(fd, dst);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+      }
+    },
+    async () => {},
   );
 }
 
