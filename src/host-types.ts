@@ -1,8 +1,8 @@
 /**
  * Brand checks that run no user code (no getters, no traps) on hostile values, for error messages
- * and argument checks. In Node they come from `util.types`, reached through
- * `process.getBuiltinModule` rather than a static `node:util` import, so the `core` entry's import
- * graph stays free of Node modules and bundles for browsers. Elsewhere, the checks that the
+ * and argument checks. In Node they come from `util.types`, reached through Node's
+ * `getBuiltinModule` (on the global process object) rather than a static `node:util` import, so the
+ * `core` entry's import graph stays free of Node modules and bundles for browsers. Elsewhere, the checks that the
  * language allows are done with the built-ins' own accessors; only Proxy detection has no portable
  * form, so `isProxy` answers false there (a Proxy then fails the typed-array brand check anyway).
  */
@@ -49,7 +49,7 @@ const dataViewLength = accessor(DataView.prototype, 'buffer');
 
 /** Whether `value` is a Proxy (always false where the host offers no way to tell). */
 export function isProxy(value: unknown): boolean {
-  return node !== undefined && node.isProxy(value);
+  return node?.isProxy(value) === true;
 }
 
 /** Whether `value` is an error object made by the engine or by an `Error` constructor. */

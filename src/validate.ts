@@ -328,13 +328,18 @@ export function checkOut<T extends Uint8Array | Int32Array>(
   return checked;
 }
 
-/** The error every path raises for a NaN loss under `nan: 'error'`. */
-export function nanError(flatIndex: number, cols: number, rowOffset = 0): RangeError {
-  const row = Math.floor(flatIndex / cols) + rowOffset;
-  const col = flatIndex % cols;
-  return new RangeError(
-    `loss is NaN at row ${row}, column ${col}; pass \`nan: 'largest'\` to rank NaN above +Inf as PyTorch does`,
+/** The `RangeError` of a NaN loss, with where it is as numbers (0-based) besides the message. */
+export type NanError = RangeError & { readonly row: number; readonly column: number };
+
+/** The error every path raises for a NaN loss under `nan: 'error'`; `row` and `column` locate it. */
+export function nanError(flatIndex: number, cols: number): NanError {
+  const row = Math.floor(flatIndex / cols);
+  const column = flatIndex % cols;
+  const error = new RangeError(
+    `loss is NaN at row ${row}, column ${column}; pass \`nan: 'largest'\` to rank NaN above +Inf as PyTorch does`,
   );
+  // Not enumerable: the error still equals a plain RangeError with the same message.
+  return Object.defineProperties(error, { row: { value: row }, column: { value: column } }) as NanError;
 }
 
 /** An `Int32Array` view of a float32 array's IEEE bits (the kernels read bits). */

@@ -595,7 +595,8 @@ describe('CLI round trip through .npy files', () => {
           ];
           if (c.slice !== null && !batchWide) {
             const lo = Math.floor(Math.min(c.slice.a, c.slice.b) * rows);
-            const hi = Math.floor(Math.max(c.slice.a, c.slice.b) * rows);
+            // Beyond the row count is a usage error (exit 2, test/cli.test.ts): stay within it here.
+            const hi = Math.min(rows, Math.floor(Math.max(c.slice.a, c.slice.b) * rows));
             args.push('--rows', `${lo}:${hi}`);
             end = Math.min(hi, rows);
             start = Math.min(lo, end);

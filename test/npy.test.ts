@@ -111,8 +111,16 @@ describe('header parsing: numpy-written files', () => {
     expect(parseNpy(bytes).shape).toEqual([2]);
   });
 
-  it('reads fortran_order as stored and 0-d and empty arrays', async () => {
-    expect(parseNpy(await fixtureBytes('loss_f4_fortran')).fortranOrder).toBe(true);
+  it('returns Fortran-order arrays in C order (or as stored, when asked), and 0-d and empty arrays', async () => {
+    // numpy wrote the same (3, 4) array in both orders: by default both read back row-major.
+    const fortran = parseNpy(await fixtureBytes('loss_f4_fortran'));
+    const c = parseNpy(await fixtureBytes('loss_f4'));
+    expect(fortran.fortranOrder).toBe(false);
+    expect(fortran.data).toEqual(c.data);
+    const raw = parseNpy(await fixtureBytes('loss_f4_fortran'), 'f.npy', { keepFortranOrder: true });
+    expect(raw.fortranOrder).toBe(true);
+    expect([...raw.data.subarray(0, 5)]).toEqual([-2, 0, 2, -1.5, 0.5]); // numpy's ravel(order='F')
+    expect((await readNpy(join(FIXTURES, 'loss_f4_fortran.npy'))).data).toEqual(c.data);
     expect(parseNpy(await fixtureBytes('loss_f4_empty')).shape).toEqual([0, 4]);
     const scalar = rawNpy("{'descr': '<f8', 'fortran_order': False, 'shape': ()}", new Uint8Array(8));
     expect(parseNpy(scalar).data).toEqual(new Float64Array([0]));
@@ -497,5 +505,24 @@ describe('NpyWriter and the file helpers', () => {
     expect(be.dtype.bigEndian).toBe(true);
     expect([...(be.data as BigInt64Array)]).toEqual([0n, 1n, 2n, 127n]);
     expect((await readNpy(fixture('loss_f8_be'))).data).toEqual(new Float64Array(F8));
+  });
+});
+
+describe('the in-memory codec runs anywhere', () => {
+  it('src/npy/codec.ts imports no Node.js API or package, directly or indirectly', async () => {
+    const seen = new Set<string>();
+    const visit = async (file: string): Promise<void> => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = await readFile(file, 'utf8');
+      for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s*'([^']+)'/g)) {
+        const spec = m[1]!;
+        expect(spec.startsWith('.'), `${file} imports '${spec}'`).toBe(true);
+        await visit(join(file, '..', spec));
+      }
+      expect(text, file).not.toMatch(/\bprocess\.|\brequire\(|import\(/);
+    };
+    await visit(join(import.meta.dirname, '..', 'src', 'npy', 'codec.ts'));
+    expect(seen.size).toBeGreaterThanOrEqual(5); // codec, convert, dtype, header, literal, errors
   });
 });

@@ -1,10 +1,12 @@
 import { NpyFormatError } from '../npy/errors.ts';
+import { expectCounts, expectPositives } from '../npy/expect.ts';
 import type { NpyReader } from '../npy/reader.ts';
 import { prepareSsdChunk, resolvePreset } from '../ssd/chunk.ts';
 import { firstNonBinary } from '../ssd/positives.ts';
-import { checkCountsFile, checkPositivesFile, openInput } from './inputs.ts';
+import type { NanPolicy } from '../validate.ts';
 import type { LossChunk } from './nan.ts';
 import { findNan } from './nan.ts';
+import { openInput, readError } from './sources.ts';
 
 /** Where the per-row negative counts come from (exactly one per `hnm mine` run). */
 export type CountSpec =
@@ -12,7 +14,8 @@ export type CountSpec =
   | { readonly kind: 'file'; readonly file: string }
   | {
       readonly kind: 'positives';
-      readonly file: string;
+      /** `POS.npy`, or undefined when each chunk carries its positives (computed from labels). */
+      readonly file: string | undefined;
       readonly preset: string;
       readonly ratio: number;
       readonly minNeg: number;
@@ -35,7 +38,7 @@ export interface LossInfo {
   readonly rows: number;
   readonly cols: number;
   /** Under `--nan error`, NaN must be reported even where a preset overwrites the loss. */
-  readonly nanLargest: boolean;
+  readonly nan: NanPolicy;
 }
 
 /**
@@ -53,13 +56,16 @@ export async function openCountSource(
     counts.fill(k);
     return { countsFor: async (chunk) => counts.subarray(0, chunk.rows), close: async () => {} };
   }
-  const reader = await openInput(spec.file);
+  if (spec.kind === 'positives' && spec.file === undefined) {
+    return positivesCounts(undefined, spec, loss, counts, new Uint8Array(0));
+  }
+  const reader = await openInput(spec.file!);
   try {
     if (spec.kind === 'file') {
-      checkCountsFile(reader, loss.rows, loss.file);
+      expectCounts(reader.file, reader.header, loss.rows, loss.file);
       return fileCounts(reader, loss, counts);
     }
-    checkPositivesFile(reader, loss.rows, loss.cols, loss.file);
+    expectPositives(reader.file, reader.header, loss.rows, loss.cols, loss.file);
     return positivesCounts(reader, spec, loss, counts, new Uint8Array(maxRows * loss.cols));
   } catch (e) {
     await reader.close();
@@ -71,7 +77,12 @@ function fileCounts(reader: NpyReader, loss: LossInfo, counts: Int32Array): Coun
   return {
     async countsFor(chunk) {
       const out = counts.subarray(0, chunk.rows);
-      const bad = await reader.readCounts(chunk.rowStart, chunk.rows, out, loss.cols);
+      let bad: number;
+      try {
+        bad = await reader.readCounts(chunk.rowStart, chunk.rows, out, loss.cols);
+      } catch (e) {
+        throw readError(e, reader.file, 1, loss.rows);
+      }
       if (bad >= 0) {
         throw new NpyFormatError(reader.file, 'data', `the count at row ${chunk.rowStart + bad} is negative`);
       }
@@ -82,7 +93,7 @@ function fileCounts(reader: NpyReader, loss: LossInfo, counts: Int32Array): Coun
 }
 
 function positivesCounts(
-  reader: NpyReader,
+  reader: NpyReader | undefined,
   spec: Extract<CountSpec, { kind: 'positives' }>,
   loss: LossInfo,
   counts: Int32Array,
@@ -91,14 +102,24 @@ function positivesCounts(
   const preset = resolvePreset({ preset: spec.preset, ratio: spec.ratio, minNegatives: spec.minNeg });
   return {
     async countsFor(chunk) {
-      const pos = positives.subarray(0, chunk.rows * chunk.cols);
-      await reader.readRaw(chunk.rowStart * chunk.cols, chunk.rows * chunk.cols, pos);
-      if (!loss.nanLargest) {
+      let pos: Uint8Array;
+      if (reader === undefined) {
+        if (chunk.positives === undefined) throw new Error('a chunk without its positives');
+        pos = chunk.positives;
+      } else {
+        pos = positives.subarray(0, chunk.rows * chunk.cols);
+        try {
+          await reader.readRaw(chunk.rowStart * chunk.cols, chunk.rows * chunk.cols, pos);
+        } catch (e) {
+          throw readError(e, reader.file, loss.cols, loss.rows);
+        }
+      }
+      if (loss.nan === 'error' && reader !== undefined) {
         const nan = findNan(loss.file, chunk);
         if (nan !== undefined) throw nan;
       }
-      const bad = firstNonBinary(pos, 0, pos.length);
-      if (bad >= 0) {
+      const bad = reader === undefined ? -1 : firstNonBinary(pos, 0, pos.length);
+      if (reader !== undefined && bad >= 0) {
         const row = chunk.rowStart + Math.floor(bad / chunk.cols);
         throw new NpyFormatError(
           reader.file,
@@ -114,6 +135,6 @@ function positivesCounts(
       );
       return out.subarray(0, used);
     },
-    close: () => reader.close(),
+    close: async () => reader?.close(),
   };
 }

@@ -34,17 +34,17 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
 
   // One reused result buffer, as `hnm mine` streams: a fresh 4.5 MB result per run would time page
   // faults (about +3 ns/element on this VM), not mining.
-  const engine = await createEngine(threads, { streaming: true });
+  const engine = await createEngine(threads);
   try {
     const loss = engine.allocLoss(ROWS, COLS);
     const batch = synthesizeSsdBatch(loss, ROWS, COLS, seed);
     // Warm-up: start the workers and let V8 optimise the kernel in every thread before timing.
-    for (let run = 0; run < WARMUP_RUNS; run++) await engine.mask(loss, COLS, batch.counts, false);
+    for (let run = 0; run < WARMUP_RUNS; run++) await engine.mask(loss, COLS, batch.counts, 'error');
     let best = Number.POSITIVE_INFINITY;
     let mask: Uint8Array = new Uint8Array(0);
     for (let run = 0; run < RUNS; run++) {
       const t0 = performance.now();
-      mask = await engine.mask(loss, COLS, batch.counts, false);
+      mask = await engine.mask(loss, COLS, batch.counts, 'error');
       best = Math.min(best, performance.now() - t0);
     }
 

@@ -36,6 +36,9 @@ const FS_WORDS: Record<string, string> = {
   EXDEV: 'crosses file systems',
   EIO: 'input/output error',
   EFBIG: 'file too large',
+  EPIPE: 'the reading end of the pipe was closed',
+  ENXIO: 'no reader or device at the other end',
+  ELOOP: 'too many levels of symbolic links',
   EOF: 'the file ended early (was it changed while being read?)',
 };
 

@@ -26,6 +26,20 @@ const COMMANDS = new Map<string, Command>([
     },
   ],
   [
+    'merge',
+    {
+      summary: 'concatenate .npy shards along their rows (the parts of --shard I/N)',
+      run: async (argv) => (await import('./merge.ts')).mergeCommand(argv),
+    },
+  ],
+  [
+    'info',
+    {
+      summary: "print .npy files' dtype, shape, order, format version and data bytes",
+      run: async (argv) => (await import('./info.ts')).infoCommand(argv),
+    },
+  ],
+  [
     'bench',
     {
       summary: 'time mask implementations on the same batches, each checked exact',
@@ -48,6 +62,11 @@ function usage(): string {
 /** Runs `hnm` with `argv` (the arguments after the program name); resolves to the exit status. */
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === undefined) {
+    // Bare `hnm`: the help, on stderr (stdout may be a pipe expecting data), as a usage error.
+    process.stderr.write(usage());
+    return 2;
+  }
   if (name === '-h' || name === '--help') {
     process.stdout.write(usage());
     return 0;
@@ -64,7 +83,6 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = name === undefined ? undefined : COMMANDS.get(name);
   try {
-    if (name === undefined) throw new UsageError('missing command');
     if (command === undefined) {
       throw new UsageError(`unknown command '${name}' (commands: ${[...COMMANDS.keys()].join(', ')})`);
     }

@@ -1,29 +1,22 @@
 import { resolve } from 'node:path';
 import { PRESET_NAMES, PRESETS } from '../ssd/presets.ts';
 import type { OptionTable, OptionValues } from './args.ts';
-import {
-  parseCount,
-  parseNan,
-  parseOptions,
-  parsePositive,
-  parseRows,
-  parseThreads,
-  required,
-  str,
-} from './args.ts';
+import { parseCount, parseOptions, parsePositive, required, str } from './args.ts';
+import type { StreamPlan } from './common.ts';
+import { openSlice, planStream, STREAM_OPTIONS } from './common.ts';
 import type { CountSpec } from './counts.ts';
 import { openCountSource } from './counts.ts';
-import { fileError, UsageError } from './errors.ts';
-import { lossFromLogits } from './logits.ts';
-import { findNan } from './nan.ts';
-import type { RunSummary } from './stream.ts';
+import { UsageError } from './errors.ts';
+import type { NamedFile } from './files.ts';
+import { nanInFile } from './nan.ts';
+import { logitsSource, lossFileSource } from './sources.ts';
 import { runStream } from './stream.ts';
 import { report } from './summary.ts';
 import { MINE_USAGE } from './usage.ts';
 
 const OPTIONS: OptionTable = {
+  ...STREAM_OPTIONS,
   loss: { type: 'string' },
-  out: { type: 'string' },
   'num-neg': { type: 'string' },
   'num-neg-file': { type: 'string' },
   positives: { type: 'string' },
@@ -33,31 +26,23 @@ const OPTIONS: OptionTable = {
   logits: { type: 'string' },
   labels: { type: 'string' },
   'loss-out': { type: 'string' },
-  threads: { type: 'string' },
-  nan: { type: 'string' },
-  rows: { type: 'string' },
-  quiet: { type: 'boolean' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
 };
 
 /** A validated `hnm mine` command line. */
-export interface MinePlan {
-  /** `--loss`; with `--logits`, empty (the loss is computed into a temporary file first). */
-  readonly loss: string;
-  /** `--logits`, `--labels` and `--loss-out`, when the loss comes from logits. */
-  readonly logits:
-    | { readonly logits: string; readonly labels: string; readonly lossOut: string | undefined }
-    | undefined;
+export interface MinePlan extends StreamPlan {
+  /** `--loss`, or undefined when the loss comes from `--logits`. */
+  readonly loss: string | undefined;
+  /** `--logits` and `--labels`, when the loss is computed from them. */
+  readonly logits: { readonly logits: string; readonly labels: string } | undefined;
+  /** `--loss-out`: also write the loss computed from the logits. */
+  readonly lossOut: string | undefined;
   /** The preset ranks the whole batch at once (ssd_keras): one chunk, one flat top-k. */
   readonly batchWide: boolean;
   readonly out: string;
   readonly counts: CountSpec;
-  readonly threads: number | undefined;
-  readonly nanLargest: boolean;
-  readonly rows: ReturnType<typeof parseRows>;
-  readonly quiet: boolean;
-  readonly json: boolean;
+  /** Every input file with the option naming it (the outputs must differ from all of them). */
+  readonly inputs: readonly NamedFile[];
+  readonly outputs: readonly NamedFile[];
 }
 
 const given = (values: OptionValues, name: string): boolean => values[name] !== undefined;
@@ -70,10 +55,19 @@ const given = (values: OptionValues, name: string): boolean => values[name] !== 
 export function planMine(values: OptionValues): MinePlan {
   const hasLogits = given(values, 'logits') || given(values, 'labels') || given(values, 'loss-out');
   if (given(values, 'loss') && hasLogits) {
-    throw new UsageError('give either --loss, or --logits with --labels, not both');
+    const with_ = ['logits', 'labels', 'loss-out'].filter((name) => given(values, name));
+    throw new UsageError(
+      with_.length === 1 && with_[0] === 'loss-out'
+        ? '--loss-out writes the loss computed from --logits; with --loss LOSS.npy the loss is that file already (drop --loss-out)'
+        : `give either --loss, or --logits with --labels, not both (--loss was given with ${with_.map((n) => `--${n}`).join(' and ')})`,
+    );
   }
   if (hasLogits) {
-    if (!given(values, 'logits')) throw new UsageError('--labels and --loss-out need --logits LOGITS.npy');
+    if (!given(values, 'logits')) {
+      throw new UsageError(
+        `${given(values, 'labels') ? '--labels' : '--loss-out'} needs --logits LOGITS.npy (or give --loss LOSS.npy alone)`,
+      );
+    }
     if (!given(values, 'labels')) throw new UsageError('--logits needs --labels LABELS.npy (0 = background)');
     for (const name of ['num-neg', 'num-neg-file', 'positives']) {
       if (given(values, name)) {
@@ -101,13 +95,13 @@ export function planMine(values: OptionValues): MinePlan {
   }
   const minNegText = str(values, 'min-neg');
   const minNeg = minNegText === undefined ? 0 : parseCount(minNegText, 'min-neg');
-  const threads = parseThreads(str(values, 'threads'));
-  const nanLargest = parseNan(str(values, 'nan'));
-  const rows = parseRows(str(values, 'rows'));
+  const outputs: NamedFile[] = [{ option: '--out', file: out }];
+  if (lossOut !== undefined) outputs.push({ option: '--loss-out', file: lossOut });
+  const stream = planStream(values, outputs);
 
   let counts: CountSpec;
   if (hasLogits) {
-    counts = { kind: 'positives', file: str(values, 'labels')!, preset, ratio, minNeg };
+    counts = { kind: 'positives', file: undefined, preset, ratio, minNeg };
   } else {
     const sources = ['num-neg', 'num-neg-file', 'positives'].filter((name) => given(values, name));
     if (sources.length === 0) {
@@ -133,36 +127,35 @@ export function planMine(values: OptionValues): MinePlan {
       counts = { kind: 'positives', file: required(values, 'positives', 'POS.npy'), preset, ratio, minNeg };
   }
   const batchWide = counts.kind === 'positives' && spec.batchWide;
-  if (batchWide && rows !== undefined) {
+  if (batchWide && (stream.rows !== undefined || stream.shard !== undefined)) {
     throw new UsageError(
-      `--preset ${preset} mines one top-k over the whole batch, so --rows would change which rows compete; ` +
+      `--preset ${preset} mines one top-k over the whole batch, so --rows or --shard would change which rows compete; ` +
         'mine the whole file (it is read into memory at once) and slice the mask instead',
     );
   }
+  const inputs: NamedFile[] = [];
+  for (const name of ['loss', 'logits', 'labels', 'num-neg-file', 'positives']) {
+    const file = str(values, name);
+    if (file !== undefined) inputs.push({ option: `--${name}`, file });
+  }
   return {
-    loss: str(values, 'loss') ?? '',
-    logits: hasLogits
-      ? { logits: str(values, 'logits')!, labels: str(values, 'labels')!, lossOut: str(values, 'loss-out') }
-      : undefined,
+    ...stream,
+    loss: str(values, 'loss'),
+    logits: hasLogits ? { logits: str(values, 'logits')!, labels: str(values, 'labels')! } : undefined,
+    lossOut,
     batchWide,
     out,
     counts,
-    threads,
-    nanLargest,
-    rows,
-    quiet: values.quiet === true,
-    json: values.json === true,
+    inputs,
+    outputs,
   };
 }
 
 /**
- * `hnm mine`: streams the loss file in row chunks, computes each chunk's counts, mines it and writes
- * the `|b1` mask chunk at its offset; prints the summary. Resolves to the exit status; user errors
- * are thrown as `UsageError`/`DataError` for `main` to report.
- *
- * With `--logits`, a first pass (`lossFromLogits`) streams the logits and labels into a temporary
- * loss file and positives file (just the `--rows` slice), which the same pipeline then mines; the
- * loss file becomes `--loss-out` once the mask is written, else both are removed. A batch-wide preset
+ * `hnm mine`: streams the losses in row chunks (from `--loss`, or computed in memory from
+ * `--logits` and `--labels`), computes each chunk's counts, mines it and writes the `|b1` mask chunk
+ * (and with `--loss-out` the chunk's losses); prints the summary. Resolves to the exit status; user
+ * errors are thrown as `UsageError`/`DataError` for `main` to report. A batch-wide preset
  * (ssd_keras) reads the whole batch as one chunk and mines it with one batch-wide top-k.
  */
 export async function mineCommand(argv: readonly string[]): Promise<number> {
@@ -175,64 +168,30 @@ export async function mineCommand(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const plan = planMine(values);
-  const stage =
+  const slice = await openSlice(plan, plan.inputs, plan.outputs, () =>
     plan.logits === undefined
-      ? undefined
-      : await lossFromLogits({
-          logits: plan.logits.logits,
-          labels: plan.logits.labels,
-          rows: plan.rows,
-          lossTarget: plan.logits.lossOut ?? `${plan.out}.loss.npy`,
-          positivesTarget: `${plan.out}.positives.npy`,
-          nanLargest: plan.nanLargest,
-        });
-  try {
-    const summary = await mineLoss(
-      plan,
-      stage?.loss.tempFile ?? plan.loss,
-      stage === undefined || plan.counts.kind !== 'positives'
-        ? plan.counts
-        : { ...plan.counts, file: stage.positives.tempFile },
-    );
-    if (stage !== undefined) {
-      if (plan.logits?.lossOut !== undefined) {
-        try {
-          await stage.loss.commit();
-        } catch (e) {
-          throw fileError(e, 'write', plan.logits.lossOut);
-        }
-      }
-      const elements = summary.rows * summary.cols;
-      summary.seconds = Number((summary.seconds + stage.seconds).toFixed(6));
-      summary.ns_per_element = elements > 0 ? Number(((summary.seconds * 1e9) / elements).toFixed(3)) : 0;
-    }
-    report(summary, plan, 'mined', `${summary.negatives?.toLocaleString('en-US')} negatives kept`);
-    return 0;
-  } finally {
-    await stage?.loss.abort();
-    await stage?.positives.abort();
-  }
-}
-
-/** Mines `lossFile` (the `--loss` file, or the one computed from `--logits`) with `counts`. */
-async function mineLoss(plan: MinePlan, lossFile: string, countSpec: CountSpec): Promise<RunSummary> {
+      ? lossFileSource(plan.loss!)
+      : logitsSource(plan.logits.logits, plan.logits.labels, plan.nan),
+  );
+  const lossFile = slice.source.file;
   let negatives = 0;
-  return runStream({
+  const summary = await runStream({
     command: 'mine',
-    lossFile,
-    outFile: plan.out,
+    ...slice,
+    out: plan.outputs[0]!,
     outDescr: '|b1',
     outItemSize: 1,
-    rows: plan.logits === undefined ? plan.rows : undefined,
+    lossOut: plan.outputs[1],
     wholeBatch: plan.batchWide,
     threads: plan.threads,
+    nan: plan.nan,
     quiet: plan.quiet,
-    json: plan.json,
-    async prepare(inputs) {
+    async prepare(chunkRows) {
+      const { rows, cols } = slice.source;
       const source = await openCountSource(
-        countSpec,
-        { file: lossFile, rows: inputs.fileRows, cols: inputs.cols, nanLargest: plan.nanLargest },
-        inputs.chunkRows,
+        plan.counts,
+        { file: lossFile, rows, cols, nan: plan.nan },
+        chunkRows,
       );
       return {
         async run(engine, chunk) {
@@ -241,11 +200,10 @@ async function mineLoss(plan: MinePlan, lossFile: string, countSpec: CountSpec):
           try {
             // A batch-wide preset's single count applies to the whole chunk (the whole batch).
             mask = plan.batchWide
-              ? await engine.maskBatchWide(chunk.loss, chunk.cols, counts[0]!, plan.nanLargest)
-              : await engine.mask(chunk.loss, chunk.cols, counts, plan.nanLargest);
+              ? await engine.maskBatchWide(chunk.loss, chunk.cols, counts[0]!, plan.nan)
+              : await engine.mask(chunk.loss, chunk.cols, counts, plan.nan);
           } catch (e) {
-            // The library names the row within the chunk; report it within the file instead.
-            throw (e instanceof RangeError ? findNan(lossFile, chunk) : undefined) ?? e;
+            throw nanInFile(e, lossFile, chunk);
           }
           for (let r = 0; r < counts.length; r++) negatives += counts[r]!;
           return mask;
@@ -255,4 +213,6 @@ async function mineLoss(plan: MinePlan, lossFile: string, countSpec: CountSpec):
       };
     },
   });
+  report(summary, plan, 'mined', `${summary.negatives?.toLocaleString('en-US')} negatives kept`);
+  return 0;
 }

@@ -10,6 +10,8 @@ export interface LossChunk {
   readonly cols: number;
   /** `rows * cols` float32 losses, row-major; counting may rewrite it (e.g. zero the positives). */
   readonly loss: Float32Array;
+  /** `label > 0` per element, when the losses were computed from logits and labels. */
+  readonly positives?: Uint8Array;
 }
 
 /**
@@ -23,5 +25,17 @@ export function findNan(lossFile: string, chunk: LossChunk): DataError | undefin
   const col = at % chunk.cols;
   return new DataError(
     `${lossFile}: loss is NaN at row ${row}, column ${col}; pass --nan largest to rank NaN above +Inf as PyTorch does`,
+  );
+}
+
+/**
+ * The library's NaN error (a `RangeError` with `row` and `column` within the chunk) as a
+ * {@link DataError} naming the file and the row in the whole file; any other error unchanged.
+ */
+export function nanInFile(e: unknown, lossFile: string, chunk: LossChunk): unknown {
+  const { row, column } = e as { row?: unknown; column?: unknown };
+  if (!(e instanceof RangeError) || typeof row !== 'number' || typeof column !== 'number') return e;
+  return new DataError(
+    `${lossFile}: loss is NaN at row ${chunk.rowStart + row}, column ${column}; pass --nan largest to rank NaN above +Inf as PyTorch does`,
   );
 }

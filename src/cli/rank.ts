@@ -1,25 +1,18 @@
 import type { OptionTable } from './args.ts';
-import { parseNan, parseOptions, parseRows, parseThreads, required, str } from './args.ts';
-import { findNan } from './nan.ts';
+import { parseOptions, required } from './args.ts';
+import { openSlice, planStream, STREAM_OPTIONS } from './common.ts';
+import { nanInFile } from './nan.ts';
+import { lossFileSource } from './sources.ts';
 import { runStream } from './stream.ts';
 import { report } from './summary.ts';
 import { RANK_USAGE } from './usage.ts';
 
-const OPTIONS: OptionTable = {
-  loss: { type: 'string' },
-  out: { type: 'string' },
-  threads: { type: 'string' },
-  nan: { type: 'string' },
-  rows: { type: 'string' },
-  quiet: { type: 'boolean' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-};
+const OPTIONS: OptionTable = { ...STREAM_OPTIONS, loss: { type: 'string' } };
 
 /**
  * `hnm rank`: streams the loss file in row chunks and writes `idx_rank` as `<i4` `(B, N)` (or the
- * `--rows` slice), chunk by chunk at its offset. Resolves to the exit status; user errors are
- * thrown for `main` to report.
+ * `--rows`/`--shard` slice), chunk by chunk. Resolves to the exit status; user errors are thrown
+ * for `main` to report.
  */
 export async function rankCommand(argv: readonly string[]): Promise<number> {
   const values = parseOptions(argv, OPTIONS);
@@ -27,34 +20,27 @@ export async function rankCommand(argv: readonly string[]): Promise<number> {
     process.stdout.write(RANK_USAGE);
     return 0;
   }
-  const loss = required(values, 'loss', 'LOSS.npy');
-  const out = required(values, 'out', 'RANK.npy');
-  const plan = {
-    out,
-    threads: parseThreads(str(values, 'threads')),
-    nanLargest: parseNan(str(values, 'nan')),
-    rows: parseRows(str(values, 'rows')),
-    quiet: values.quiet === true,
-    json: values.json === true,
-  };
+  const loss = { option: '--loss', file: required(values, 'loss', 'LOSS.npy') };
+  const out = { option: '--out', file: required(values, 'out', 'RANK.npy') };
+  const plan = planStream(values, [out]);
+  const slice = await openSlice(plan, [loss], [out], () => lossFileSource(loss.file));
   const summary = await runStream({
     command: 'rank',
-    lossFile: loss,
-    outFile: out,
+    ...slice,
+    out,
     outDescr: '<i4',
     outItemSize: 4,
-    rows: plan.rows,
     threads: plan.threads,
+    nan: plan.nan,
     quiet: plan.quiet,
-    json: plan.json,
     async prepare() {
       return {
         async run(engine, chunk) {
           let rank: Int32Array;
           try {
-            rank = await engine.rank(chunk.loss, chunk.cols, plan.nanLargest);
+            rank = await engine.rank(chunk.loss, chunk.cols, plan.nan);
           } catch (e) {
-            throw (e instanceof RangeError ? findNan(loss, chunk) : undefined) ?? e;
+            throw nanInFile(e, loss.file, chunk);
           }
           // int32 little-endian on every host Node.js supports, so the bytes are '<i4' as they are.
           return new Uint8Array(rank.buffer, rank.byteOffset, rank.byteLength);
@@ -64,6 +50,6 @@ export async function rankCommand(argv: readonly string[]): Promise<number> {
       };
     },
   });
-  report(summary, plan, 'ranked', 'idx_rank as int32');
+  report(summary, { out: out.file, quiet: plan.quiet, json: plan.json }, 'ranked', 'idx_rank as int32');
   return 0;
 }

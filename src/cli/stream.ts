@@ -1,41 +1,56 @@
-import { stat } from 'node:fs/promises';
 import { NpyFormatError } from '../npy/errors.ts';
 import { formatShape } from '../npy/header.ts';
-import type { NpyReader } from '../npy/reader.ts';
-import { NpyWriter } from '../npy/writer.ts';
-import type { RowSlice } from './args.ts';
-import { resolveRows } from './args.ts';
+import type { NpyOutput } from '../npy/output.ts';
+import { openNpyOutput } from '../npy/output.ts';
+import type { NanPolicy } from '../validate.ts';
 import type { Engine } from './engine.ts';
 import { createEngine } from './engine.ts';
-import { fileError } from './errors.ts';
-import { checkLossFile, openInput } from './inputs.ts';
+import { fileError, UsageError } from './errors.ts';
+import type { NamedFile } from './files.ts';
 import type { LossChunk } from './nan.ts';
 import { createProgress } from './progress.ts';
+import type { LossSource } from './sources.ts';
 
 /**
- * Loss bytes per chunk: two chunk buffers (one mined while the next is read) plus the output stay
+ * Bytes read per chunk: two chunk buffers (one mined while the next is read) plus the output stay
  * near 100 MB whatever the file size. `HNM_CHUNK_ROWS` overrides the row count (tests use it to
  * cross chunk boundaries on small files).
  */
-const CHUNK_BYTES = 32 * 1024 * 1024;
+export const CHUNK_BYTES = 32 * 1024 * 1024;
 
-/** Rows per chunk for rows of `cols` float32 losses: at most 32 MiB of loss, at least one row. */
-export function chunkRowsFor(cols: number): number {
+/** Rows per chunk for rows of `rowBytes` bytes read: at most {@link CHUNK_BYTES}, at least one row. */
+export function chunkRowsFor(rowBytes: number): number {
   const forced = Number(process.env.HNM_CHUNK_ROWS);
   if (Number.isSafeInteger(forced) && forced > 0) return forced;
-  return Math.max(1, Math.floor(CHUNK_BYTES / (cols * 4)));
+  return Math.max(1, Math.floor(CHUNK_BYTES / rowBytes));
 }
 
-/** What a command needs to know once the loss header has been read. */
-export interface StreamInputs {
-  readonly loss: NpyReader;
-  /** Rows and columns of the whole loss file. */
-  readonly fileRows: number;
-  readonly cols: number;
-  /** The slice processed: file rows `start .. end - 1`. */
-  readonly start: number;
-  readonly end: number;
-  readonly chunkRows: number;
+const mib = (bytes: number): string =>
+  `${(bytes / 2 ** 20).toLocaleString('en-US', { maximumFractionDigits: 1 })} MiB`;
+
+/**
+ * The memory promise is "chunks of at most 32 MiB, whatever the file": a row must fit in a chunk
+ * (the kernels select over a whole row at once). A wider row is refused up front, saying why.
+ */
+export function refuseWideRows(source: LossSource): void {
+  if (source.rowBytes <= CHUNK_BYTES) return;
+  throw new UsageError(
+    `${source.file}: one row of ${source.cols.toLocaleString('en-US')} columns takes ${mib(source.rowBytes)} to read, ` +
+      `more than the ${mib(CHUNK_BYTES)} chunk that bounds hnm's memory (a row is mined whole); ` +
+      'split the rows, or use the library (hardNegativeMask) on them in memory',
+  );
+}
+
+/** The summary `--json` prints. */
+export interface RunSummary {
+  rows: number;
+  cols: number;
+  negatives?: number;
+  seconds: number;
+  ns_per_element: number;
+  threads: number;
+  /** The input's dtype when float64 was rounded to float32. */
+  converted_from?: string;
 }
 
 /** The per-chunk work of one command, prepared once the inputs are open. */
@@ -50,83 +65,89 @@ export interface StreamStep {
 /** A streamed command: `mine` or `rank`. */
 export interface StreamSpec {
   readonly command: string;
-  readonly lossFile: string;
-  readonly outFile: string;
+  readonly source: LossSource;
+  /** Rows of the source to process: `start .. end - 1`, already checked against its row count. */
+  readonly start: number;
+  readonly end: number;
+  readonly out: NamedFile;
   readonly outDescr: string;
   readonly outItemSize: number;
-  readonly rows: RowSlice | undefined;
+  /** Also write each chunk's float32 losses, before `run` may rewrite them (`--loss-out`). */
+  readonly lossOut?: NamedFile | undefined;
   readonly threads: number | undefined;
+  readonly nan: NanPolicy;
   readonly quiet: boolean;
-  readonly json: boolean;
   /**
    * Read the whole slice as one chunk (a batch-wide preset such as ssd_keras ranks every row of the
    * batch together). Memory: the slice's losses twice (the read-ahead buffer) instead of a chunk's.
    */
   readonly wholeBatch?: boolean;
   /** Opens the command's other inputs and validates them against the loss (before any output exists). */
-  prepare(inputs: StreamInputs): Promise<StreamStep>;
+  prepare(chunkRows: number): Promise<StreamStep>;
 }
 
-/** The summary `--json` prints. */
-export interface RunSummary {
-  rows: number;
-  cols: number;
-  negatives?: number;
-  seconds: number;
-  ns_per_element: number;
-  threads: number;
+async function open(file: NamedFile, descr: string, shape: number[], itemSize: number): Promise<NpyOutput> {
+  try {
+    return await openNpyOutput(file.file, descr, shape, itemSize);
+  } catch (e) {
+    throw fileError(e, 'write', file.file);
+  }
 }
 
 /**
- * Runs a streamed command end to end: reads the loss header, lets the command open its other
- * inputs, creates the output's temporary file (so an unwritable target fails before any work),
- * then for each chunk of at most {@link chunkRowsFor} rows reads the losses (the next chunk is read
- * while the current one is mined), runs the step and writes its output at the chunk's offset.
- * Renames the output into place only when every chunk succeeded; on any failure the temporary file
- * is removed. Memory: two loss chunks, one output chunk and the inputs' staging buffers.
+ * Runs a streamed command end to end over an open source: lets the command open its other inputs,
+ * opens the outputs (so an unwritable target fails before any work), then for each chunk of at
+ * most {@link chunkRowsFor} rows reads the losses (the next chunk is read, and the previous one's
+ * output written, while the current one is mined), runs the step and writes its output. Commits
+ * the outputs only when every chunk succeeded (a file output is flushed to disk first); on any
+ * failure temporary files are removed. Memory: two loss chunks, two output chunks and the inputs'
+ * staging buffers. Closes the source.
  */
 export async function runStream(spec: StreamSpec): Promise<RunSummary> {
   const started = performance.now();
-  const loss = await openInput(spec.lossFile);
+  const { source, start, end } = spec;
+  const { cols } = source;
   let step: StreamStep | undefined;
-  let writer: NpyWriter | undefined;
+  let out: NpyOutput | undefined;
+  let lossOut: NpyOutput | undefined;
   let engine: Engine | undefined;
   try {
-    const { rows: fileRows, cols } = checkLossFile(loss);
-    const { start, end } = resolveRows(spec.rows, fileRows);
-    const chunkRows = spec.wholeBatch
-      ? Math.max(1, end - start)
-      : Math.min(chunkRowsFor(cols), Math.max(1, end - start));
     if (spec.wholeBatch && (end - start) * cols > 0x7fffffff) {
       // One chunk holds the whole batch; the kernels index it with int32.
       throw new NpyFormatError(
-        spec.lossFile,
+        source.file,
         'shape',
-        `header field 'shape' is ${formatShape(loss.header.shape)}; a batch-wide preset ranks the whole batch at once, which may hold at most 2,147,483,647 elements`,
+        `header field 'shape' is ${formatShape(source.shape)}; a batch-wide preset ranks the whole batch at once, which may hold at most 2,147,483,647 elements`,
       );
     }
-    const inputs: StreamInputs = { loss, fileRows, cols, start, end, chunkRows };
-    step = await spec.prepare(inputs);
-    try {
-      // Renaming onto a folder fails only at the end: refuse it before any work.
-      if ((await stat(spec.outFile).catch(() => undefined))?.isDirectory()) {
-        throw Object.assign(new Error('is a folder'), { code: 'EISDIR' });
-      }
-      writer = await NpyWriter.create(spec.outFile, spec.outDescr, [end - start, cols], spec.outItemSize);
-    } catch (e) {
-      throw fileError(e, 'write', spec.outFile);
+    refuseWideRows(source);
+    const chunkRows = spec.wholeBatch
+      ? Math.max(1, end - start)
+      : Math.min(chunkRowsFor(source.rowBytes), Math.max(1, end - start));
+    step = await spec.prepare(chunkRows);
+    out = await open(spec.out, spec.outDescr, [end - start, cols], spec.outItemSize);
+    if (spec.lossOut !== undefined) lossOut = await open(spec.lossOut, '<f4', [end - start, cols], 4);
+    if (source.convertedFrom !== undefined && !spec.quiet) {
+      process.stderr.write(
+        `hnm ${spec.command}: note: ${source.file} is float64 ('${source.convertedFrom}'); values are ranked after rounding to float32, so values equal in float32 tie\n`,
+      );
     }
-    engine = await createEngine(spec.threads, { streaming: true });
+    engine = await createEngine(spec.threads);
     const progress = createProgress(spec.command, end - start, !spec.quiet && process.stderr.isTTY === true);
     try {
-      await pump(inputs, engine, step, writer, spec, progress.update);
+      await pump(spec, chunkRows, engine, step, out, lossOut, progress.update);
     } finally {
       progress.finish();
     }
-    try {
-      await writer.commit();
-    } catch (e) {
-      throw fileError(e, 'write', spec.outFile);
+    for (const [output, file] of [
+      [out, spec.out],
+      [lossOut, spec.lossOut],
+    ] as const) {
+      try {
+        await output?.commit();
+      } catch (e) {
+        throw fileError(e, 'write', file!.file);
+      }
     }
     const seconds = (performance.now() - started) / 1000;
     const elements = (end - start) * cols;
@@ -138,55 +159,87 @@ export async function runStream(spec: StreamSpec): Promise<RunSummary> {
       seconds: Number(seconds.toFixed(6)),
       ns_per_element: elements > 0 ? Number(((seconds * 1e9) / elements).toFixed(3)) : 0,
       threads: engine.threads,
+      ...(source.convertedFrom === undefined ? {} : { converted_from: source.convertedFrom }),
     };
   } finally {
-    await writer?.abort();
+    await out?.abort();
+    await lossOut?.abort();
     await engine?.close();
     await step?.close();
-    await loss.close();
+    await source.close();
   }
 }
 
 async function pump(
-  inputs: StreamInputs,
+  spec: StreamSpec,
+  chunkRows: number,
   engine: Engine,
   step: StreamStep,
-  writer: NpyWriter,
-  spec: StreamSpec,
+  out: NpyOutput,
+  lossOut: NpyOutput | undefined,
   progress: (done: number) => void,
 ): Promise<void> {
-  const { loss, cols, start, end, chunkRows } = inputs;
-  const buffers = [engine.allocLoss(chunkRows, cols), engine.allocLoss(chunkRows, cols)];
-  const read = async (i: number): Promise<LossChunk> => {
+  const { source, start, end } = spec;
+  const { cols } = source;
+  const buffers = [engine.allocLoss(chunkRows, cols), engine.allocLoss(chunkRows, cols)] as const;
+  const read = (i: number): Promise<LossChunk> => {
     const rowStart = start + i * chunkRows;
     const rows = Math.min(chunkRows, end - rowStart);
-    const buffer = buffers[i & 1]!.subarray(0, rows * cols);
+    return source.read(rowStart, rows, buffers[i & 1]!.subarray(0, rows * cols), (i & 1) as 0 | 1);
+  };
+  const write = async (output: NpyOutput, bytes: Uint8Array, offset: number, file: NamedFile) => {
     try {
-      await loss.readFloat32(rowStart * cols, rows * cols, buffer);
+      await output.write(bytes, offset);
     } catch (e) {
-      throw fileError(e, 'read', spec.lossFile);
+      throw fileError(e, 'write', file.file);
     }
-    return { rowStart, rows, cols, loss: buffer };
   };
   const chunks = Math.ceil((end - start) / chunkRows);
   let next: Promise<LossChunk> | undefined = chunks > 0 ? read(0) : undefined;
+  // The output of chunk i is written while chunk i + 1 is mined (the engine's results alternate
+  // between two buffers); writes stay in order, each after the previous one.
+  let written: Promise<void> = Promise.resolve();
+  let before: Promise<void> = Promise.resolve();
   try {
     for (let i = 0; i < chunks; i++) {
       const chunk: LossChunk = await next!;
       // Read ahead into the other buffer while this chunk is mined.
       next = i + 1 < chunks ? read(i + 1) : undefined;
-      const out = await step.run(engine, chunk);
-      try {
-        await writer.write(out, (chunk.rowStart - start) * cols * spec.outItemSize);
-      } catch (e) {
-        throw fileError(e, 'write', spec.outFile);
+      const offset = (chunk.rowStart - start) * cols;
+      if (lossOut !== undefined) {
+        // Before the step: a preset may rewrite the losses (zero the positives).
+        const { loss } = chunk;
+        await write(
+          lossOut,
+          new Uint8Array(loss.buffer, loss.byteOffset, loss.byteLength),
+          offset * 4,
+          spec.lossOut!,
+        );
       }
-      progress(chunk.rowStart + chunk.rows - start);
-      if (i === 0 && process.env.HNM_TEST_STALL === '1') await stallForTest();
+      // The result buffer this chunk gets is the one chunk i - 2 was written from.
+      await before;
+      const bytes = await step.run(engine, chunk);
+      before = written;
+      const previous = written;
+      written = (async () => {
+        await previous;
+        await write(out, bytes, offset * spec.outItemSize, spec.out);
+        progress(chunk.rowStart + chunk.rows - start);
+      })();
+      // Handled here so a failure while the next chunk is mined is not an unhandled rejection; it
+      // is rethrown by the next await of `before` or `written`.
+      written.catch(() => undefined);
+      if (i === 0 && process.env.HNM_TEST_STALL === '1') {
+        await written;
+        await stallForTest();
+      }
     }
+    await written;
   } finally {
-    // A failed step leaves the read-ahead in flight: settle it so it neither leaks nor rejects unhandled.
+    // A failed step leaves the read-ahead (and a write) in flight: settle them so they neither leak
+    // nor reject unhandled.
     await next?.catch(() => undefined);
+    await written.catch(() => undefined);
   }
 }
 

@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { HardNegativeMiner } from '../miner.ts';
 import { NpyFormatError } from '../npy/errors.ts';
+import { expectCOrder, expectLoss, expectPositives } from '../npy/expect.ts';
 import { formatShape } from '../npy/header.ts';
 import type { NpyReader } from '../npy/reader.ts';
 import { NpyWriter } from '../npy/writer.ts';
@@ -12,7 +13,7 @@ import { tfodNegativesPooled } from '../ssd/tfod-pooled.ts';
 import type { OptionTable, OptionValues } from './args.ts';
 import { parseCount, parseOptions, parseRows, parseThreads, required, resolveRows, str } from './args.ts';
 import { DataError, fileError, UsageError } from './errors.ts';
-import { checkLossFile, checkOrder, checkPositivesFile, openInput } from './inputs.ts';
+import { openInput } from './sources.ts';
 import { chunkRowsFor } from './stream.ts';
 
 /**
@@ -204,7 +205,7 @@ function checkBoxesFile(reader: NpyReader, rows: number, cols: number, lossFile:
   if (dtype.kind !== 'f' || (dtype.size !== 4 && dtype.size !== 8)) {
     throw reader.dtypeError("float32 ('<f4') or float64 ('<f8', converted to float32)");
   }
-  checkOrder(reader);
+  expectCOrder(reader.file, reader.header);
 }
 
 /** `hnm mine --preset tf_object_detection ...`: resolves to the exit status. */
@@ -223,12 +224,13 @@ export async function tfodCommand(argv: readonly string[]): Promise<number> {
   try {
     for (const key of Object.keys(files) as (keyof TfodPlanCli['files'])[])
       readers[key] = await openInput(files[key]!);
-    const { rows: fileRows, cols } = checkLossFile(readers.loss!);
-    checkPositivesFile(readers.positives!, fileRows, cols, files.loss);
-    if (readers.ignored) checkPositivesFile(readers.ignored, fileRows, cols, files.loss);
+    const { rows: fileRows, cols } = expectLoss(readers.loss!.file, readers.loss!.header);
+    expectPositives(readers.positives!.file, readers.positives!.header, fileRows, cols, files.loss);
+    if (readers.ignored)
+      expectPositives(readers.ignored.file, readers.ignored.header, fileRows, cols, files.loss);
     checkBoxesFile(readers.boxes!, fileRows, cols, files.loss);
     if (readers.loc) {
-      const loc = checkLossFile(readers.loc, 'localization loss');
+      const loc = expectLoss(readers.loc.file, readers.loc.header, 'localization loss');
       if (loc.rows !== fileRows || loc.cols !== cols) {
         throw new NpyFormatError(
           files.loc!,
@@ -237,7 +239,7 @@ export async function tfodCommand(argv: readonly string[]): Promise<number> {
         );
       }
     }
-    const { start, end } = resolveRows(plan.rows, fileRows);
+    const { start, end } = resolveRows(plan.rows, undefined, fileRows, files.loss);
     for (const file of [plan.out, plan.negativesOut]) {
       if (file === undefined) continue;
       try {

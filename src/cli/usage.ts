@@ -17,6 +17,11 @@ Options:
   -v, --version  print the version
 
 Exit status: 0 success, 1 bad data or I/O error, 2 usage error.
+
+Examples:
+  hnm mine --loss loss.npy --num-neg 600 --out mask.npy
+  hnm mine --logits logits.npy --labels labels.npy --preset torchvision --out mask.npy
+  hnm info mask.npy
 `;
 }
 
@@ -24,12 +29,19 @@ const COMMON = `  --threads N            worker threads (default: the machine's 
   --nan error|largest    a NaN loss is an error naming its row and column (default),
                          or ranks above +Inf as PyTorch does
   --rows START:END       process only these rows (0-based, END exclusive, like a Python
-                         slice; either side may be omitted). The output holds just those
-                         rows; shards concatenate to the output of the whole run
+                         slice; either side may be omitted; beyond the row count is an
+                         error). The output holds just those rows
+  --shard I/N            process shard I (0-based) of N: rows floor(I*B/N) .. floor((I+1)*B/N);
+                         shards 0..N-1 concatenate (hnm merge) to the whole run
   --quiet                no progress bar and no summary
   --json                 print one summary object on stdout: rows, cols, negatives,
-                         seconds, ns_per_element, threads
-  -h, --help             show this help`;
+                         seconds, ns_per_element, threads (and converted_from for float64)
+  -h, --help             show this help
+
+Files: '-' reads stdin (one input at most) or writes stdout (not with --json). Pipes and
+FIFOs are read front to back in the same bounded memory. An output is never an input (exit 2);
+a symlink is written through to its target; a FIFO or device is streamed into; a regular file
+is written to a temporary file in its folder and renamed on success.`;
 
 /** Help of `hnm mine`. */
 export const MINE_USAGE = `Usage:
@@ -65,10 +77,15 @@ Inputs:
                          integers (B, N), 0 = background, positives = label > 0; the loss is
                          loss_c = logsumexp(logits) - logits[label], computed stably
   --loss-out LOSS.npy    with --logits: also write loss_c, float32 (B, N) (just the --rows)
-  --out MASK.npy         written to a temporary file in the same folder, renamed on success
+  --out MASK.npy         the mask (see Files below)
 
 Options:
 ${COMMON}
+
+Examples:
+  hnm mine --loss loss.npy --num-neg-file k.npy --out mask.npy
+  hnm mine --loss loss.npy --positives pos.npy --preset mmdet --shard $SLURM_ARRAY_TASK_ID/8 --out part.npy
+  python make_loss.py | hnm mine --loss - --num-neg 600 --out - | python use_mask.py
 `;
 
 /** Help of `hnm rank`. */
@@ -79,10 +96,47 @@ order of its row (0 = largest loss, ties by index), what PyTorch's
 loss.sort(1, descending=True)[1].sort(1)[1] returns.
 
   --loss LOSS.npy        float32 (B, N), C order; float64 is converted to float32
-  --out RANK.npy         written to a temporary file in the same folder, renamed on success
+  --out RANK.npy         idx_rank (see Files below)
 
 Options:
 ${COMMON}
+
+Examples:
+  hnm rank --loss loss.npy --out rank.npy
+  hnm rank --loss loss.npy --rows 0:1000 --out head.npy --json
+`;
+
+/** Help of \`hnm merge\`. */
+export const MERGE_USAGE = `Usage: hnm merge --out WHOLE.npy PART0.npy PART1.npy ... [--quiet]
+
+Concatenates .npy files along their first axis (rows), in the order given: the shards
+of 'hnm mine --shard I/N' back into the whole run. Streams in 8 MiB pieces; the output is
+written like every hnm output (a temporary file renamed on success, '-' for stdout). The
+parts must agree in dtype ('descr'), trailing shape and C order; the first that does not
+is named (exit 1). The output must not be one of the parts (exit 2).
+
+  --out WHOLE.npy        the merged array
+  --quiet                no summary line on stderr
+  -h, --help             show this help
+
+Examples:
+  hnm merge --out mask.npy part-0.npy part-1.npy part-2.npy part-3.npy
+  hnm merge --out mask.npy $(ls part-*.npy | sort -t- -k2 -n)
+`;
+
+/** Help of \`hnm info\`. */
+export const INFO_USAGE = `Usage: hnm info FILE.npy ... [--json]
+
+Prints each file's dtype, shape, order (C or Fortran), format version and data bytes,
+from its header (checked against the file size: a truncated file is an error, exit 1).
+
+  --json                 one JSON object per file and line: file, descr, dtype, shape,
+                         order, version, header_bytes, data_bytes
+  -h, --help             show this help
+
+Examples:
+  hnm info loss.npy mask.npy
+  hnm info part-*.npy --json
 `;
 
 /** Help of `hnm demo`. */
@@ -96,6 +150,10 @@ sampled rows against the seed's literal double sort and prints the timings.
   --seed S               seed of the synthetic batch (default 1)
   --json                 print the summary as one JSON object
   -h, --help             show this help
+
+Examples:
+  hnm demo
+  hnm demo --threads 1 --seed 7 --json
 `;
 
 /**

@@ -1,15 +1,17 @@
 /**
- * `.npy` encode and parse of whole arrays held in memory: no file system, no Node API, so it is part
- * of the `hard-negative-mining/core` entry. Files are read and written by `small.ts` (whole files) and
- * `reader.ts` / `writer.ts` (streamed).
+ * The in-memory `.npy` codec: parse a whole file held in a `Uint8Array`, encode an array to the bytes
+ * `np.save` writes. No Node.js API anywhere in this file's import graph (it runs in browsers and bare
+ * `vm` contexts; the `core` entry imports it); the file-system side is `small.ts`, `reader.ts` and
+ * `writer.ts`.
  */
 import { isArrayBuffer, isProxy, isSharedArrayBuffer } from '../host-types.ts';
 import { describe } from '../validate.ts';
 import { byteswap } from './convert.ts';
 import type { NpyDtype } from './dtype.ts';
+import type { NpyHeader } from './header.ts';
 import { encodeHeader, formatShape, parseHeader } from './header.ts';
 
-/** The typed array {@link parseNpy} (and `readNpy`) returns for each dtype (bool as `Uint8Array`, float16 as raw `Uint16Array` bits). */
+/** The typed array {@link parseNpy} returns for each dtype (bool as `Uint8Array`, float16 as raw `Uint16Array` bits). */
 export type NpyData =
   | Uint8Array
   | Int8Array
@@ -27,9 +29,22 @@ export interface NpyArray {
   /** The dtype as stored in the file; `data` is always in this machine's (little-endian) order. */
   readonly dtype: NpyDtype;
   readonly shape: readonly number[];
-  /** As stored: when true, `data` is in column-major order (no reordering is done). */
+  /**
+   * False unless {@link NpyReadOptions.keepFortranOrder} was asked for on a Fortran-order file: then
+   * `data` is column-major, as stored, and a kernel reading it as rows would misread it.
+   */
   readonly fortranOrder: boolean;
   readonly data: NpyData;
+}
+
+/** Options of {@link parseNpy} and `readNpy`. */
+export interface NpyReadOptions {
+  /**
+   * A Fortran-order (column-major) file is returned in C order by default, transposed while
+   * reading, so `data` is row-major like every kernel expects. `true` returns the stored layout
+   * instead, with `fortranOrder: true` in the result.
+   */
+  keepFortranOrder?: boolean;
 }
 
 /** Options of {@link encodeNpy} and `writeNpy`. */
@@ -38,6 +53,7 @@ export interface NpyWriteOptions {
   bool?: boolean;
 }
 
+/** A typed array of `dtype`'s element type over `length` elements of `buffer` from byte 0. */
 export function typedArrayFor(dtype: NpyDtype, buffer: ArrayBuffer, length: number): NpyData {
   switch (`${dtype.kind}${dtype.size}`) {
     case 'b1':
@@ -65,6 +81,58 @@ export function typedArrayFor(dtype: NpyDtype, buffer: ArrayBuffer, length: numb
   }
 }
 
+/**
+ * The C-order (row-major) copy of column-major `data` of `shape`. Cost: O(elements), one new array.
+ */
+export function fortranToC(data: NpyData, shape: readonly number[]): NpyData {
+  const n = shape.length;
+  const out = new (data.constructor as new (length: number) => NpyData)(data.length);
+  if (data.length === 0) return out;
+  // Strides of a column-major layout: the first axis varies fastest.
+  const stride = new Array<number>(n);
+  let s = 1;
+  for (let k = 0; k < n; k++) {
+    stride[k] = s;
+    s *= shape[k]!;
+  }
+  const index = new Array<number>(n).fill(0);
+  let f = 0;
+  const src = data as unknown as { [i: number]: number | bigint };
+  const dst = out as unknown as { [i: number]: number | bigint };
+  for (let c = 0; c < data.length; c++) {
+    dst[c] = src[f]!;
+    // Odometer over the C order: the last axis varies fastest.
+    for (let k = n - 1; k >= 0; k--) {
+      if (++index[k]! < shape[k]!) {
+        f += stride[k]!;
+        break;
+      }
+      f -= (shape[k]! - 1) * stride[k]!;
+      index[k] = 0;
+    }
+  }
+  return out;
+}
+
+/** Whether a layout flag changes anything: only with two or more dimensions above 1. */
+export function layoutMatters(shape: readonly number[]): boolean {
+  return shape.filter((d) => d > 1).length > 1;
+}
+
+/**
+ * The array of a whole file's data bytes (`raw`, already little-endian, length `header.dataBytes`,
+ * from byte 0 of its own buffer), in C order unless `keepFortranOrder`.
+ */
+export function arrayOf(header: NpyHeader, buffer: ArrayBuffer, options?: NpyReadOptions): NpyArray {
+  let data = typedArrayFor(header.dtype, buffer, header.length);
+  let fortranOrder = header.fortranOrder;
+  if (fortranOrder && options?.keepFortranOrder !== true) {
+    if (layoutMatters(header.shape)) data = fortranToC(data, header.shape);
+    fortranOrder = false;
+  }
+  return { dtype: header.dtype, shape: header.shape, fortranOrder, data };
+}
+
 /** The bytes of `parseNpy`'s input as a Uint8Array (a view, never a copy). */
 function npyBytes(input: unknown): Uint8Array {
   if (isArrayBuffer(input) || isSharedArrayBuffer(input)) return new Uint8Array(input);
@@ -79,28 +147,29 @@ function npyBytes(input: unknown): Uint8Array {
 
 /**
  * Parses a whole `.npy` file held in memory: header validated as by the streaming reader, data
- * copied into a new, aligned typed array and converted to little-endian. Cost: O(bytes).
+ * copied into a new, aligned typed array, converted to little-endian and (unless
+ * `options.keepFortranOrder`) to C order. Cost: O(bytes).
  * @param input the file's bytes: a `Uint8Array` (a `Buffer` is one), an `ArrayBuffer` or
  *   `SharedArrayBuffer`, or any other `ArrayBufferView` (its bytes are read).
  * @param file name used in error messages.
  * @throws {TypeError} `input` is none of those.
  * @throws {NpyFormatError} naming the header field at fault.
  */
-export function parseNpy(input: Uint8Array | ArrayBufferLike | ArrayBufferView, file = '<bytes>'): NpyArray {
+export function parseNpy(
+  input: Uint8Array | ArrayBufferLike | ArrayBufferView,
+  file = '<bytes>',
+  options?: NpyReadOptions,
+): NpyArray {
   const bytes = npyBytes(input);
   const header = parseHeader(bytes, bytes.length, file);
   const buffer = new ArrayBuffer(header.dataBytes);
   const raw = new Uint8Array(buffer);
   raw.set(bytes.subarray(header.dataOffset, header.dataOffset + header.dataBytes));
   if (header.dtype.bigEndian) byteswap(raw, header.dtype.size);
-  return {
-    dtype: header.dtype,
-    shape: header.shape,
-    fortranOrder: header.fortranOrder,
-    data: typedArrayFor(header.dtype, buffer, header.length),
-  };
+  return arrayOf(header, buffer, options);
 }
 
+/** The `descr` `np.save` writes for `data`'s element type. */
 export function descrOf(data: NpyData, options: NpyWriteOptions | undefined): string {
   if (data instanceof Uint8Array) return options?.bool ? '|b1' : '|u1';
   if (data instanceof Int8Array) return '|i1';
@@ -115,6 +184,7 @@ export function descrOf(data: NpyData, options: NpyWriteOptions | undefined): st
   throw new TypeError('`data` must be a typed array');
 }
 
+/** Checks that `shape` is a list of sizes holding exactly `data.length` elements. */
 export function checkShape(data: NpyData, shape: readonly number[]): void {
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     throw new TypeError('`shape` must be an array of non-negative integers');

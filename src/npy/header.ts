@@ -34,7 +34,8 @@ const fmt = (n: number): string => n.toLocaleString('en-US');
 /**
  * Reads the fixed prefix of a `.npy` file (`prefix` holds its first `min(fileSize, PREFIX_BYTES)`
  * bytes) and returns the offset where the data starts, so a reader knows how much header to load.
- * Validates the magic string, the version and `HEADER_LEN` against `fileSize`. Cost: O(1).
+ * Validates the magic string, the version and `HEADER_LEN` against `fileSize` (`Infinity` for a
+ * stream of unknown length: then only what the prefix holds is checked). Cost: O(1).
  * @throws {NpyFormatError} naming `magic string`, `version` or `HEADER_LEN`.
  */
 export function headerEnd(prefix: Uint8Array, fileSize: number, file: string): number {
@@ -84,7 +85,8 @@ export function headerEnd(prefix: Uint8Array, fileSize: number, file: string): n
  * Parses and validates a whole `.npy` header. `bytes` holds the file's first {@link headerEnd} bytes
  * (at least); `fileSize` is the file's size, which must equal the header plus `shape`'s product
  * times the item size exactly, so a truncated file or a header that lies is caught before any data
- * is read. Accepts versions 1.0/2.0 (latin-1 header) and 3.0 (UTF-8), any data alignment (files by
+ * is read. For a stream of unknown length pass `fileSize = Infinity`: the size check is then the
+ * reader's job, as data runs out. Accepts versions 1.0/2.0 (latin-1 header) and 3.0 (UTF-8), any data alignment (files by
  * old numpy versions align to 16 bytes) and Python 2 `3L` integers. Cost: O(header length).
  * @throws {NpyFormatError} naming the field at fault.
  */
@@ -165,7 +167,8 @@ export function parseHeader(bytes: Uint8Array, fileSize: number, file: string): 
   }
   const dataBytes = length * dtype.size;
   const available = fileSize - dataOffset;
-  if (!Number.isSafeInteger(dataBytes) || dataBytes !== available) {
+  const unknownSize = fileSize === Number.POSITIVE_INFINITY && Number.isSafeInteger(dataBytes);
+  if (!unknownSize && (!Number.isSafeInteger(dataBytes) || dataBytes !== available)) {
     const described = `header fields 'shape' ${formatShape(shape)} and 'descr' ${dtypeName(dtype)} describe ${fmt(dataBytes)} bytes of data`;
     throw new NpyFormatError(
       file,

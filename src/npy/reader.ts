@@ -1,49 +1,100 @@
-import type { FileHandle } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { byteswap, float64ToFloat32, integersToCounts } from './convert.ts';
-import { dtypeName } from './dtype.ts';
 import { NpyFormatError } from './errors.ts';
+import { dtypeError } from './expect.ts';
 import type { NpyHeader } from './header.ts';
 import { headerEnd, PREFIX_BYTES, parseHeader } from './header.ts';
+import type { ByteSource } from './source.ts';
+import { fdSource, fifoSource, fileSource, streamSource } from './source.ts';
+
+/** The name that reads standard input. */
+export const STDIN = '-';
+
+/**
+ * The error of a stream that ended before the data the header promised: `code` `'EOF'`, and
+ * `element`, the index of the first element that did not arrive (callers turn it into a row).
+ */
+export interface EndOfDataError extends Error {
+  readonly code: 'EOF';
+  readonly element: number;
+}
 
 /**
  * A `.npy` file opened for streaming: the header is read and validated against the file size on
  * {@link NpyReader.open}, then any run of elements can be read by position, converted into the
- * caller's buffer. Memory: one staging buffer, grown to the largest read that needs conversion
+ * caller's buffer. A pipe, FIFO, character device or stdin (`'-'`) is read front to back instead:
+ * reads must go forward (skipped elements are read and discarded), and data that ends early is an
+ * {@link EndOfDataError}. Memory: one staging buffer, grown to the largest read that needs conversion
  * (float64 or big-endian data), reused afterwards. Reads of one reader must not overlap in time.
  */
 export class NpyReader {
   /** The path as the caller named it (used in messages). */
   readonly file: string;
   readonly header: NpyHeader;
-  readonly #fh: FileHandle;
+  /** False for a pipe, FIFO, character device or stdin: reads must go front to back. */
+  readonly seekable: boolean;
+  readonly #source: ByteSource;
   #staging = new Uint8Array(0);
 
-  private constructor(file: string, fh: FileHandle, header: NpyHeader) {
+  private constructor(file: string, source: ByteSource, header: NpyHeader) {
     this.file = file;
-    this.#fh = fh;
+    this.#source = source;
+    this.seekable = source.seekable;
     this.header = header;
   }
 
   /**
-   * Opens `file` and validates its header. Cost: one `stat` and two small reads.
-   * @throws {NpyFormatError} for a malformed header (the file is closed again).
+   * Opens `file` (`'-'`: stdin) and validates its header. Cost: one `stat` and two small reads.
+   * @throws {NpyFormatError} for a malformed header, or a folder or socket (the file is closed again).
    * @throws the `fs` error (with its `code`) when the file cannot be opened or read.
    */
   static async open(file: string): Promise<NpyReader> {
+    if (file === STDIN) return NpyReader.#start(file, fdSource(0), Number.POSITIVE_INFINITY);
     const fh = await open(file, 'r');
-    try {
-      const stat = await fh.stat();
-      if (!stat.isFile()) throw new NpyFormatError(file, 'file', 'not a regular file');
-      const size = stat.size;
-      const prefix = new Uint8Array(Math.min(size, PREFIX_BYTES));
-      await readFully(fh, prefix, 0);
-      const end = headerEnd(prefix, size, file);
-      const bytes = new Uint8Array(end);
-      await readFully(fh, bytes, 0);
-      return new NpyReader(file, fh, parseHeader(bytes, size, file));
-    } catch (e) {
+    const stat = await fh.stat().catch(async (e: unknown) => {
       await fh.close();
+      throw e;
+    });
+    if (stat.isFile()) return NpyReader.#start(file, fileSource(fh), stat.size);
+    if (stat.isFIFO() || stat.isCharacterDevice()) {
+      return NpyReader.#start(file, fifoSource(fh), Number.POSITIVE_INFINITY);
+    }
+    await fh.close();
+    if (stat.isSocket()) {
+      // A socket cannot be opened as a file; read it as a stream.
+      return NpyReader.#start(file, streamSource(createReadStream(file)), Number.POSITIVE_INFINITY);
+    }
+    throw new NpyFormatError(
+      file,
+      'file',
+      stat.isDirectory() ? 'is a folder, not a .npy file' : 'not a regular file',
+    );
+  }
+
+  static async #start(file: string, source: ByteSource, size: number): Promise<NpyReader> {
+    try {
+      const prefix = new Uint8Array(Math.min(size, PREFIX_BYTES));
+      const got = await source.read(prefix, 0);
+      // A stream's size is known only when it ends inside the prefix.
+      const known = got < prefix.length ? got : size;
+      const end = headerEnd(prefix.subarray(0, got), known, file);
+      const bytes = new Uint8Array(end);
+      bytes.set(prefix.subarray(0, Math.min(got, end)));
+      if (end > got) {
+        const rest = await source.read(bytes.subarray(got), got);
+        if (rest < end - got) {
+          // headerEnd checked HEADER_LEN against a file's size; a stream ran out here.
+          throw new NpyFormatError(
+            file,
+            'HEADER_LEN',
+            `HEADER_LEN says the header ends at byte ${end}, but the stream ended at byte ${got + rest} (truncated?)`,
+          );
+        }
+      }
+      return new NpyReader(file, source, parseHeader(bytes, known, file));
+    } catch (e) {
+      await source.close();
       throw e;
     }
   }
@@ -57,7 +108,17 @@ export class NpyReader {
       );
     }
     if (dst.length < count * size) throw new RangeError('`dst` is too small');
-    await readFully(this.#fh, dst.subarray(0, count * size), this.header.dataOffset + start * size);
+    const want = count * size;
+    const got = await this.#source.read(dst.subarray(0, want), this.header.dataOffset + start * size);
+    if (got < want) {
+      const element = start + Math.floor(got / size);
+      throw Object.assign(
+        new Error(
+          `the data ended early, at element ${element} of ${this.header.length} (byte ${this.header.dataOffset + start * size + got}; truncated, or changed while being read?)`,
+        ),
+        { code: 'EOF' as const, element },
+      ) satisfies EndOfDataError;
+    }
   }
 
   /**
@@ -101,39 +162,17 @@ export class NpyReader {
 
   /** The error for a dtype this read does not accept, naming the file, `descr` and what is expected. */
   dtypeError(expected: string): NpyFormatError {
-    return new NpyFormatError(
-      this.file,
-      'descr',
-      `header field 'descr' is ${dtypeName(this.header.dtype)}; expected ${expected}`,
-    );
+    return dtypeError(this.file, this.header, expected);
   }
 
   /** Closes the file; safe to call twice. */
   async close(): Promise<void> {
-    try {
-      await this.#fh.close();
-    } catch {
-      // already closed
-    }
+    await this.#source.close();
   }
 
   #stage(bytes: number): Uint8Array {
     // Whole multiples of 8 keep every typed view of the staging buffer aligned.
     if (this.#staging.length < bytes) this.#staging = new Uint8Array(Math.ceil(bytes / 8) * 8);
     return this.#staging.subarray(0, bytes);
-  }
-}
-
-/** `read` until `dst` is full: one call may return fewer bytes (large reads, pipes, some filesystems). */
-async function readFully(fh: FileHandle, dst: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < dst.length) {
-    // One read call is limited to 2 GiB - 1; stay well below.
-    const length = Math.min(dst.length - done, 1 << 30);
-    const { bytesRead } = await fh.read(dst, done, length, position + done);
-    if (bytesRead === 0) {
-      throw Object.assign(new Error(`unexpected end of file at byte ${position + done}`), { code: 'EOF' });
-    }
-    done += bytesRead;
   }
 }

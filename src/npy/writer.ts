@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { lstat, open, readdir, readlink, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { encodeHeader } from './header.ts';
 
 /**
@@ -27,15 +27,87 @@ export function removeTempFilesSync(): void {
 }
 
 /**
+ * The path a write to `file` must land on: `file` itself, or, when it is a symbolic link, the final
+ * target of its chain of links (which may not exist yet), so the link survives and the data lands
+ * where it points. Cost: one `lstat` (and `readlink`) per link.
+ * @throws an `ELOOP` error for a chain of more than 40 links.
+ */
+export async function finalTarget(file: string): Promise<string> {
+  let path = resolve(file);
+  for (let hops = 0; hops < 40; hops++) {
+    const info = await lstat(path).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return undefined;
+      throw e;
+    });
+    if (info === undefined || !info.isSymbolicLink()) return path;
+    path = resolve(dirname(path), await readlink(path));
+  }
+  throw Object.assign(new Error(`${file}: too many levels of symbolic links`), { code: 'ELOOP' });
+}
+
+const TEMP_NAME = /^\.(.+)\.(\d+)-[0-9a-f]{8}\.tmp$/;
+
+/** The hidden temporary name of a write to `target` by this process. */
+function tempNameFor(target: string): string {
+  return join(dirname(target), `.${basename(target)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/** Whether process `pid` is alive on this machine (`EPERM`: alive, owned by someone else). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temporary files a killed writer (SIGKILL, power loss) left for `target`: hidden
+ * `.NAME.PID-XXXXXXXX.tmp` files next to it whose PID is no longer alive. Only files of this target
+ * name are touched, so concurrent jobs writing other files into a shared folder (from other
+ * machines, whose PIDs mean nothing here) are never disturbed. Errors are ignored: cleanup is best
+ * effort. Cost: one `readdir` of the folder.
+ */
+export async function removeStaleTempFiles(target: string): Promise<string[]> {
+  const folder = dirname(target);
+  const name = basename(target);
+  const removed: string[] = [];
+  let entries: string[];
+  try {
+    entries = await readdir(folder);
+  } catch {
+    return removed;
+  }
+  for (const entry of entries) {
+    const m = TEMP_NAME.exec(entry);
+    if (m === null || m[1] !== name || alive(Number(m[2]))) continue;
+    try {
+      await unlink(join(folder, entry));
+      removed.push(join(folder, entry));
+    } catch {
+      // gone already, or not ours to remove
+    }
+  }
+  return removed;
+}
+
+/**
  * Writes a C-order `.npy` array of known shape piece by piece, at any offsets, into a temporary file
  * in the target's folder (so the final rename stays on one filesystem and is atomic), and only
  * {@link NpyWriter.commit} makes it appear under the target name. {@link NpyWriter.abort}, a failure
  * in `commit`, or {@link removeTempFilesSync} removes it, so the target is never half-written.
- * The file is sized up front (sparse until written); memory use is O(1).
+ * The file is sized up front (sparse until written); memory use is O(1). A symbolic link is written
+ * through: the temporary file goes next to the link's final target and is renamed onto it.
+ * Streams (pipes, devices, stdout) are `output.ts`'s job: {@link NpyWriter.create} refuses them.
  */
 export class NpyWriter {
-  /** The final path. */
+  /** Written at offsets into a temporary file, renamed into place (see `NpyOutput.kind`). */
+  readonly kind = 'file';
+  /** The path as the caller named it (used in messages). */
   readonly file: string;
+  /** Where the data lands: `file`, or the final target of the link `file` is. */
+  readonly target: string;
   /** The temporary path data goes to until `commit`. */
   readonly tempFile: string;
   /** Byte offset of the data section (a multiple of 64). */
@@ -46,8 +118,16 @@ export class NpyWriter {
   #written = 0;
   #done = false;
 
-  private constructor(file: string, tempFile: string, fh: FileHandle, dataOffset: number, dataBytes: number) {
+  private constructor(
+    file: string,
+    target: string,
+    tempFile: string,
+    fh: FileHandle,
+    dataOffset: number,
+    dataBytes: number,
+  ) {
     this.file = file;
+    this.target = target;
     this.tempFile = tempFile;
     this.#fh = fh;
     this.dataOffset = dataOffset;
@@ -55,10 +135,13 @@ export class NpyWriter {
   }
 
   /**
-   * Creates the temporary file next to `file`, writes numpy's header for `descr` and `shape` (see
-   * {@link encodeHeader}) and sizes the file.
+   * Creates the temporary file next to `file` (or next to the final target of the link `file` is),
+   * writes numpy's header for `descr` and `shape` (see {@link encodeHeader}) and sizes the file.
+   * Removes stale temporary files of the same target left by killed writers first.
    * @param itemSize bytes per element of `descr`.
-   * @throws the `fs` error (with its `code`) when the folder is not writable; nothing is left behind.
+   * @throws the `fs` error (with its `code`) when the folder is not writable, `EISDIR` when the
+   *   target is a folder and `ESPIPE` when it is a pipe, device or socket (those are streamed, not
+   *   renamed over: see `openNpyOutput`); nothing is left behind.
    */
   static async create(
     file: string,
@@ -66,15 +149,21 @@ export class NpyWriter {
     shape: readonly number[],
     itemSize: number,
   ): Promise<NpyWriter> {
-    const tempFile = join(
-      dirname(file),
-      `.${basename(file)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`,
-    );
+    const target = await finalTarget(file);
+    const info = await lstat(target).catch(() => undefined);
+    if (info?.isDirectory()) throw Object.assign(new Error(`${file}: is a folder`), { code: 'EISDIR' });
+    if (info !== undefined && !info.isFile()) {
+      throw Object.assign(new Error(`${file}: a pipe, device or socket cannot be replaced by a file`), {
+        code: 'ESPIPE',
+      });
+    }
+    await removeStaleTempFiles(target);
+    const tempFile = tempNameFor(target);
     const header = encodeHeader(descr, shape);
     const dataBytes = shape.reduce((a, b) => a * b, 1) * itemSize;
     const fh = await open(tempFile, 'wx', 0o666);
     pending.add(tempFile);
-    const writer = new NpyWriter(file, tempFile, fh, header.length, dataBytes);
+    const writer = new NpyWriter(file, target, tempFile, fh, header.length, dataBytes);
     try {
       await writeFully(fh, header, 0);
       await fh.truncate(header.length + dataBytes);
@@ -101,7 +190,8 @@ export class NpyWriter {
   }
 
   /**
-   * Flushes the data to disk and renames the temporary file to the target (replacing it). On
+   * Flushes the data to disk and renames the temporary file to the target (replacing it; a link
+   * `file` stays a link to it). On
    * failure the temporary file is removed and the error rethrown.
    */
   async commit(): Promise<void> {
@@ -113,7 +203,7 @@ export class NpyWriter {
       await this.#fh.datasync();
       await this.#fh.close();
       this.#done = true;
-      await rename(this.tempFile, this.file);
+      await rename(this.tempFile, this.target);
       pending.delete(this.tempFile);
     } catch (e) {
       this.#done = false;

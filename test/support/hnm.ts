@@ -42,6 +42,8 @@ export interface HnmRun {
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
+  /** stdout as bytes (what `--out -` writes). */
+  stdoutBytes: Buffer;
   stderr: string;
 }
 
@@ -51,20 +53,31 @@ export interface HnmRun {
  */
 export function hnm(
   args: readonly string[],
-  options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+  options: {
+    cwd?: string;
+    env?: Record<string, string>;
+    timeoutMs?: number;
+    /** Bytes piped to stdin (then closed); without it stdin is /dev/null. */
+    stdin?: Uint8Array;
+  } = {},
 ): Promise<HnmRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, ...args], {
       cwd: options.cwd ?? ROOT,
       env: { ...process.env, ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
-    let stdout = '';
+    if (options.stdin !== undefined) {
+      // hnm may stop reading early (an error): a closed pipe is not the test's failure.
+      child.stdin!.on('error', () => {});
+      child.stdin!.end(options.stdin);
+    }
+    const chunks: Buffer[] = [];
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
+    child.stdout!.on('data', (d: Buffer) => {
+      chunks.push(d);
     });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
       stderr += d;
     });
     const timer = setTimeout(() => {
@@ -77,7 +90,8 @@ export function hnm(
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
+      const stdoutBytes = Buffer.concat(chunks);
+      resolve({ code, signal, stdout: stdoutBytes.toString('utf8'), stdoutBytes, stderr });
     });
   });
 }
