@@ -3,10 +3,10 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ssdNegatives } from '../src/index.ts';
+import { confidenceLoss, HardNegativeMiner, ssdNegatives } from '../src/index.ts';
 import { readNpy } from '../src/npy/small.ts';
 import type { MultiboxLossOptions } from '../src/tfjs/index.ts';
-import { multiboxLoss } from '../src/tfjs/index.ts';
+import { multiboxLoss, ssdNegativesTensor, ssdNegativesTensorPooled } from '../src/tfjs/index.ts';
 import { crossEntropy } from '../src/tfjs/ops.ts';
 
 const FIXTURES = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures', 'tfjs');
@@ -370,5 +370,156 @@ describe("multiboxLoss 'tf_object_detection': the selection is ssdNegatives'", (
       { numRuns: 150 },
     );
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe("ssdNegativesTensor 'tf_object_detection'", () => {
+  const arb = fc.record({
+    b: fc.integer({ min: 1, max: 3 }),
+    n: fc.integer({ min: 1, max: 20 }),
+    seed: fc.integer(),
+    tie: fc.boolean(),
+    lossType: fc.constantFrom('cls' as const, 'loc' as const, 'both' as const),
+    hard: fc.option(fc.integer({ min: 0, max: 25 }), { nil: null }),
+    thr: fc.constantFrom(0, 0.5, 0.99, 1),
+    ratio: fc.option(fc.constantFrom(0, 1, 3), { nil: null }),
+    minNeg: fc.integer({ min: 0, max: 3 }),
+  });
+
+  function data(o: { b: number; n: number; seed: number; tie: boolean }) {
+    let s = o.seed >>> 0 || 7;
+    const rand = (): number => {
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      return (s >>> 0) / 2 ** 32;
+    };
+    const m = o.b * o.n;
+    const loss = Float32Array.from({ length: m }, () => (o.tie ? Math.round(rand() * 2) : rand()));
+    const loc = Float32Array.from({ length: m }, () => (o.tie ? 0 : rand()));
+    const positives = Uint8Array.from({ length: m }, () => (rand() < 0.3 ? 1 : 0));
+    const ignored = Uint8Array.from(positives, (p) => (p === 0 && rand() < 0.2 ? 1 : 0));
+    const boxes = new Float32Array(4 * m);
+    for (let i = 0; i < m; i++) {
+      const k = Math.floor(rand() * 4);
+      const t = [
+        [0, 0, 1, 1],
+        [1, 1, 0, 0],
+        [0.1, 0.1, 0.1, 0.5],
+        [0.2, 0.2, 0.6, 0.6],
+      ][k]!;
+      for (let c = 0; c < 4; c++) boxes[4 * i + c] = rand() < 0.5 ? t[c]! : t[c]! + rand() * 0.02;
+    }
+    return { loss, loc, positives, ignored, boxes };
+  }
+
+  it("gives ssdNegatives' selection, negatives and counts, from tensors (property)", () => {
+    const before = tf.memory().numTensors;
+    fc.assert(
+      fc.property(arb, (o) => {
+        const d = data(o);
+        const mining = {
+          numHardExamples: o.hard,
+          iouThreshold: o.thr,
+          lossType: o.lossType,
+          maxNegativesPerPositive: o.ratio,
+          minNegativesPerImage: o.minNeg,
+        };
+        const plain = ssdNegatives({
+          preset: 'tf_object_detection',
+          cols: o.n,
+          ...d,
+          locLoss: d.loc,
+          ...mining,
+        });
+        const T = {
+          loss: tf.tensor2d(d.loss, [o.b, o.n]),
+          positives: tf.tensor2d(d.positives, [o.b, o.n], 'bool'),
+          locLoss: tf.tensor2d(d.loc, [o.b, o.n]),
+          boxes: tf.tensor3d(d.boxes, [o.b, o.n, 4]),
+          ignored: tf.tensor2d(d.ignored, [o.b, o.n], 'bool'),
+        };
+        const r = ssdNegativesTensor({ ...T, preset: 'tf_object_detection', ...mining });
+        expect(Array.from(r.selected!.dataSync())).toEqual(Array.from(plain.selected));
+        expect(Array.from(r.negatives.dataSync())).toEqual(Array.from(plain.negatives));
+        expect(Array.from(r.counts.dataSync())).toEqual(Array.from(plain.negativesPerRow));
+        expect([r.numPositives, r.numNegatives, r.clsLossSum]).toEqual([
+          plain.numPositives,
+          plain.numNegatives,
+          plain.clsLossSum,
+        ]);
+        tf.dispose([r.selected!, r.negatives, r.positives, r.counts, ...Object.values(T)]);
+      }),
+      { numRuns: 150 },
+    );
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('from logits and labels (loss = confidenceLoss), and on the pool, the same', async () => {
+    const [b, n, c] = shape;
+    const common = {
+      preset: 'tf_object_detection' as const,
+      boxes: fx.boxes,
+      ignored: fx.ignored,
+      lossType: 'cls' as const,
+      iouThreshold: 0.5,
+      maxNegativesPerPositive: 3,
+      minNegativesPerImage: 3,
+    };
+    const labels = fx.labels.dataSync() as Int32Array;
+    const plain = ssdNegatives({
+      preset: 'tf_object_detection',
+      cols: n,
+      loss: confidenceLoss(fx.logits.dataSync() as Float32Array, labels, b, n, c),
+      positives: Uint8Array.from(labels, (v) => (v > 0 ? 1 : 0)),
+      ignored: Uint8Array.from(fx.ignored.dataSync()),
+      boxes: fx.boxes.dataSync() as Float32Array,
+      lossType: 'cls',
+      iouThreshold: 0.5,
+      maxNegativesPerPositive: 3,
+      minNegativesPerImage: 3,
+    });
+    const before = tf.memory().numTensors;
+    const r = ssdNegativesTensor({ logits: fx.logits, labels: fx.labels, ...common });
+    expect(Array.from(r.selected!.dataSync())).toEqual(Array.from(plain.selected));
+    const miner = new HardNegativeMiner({ threads: 1 });
+    try {
+      const p = await ssdNegativesTensorPooled(miner, { logits: fx.logits, labels: fx.labels, ...common });
+      expect(Array.from(p.selected!.dataSync())).toEqual(Array.from(plain.selected));
+      expect(Array.from(p.counts.dataSync())).toEqual(Array.from(plain.negativesPerRow));
+      expect(p.clsLossSum).toBe(plain.clsLossSum);
+      tf.dispose([p.selected!, p.negatives, p.positives, p.counts]);
+    } finally {
+      await miner.close();
+    }
+    tf.dispose([r.selected!, r.negatives, r.positives, r.counts]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('rejects misplaced and missing options, naming them', async () => {
+    const base = { logits: fx.logits, labels: fx.labels };
+    expect(() => ssdNegativesTensor({ ...base, boxes: fx.boxes })).toThrow(
+      /options\.boxes.*'tf_object_detection' only/,
+    );
+    expect(() => ssdNegativesTensor({ ...base, preset: 'tf_object_detection' })).toThrow(
+      /options\.boxes.*required/,
+    );
+    expect(() =>
+      ssdNegativesTensor({ ...base, preset: 'tf_object_detection', boxes: fx.boxes, ratio: 3 }),
+    ).toThrow(/options\.ratio.*maxNegativesPerPositive/);
+    expect(() => ssdNegativesTensor({ ...base, preset: 'tf_object_detection', boxes: fx.boxes })).toThrow(
+      /options\.locLoss.*required/,
+    );
+    expect(() =>
+      ssdNegativesTensor({ ...base, preset: 'tf_object_detection', boxes: fx.logits, lossType: 'cls' }),
+    ).toThrow(/options\.boxes.*dimension 2 = 4/);
+    const miner = new HardNegativeMiner({ threads: 1 });
+    try {
+      await expect(
+        ssdNegativesTensorPooled(miner, { ...base, preset: 'tf_object_detection', boxes: fx.boxes }),
+      ).rejects.toThrow(/options\.locLoss/);
+    } finally {
+      await miner.close();
+    }
   });
 });
