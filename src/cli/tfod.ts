@@ -1,10 +1,10 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { HardNegativeMiner } from '../miner.ts';
 import { NpyFormatError } from '../npy/errors.ts';
 import { formatShape } from '../npy/header.ts';
 import type { NpyReader } from '../npy/reader.ts';
 import { NpyWriter } from '../npy/writer.ts';
-import { HardNegativeMiner } from '../miner.ts';
 import { firstNonBinary } from '../ssd/positives.ts';
 import type { TfodLossType, TfodOptions } from '../ssd/tfod-options.ts';
 import { describeBadInput, findBadInput, TFOD_PRESET } from '../ssd/tfod-options.ts';
