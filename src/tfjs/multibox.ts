@@ -53,6 +53,12 @@ function checkMultiboxPreset(preset: unknown): { name: MultiboxPreset; reduction
  * - `'ssd_keras'`: `(class + alpha · loc) / max(1, n_positive) · batch_size` per item, averaged over
  *   the batch as Keras does, so `loss = (Σ class + alpha Σ loc) / max(1, n_positive)`; the per-box
  *   classification loss is `-log(max(softmax, 1e-15))`.
+ * - `'tf_object_detection'` (TensorFlow Object Detection API, `SSDMetaArch.loss` with a
+ *   `hard_example_miner`): `HardExampleMiner` keeps a selection by NMS over `options.boxes` (which may
+ *   drop positives); `confLoss = Σ_kept CE · w / n` (w = 0 at `options.ignored` anchors),
+ *   `locLoss = Σ_{kept ∩ pos} huber_beta / (n [· 4 with normalizeLocLossByCodesize])`, n = max(1, the
+ *   batch's positives) (1 without normalizeLossByNumMatches); see `tfod-loss.ts`. `result.mined` holds
+ *   the miner's result. `ratio`, `minNegatives` and `negatives` are refused with it.
  * `loss = confLoss + alpha · locLoss` for every preset (alpha = 1 reproduces the frameworks' sums).
  *
  * Gradients flow to `locPred` and `logits`; the negative mask is a constant (the frameworks compute it
@@ -70,7 +76,9 @@ function checkMultiboxPreset(preset: unknown): { name: MultiboxPreset; reduction
  * @throws {TypeError} a missing or non-tensor input, a wrong dtype, a bad option type.
  * @throws {RangeError} a wrong rank or shape (naming the expected shape), a label outside 0 .. C - 1
  *   (naming row and column), a preset without a reduction, a bad ratio / minNegatives / beta / alpha,
- *   a NaN cross-entropy unless `options.nan` is `'largest'`.
+ *   a NaN cross-entropy unless `options.nan` is `'largest'`; for `'tf_object_detection'`, the
+ *   HardExampleMiner options' and `boxes` / `ignored` errors of `ssdNegatives` (a NaN loss or box
+ *   coordinate names its row and column), an option of that preset given to another, or the reverse.
  */
 export function multiboxLoss(options: MultiboxLossOptions): MultiboxLossResult {
   checkOptions(options);
