@@ -155,6 +155,56 @@ describe("multiboxLoss, preset 'tf_object_detection' (torch fixtures from the TF
     tf.dispose([a.loss, a.locLoss, a.confLoss, b.loss, b.locLoss, b.confLoss]);
   });
 
+  it('takes a selection mined on the pool (ssdNegativesTensorPooled) and gives the same loss', async () => {
+    const mining = {
+      preset: 'tf_object_detection' as const,
+      ignored: fx.ignored,
+      lossType: 'cls' as const,
+      numHardExamples: 3000,
+      iouThreshold: 0.99,
+      maxNegativesPerPositive: 3,
+      minNegativesPerImage: 3,
+    };
+    const miner = new HardNegativeMiner({ threads: 1 });
+    try {
+      const before = tf.memory().numTensors;
+      const pooled = await ssdNegativesTensorPooled(miner, {
+        logits: fx.logits,
+        labels: fx.labels,
+        boxes: fx.boxes,
+        ...mining,
+      });
+      const a = multiboxLoss({ ...fx, ...mining });
+      const b = multiboxLoss({ ...fx, ...mining, boxes: undefined as never, selected: pooled.selected! });
+      const c = multiboxLoss({ ...fx, ...mining, selected: Uint8Array.from(pooled.selected!.dataSync()) });
+      expect(Array.from(pooled.selected!.dataSync())).toEqual(Array.from(a.mined!.selected));
+      expect(b.loss.dataSync()[0]).toBe(a.loss.dataSync()[0]);
+      expect(c.loss.dataSync()[0]).toBe(a.loss.dataSync()[0]);
+      expect(b.numNegatives).toBe(a.numNegatives);
+      expect(b.mined).toBeUndefined();
+      const bad = new Uint8Array(pooled.selected!.size);
+      bad[5] = 2;
+      expect(() => multiboxLoss({ ...fx, ...mining, selected: bad })).toThrow(
+        /options\.selected` at row 0, column 5 must be 0 or 1/,
+      );
+      tf.dispose([
+        a.loss,
+        a.locLoss,
+        a.confLoss,
+        b.loss,
+        b.locLoss,
+        b.confLoss,
+        c.loss,
+        c.locLoss,
+        c.confLoss,
+      ]);
+      tf.dispose([pooled.selected!, pooled.negatives, pooled.positives, pooled.counts]);
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      await miner.close();
+    }
+  });
+
   it('a batch without matches: finite, locLoss 0, confLoss = mined negatives / 1', () => {
     const [b, n] = [2, shape[1]];
     const logits = tf.slice(fx.logits, [0, 0, 0], [b, n, shape[2]]) as tf.Tensor3D;
@@ -470,7 +520,10 @@ describe("ssdNegativesTensor 'tf_object_detection'", () => {
     const plain = ssdNegatives({
       preset: 'tf_object_detection',
       cols: n,
-      loss: confidenceLoss(fx.logits.dataSync() as Float32Array, labels, b, n, c),
+      // The cross-entropy times the class weight: 0 at ignored anchors.
+      loss: confidenceLoss(fx.logits.dataSync() as Float32Array, labels, b, n, c).map((v, i) =>
+        fx.ignored.dataSync()[i] ? 0 : v,
+      ),
       positives: Uint8Array.from(labels, (v) => (v > 0 ? 1 : 0)),
       ignored: Uint8Array.from(fx.ignored.dataSync()),
       boxes: fx.boxes.dataSync() as Float32Array,

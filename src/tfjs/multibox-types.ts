@@ -56,6 +56,12 @@ export interface MultiboxLossOptions extends NanOptions {
   maxNegativesPerPositive?: number | null;
   /** `'tf_object_detection'`: `min_negatives_per_image` (integer >= 0); 0 when omitted. */
   minNegativesPerImage?: number;
+  /**
+   * `'tf_object_detection'` only: a kept selection `[B, N]` computed beforehand (bool / int32 0/1 tensor
+   * or 0/1 bytes), e.g. `ssdNegativesTensorPooled`'s `selected`, so the pool does the NMS; when given,
+   * no mining runs here, `boxes` is not needed and `result.mined` is absent.
+   */
+  selected?: Tensor2D | Uint8Array;
   /** `'tf_object_detection'`: `normalize_loss_by_num_matches`; true when omitted (as the SSD configs set it). */
   normalizeLossByNumMatches?: boolean;
   /** `'tf_object_detection'`: `normalize_loc_loss_by_codesize` (code size 4); false when omitted. */

@@ -25,7 +25,10 @@ export interface SsdNegativesTensorOptions extends NanOptions, TfodTensorOptions
   loss?: Tensor2D;
   /** `[B, N]` positives, bool (or int32 0/1). */
   positives?: Tensor2D;
-  /** float32 `[B, N, C]` logits (give `labels` with them); the loss is their cross-entropy. */
+  /**
+   * float32 `[B, N, C]` logits (give `labels` with them); the loss is their cross-entropy
+   * (`'tf_object_detection'`: 0 at `ignored` anchors, their class weight in TF's SSD).
+   */
   logits?: Tensor3D;
   /** int32 `[B, N]` labels, 0 = background; positives are `label > 0`. */
   labels?: Tensor2D;

@@ -43,6 +43,7 @@ export const TFOD_ONLY_OPTIONS = [
   'minNegativesPerImage',
   'normalizeLossByNumMatches',
   'normalizeLocLossByCodesize',
+  'selected',
 ] as const;
 
 /** Options of the other presets that mean something else here. */
@@ -72,6 +73,28 @@ function boxData(options: MultiboxLossOptions, rows: number, cols: number): Floa
   checkDim(t, 'options.boxes', 1, cols, shape);
   checkDim(t, 'options.boxes', 2, 4, shape);
   return floatData(t);
+}
+
+function selectedData(options: MultiboxLossOptions, rows: number, cols: number): Uint8Array {
+  const selected: unknown = options.selected;
+  const n = rows * cols;
+  if (selected instanceof Uint8Array) {
+    if (selected.length !== n) {
+      throw new RangeError(`\`options.selected\` must have B * N = ${n} bytes, got ${selected.length}`);
+    }
+    const bad = selected.findIndex((v) => v > 1);
+    if (bad >= 0) {
+      throw new RangeError(
+        `\`options.selected\` at row ${Math.floor(bad / cols)}, column ${bad % cols} must be 0 or 1, got ${selected[bad]}`,
+      );
+    }
+    return selected;
+  }
+  const shape = `[B, N] = [${rows}, ${cols}]`;
+  const t = checkTensor(selected, 'options.selected', 2, ['bool', 'int32'], shape);
+  checkDim(t, 'options.selected', 0, rows, shape);
+  checkDim(t, 'options.selected', 1, cols, shape);
+  return maskBytes(t, 'options.selected');
 }
 
 function ignoredData(options: MultiboxLossOptions, rows: number, cols: number): Uint8Array | undefined {
@@ -137,11 +160,13 @@ export function tfodMultiboxLoss(options: MultiboxLossOptions, input: TfodLossIn
   const byMatches = checkFlag(options.normalizeLossByNumMatches, 'options.normalizeLossByNumMatches', true);
   const byCode = checkFlag(options.normalizeLocLossByCodesize, 'options.normalizeLocLossByCodesize', false);
   const { rows, cols, logits, locPred, locTarget, labels, positives, alpha, beta } = input;
-  const boxes = boxData(options, rows, cols);
+  const given = options.selected === undefined ? undefined : selectedData(options, rows, cols);
+  const boxes = given === undefined ? boxData(options, rows, cols) : new Float32Array(0);
   const ignored = ignoredData(options, rows, cols);
   const { loc, live } = huberPerAnchor(floatData(locPred), floatData(locTarget), positives, beta);
   const normalizer = byMatches ? Math.max(1, input.numPositives) : 1;
   let mined: ReturnType<typeof tfodNegatives> | undefined;
+  let numNegatives = 0;
 
   const result = tf.tidy(() => {
     const sink: { ce?: Float32Array } = {};
@@ -169,8 +194,15 @@ export function tfodMultiboxLoss(options: MultiboxLossOptions, input: TfodLossIn
     if (options.minNegativesPerImage !== undefined)
       mining.minNegativesPerImage = options.minNegativesPerImage;
     if (options.nan !== undefined) mining.nan = options.nan as 'error';
-    mined = tfodNegatives(mining);
-    const kept = mined.selected;
+    let kept: Uint8Array;
+    if (given === undefined) {
+      mined = tfodNegatives(mining);
+      kept = mined.selected;
+      numNegatives = mined.numNegatives;
+    } else {
+      kept = given;
+      for (let i = 0; i < kept.length; i++) numNegatives += kept[i]! & (positives[i]! ^ 1);
+    }
     // The gathers of HardExampleMiner as 0/1 weights: a constant selection, gradients only through
     // the kept anchors' losses.
     const clsWeights = new Float32Array(rows * cols);
@@ -193,6 +225,7 @@ export function tfodMultiboxLoss(options: MultiboxLossOptions, input: TfodLossIn
     ) as Scalar;
     return { loss, locLoss, confLoss };
   });
-  const m = mined!;
-  return { ...result, numPositives: input.numPositives, numNegatives: m.numNegatives, mined: m };
+  const out: MultiboxLossResult = { ...result, numPositives: input.numPositives, numNegatives };
+  if (mined !== undefined) out.mined = mined;
+  return out;
 }

@@ -132,6 +132,11 @@ export function tfodTensorInputs(
       if (options[key] !== undefined) (plain as unknown as Record<string, unknown>)[key] = options[key];
     }
     if (options.nan !== undefined) plain.nan = options.nan as 'error';
+    if (source.classes !== undefined && plain.ignored !== undefined) {
+      // As SSDMetaArch feeds the miner: the classification loss times the class weight, 0 if ignored.
+      const ign = plain.ignored as Uint8Array;
+      for (let i = 0; i < loss.length; i++) if (ign[i]) loss[i] = 0;
+    }
     return plain;
   };
   return { tensors, build };
