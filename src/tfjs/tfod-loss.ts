@@ -3,7 +3,7 @@
  * `hard_example_miner` (`SSDMetaArch.loss` → `_apply_hard_mining` → `HardExampleMiner.__call__`), with
  * `WeightedSoftmaxClassificationLoss` (logit_scale 1) and `WeightedSmoothL1LocalizationLoss` (delta).
  */
-import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
+import type { Scalar, Tensor, Tensor3D } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { tfodNegatives } from '../ssd/tfod.ts';
 import type { TfodOptions } from '../ssd/tfod-options.ts';
@@ -18,7 +18,7 @@ const CODE_SIZE = 4;
 export interface TfodLossInput {
   readonly rows: number;
   readonly cols: number;
-  readonly logits: Tensor;
+  readonly logits: Tensor3D;
   readonly locPred: Tensor;
   readonly locTarget: Tensor;
   readonly labels: Int32Array;
@@ -170,7 +170,7 @@ export function tfodMultiboxLoss(options: MultiboxLossOptions, input: TfodLossIn
 
   const result = tf.tidy(() => {
     const sink: { ce?: Float32Array } = {};
-    const ce = crossEntropy(logits as never, labels, false, sink);
+    const ce = crossEntropy(logits, labels, false, sink);
     // WeightedSoftmaxClassificationLoss: cross-entropy times the anchor's class weight (0 if ignored).
     const cls = Float32Array.from(sink.ce as Float32Array);
     if (ignored !== undefined) for (let i = 0; i < cls.length; i++) if (ignored[i]) cls[i] = 0;
