@@ -9,6 +9,7 @@ import { firstNanAnswer, runBatchWide } from './batch-wide-protocol.ts';
 import type { PoolCall } from './call.ts';
 import { CallRegistry } from './call.ts';
 import { kNextCallId, kWorkerData } from './internal.ts';
+import { InlineDecision, METHOD_MASK, METHOD_RANK, METHOD_WIDE, shapeSlot } from './inline-decision.ts';
 import { INLINE_BELOW, planRanges } from './plan.ts';
 import type { MineTask } from './protocol.ts';
 import { RESULT_CANCELLED, TASK_HISTOGRAM, TASK_MASK, TASK_RANK } from './protocol.ts';
@@ -29,9 +30,10 @@ export interface MinerOptions {
    */
   threads?: number;
   /**
-   * Calls with fewer elements (`rows * cols`) than this run on the calling thread, where a pool
-   * round trip would cost more than the work. Default 262144 (see plan.ts); 0 sends every call to
-   * the pool. An integer >= 0.
+   * Calls with fewer elements (`rows * cols`) than this run on the calling thread, always; 0 sends
+   * every call to the pool. An integer >= 0. Default: measured (see inline-decision.ts): the miner
+   * times its calls on both paths per call shape and takes the faster, starting from 262144 (see
+   * plan.ts); calls below 16384 elements always run inline.
    */
   inlineBelow?: number;
   /**
@@ -103,8 +105,12 @@ function settle<T>(run: () => Promise<T>): Promise<T> {
 export class PooledMiner {
   /** Worker threads of the pool. */
   readonly threads: number;
-  /** Calls below this many elements run inline. */
+  /** Calls below this many elements run inline (before measurements, when the decision is measured). */
   readonly inlineBelow: number;
+  /** Whether the inline decision is measured (no `inlineBelow` option) rather than fixed. */
+  readonly inlineMeasured: boolean;
+  readonly #decision: InlineDecision;
+  #dispatched = 0;
   #closing: Promise<void> | undefined;
   readonly #staging = new SharedStaging();
   readonly #calls = new CallRegistry(abortError);
@@ -149,6 +155,8 @@ export class PooledMiner {
     );
     this.threads = threads;
     this.inlineBelow = inlineBelow;
+    this.inlineMeasured = options?.inlineBelow === undefined;
+    this.#decision = new InlineDecision(inlineBelow, this.inlineMeasured);
   }
 
   /** Whether {@link close} has been called. */
@@ -208,11 +216,15 @@ export class PooledMiner {
       const args = maskArgs(loss, cols, numNeg, options, this.#counts);
       this.#counts = args.scratch;
       this.#checkAborted(args.signal);
-      if (this.#inline(args)) {
+      const slot = shapeSlot(METHOD_MASK, args.n, args.lossShared, !args.outShared);
+      const start = performance.now();
+      if (this.#inline(args, slot)) {
         const out = args.out ?? sharedBytes(args.n);
         hardNegativeMask(args.loss, args.cols, args.counts, { nan: nanPolicy(args), out });
+        this.#decision.record(slot, true, args.n, performance.now() - start);
         return Promise.resolve(out);
       }
+      const timed = this.#timed(slot, args.n, start);
       const layout = callLayout(
         args.rows,
         0,
@@ -226,7 +238,7 @@ export class PooledMiner {
         const { tasks, round } = this.#rowTasks(TASK_MASK, call, args, layout, target);
         const nanAt = firstNanAnswer(await round(tasks));
         if (nanAt >= 0) throw nanError(nanAt, args.cols);
-        return copyOut(target, args.out ?? sharedBytes(args.n));
+        return timed(copyOut(target, args.out ?? sharedBytes(args.n)));
       });
     });
   }
@@ -242,12 +254,15 @@ export class PooledMiner {
       const args = rankArgs(loss, cols, options);
       this.#checkAborted(args.signal);
       const fresh = () => new Int32Array(new SharedArrayBuffer(args.n * 4));
-      if (this.#inline(args)) {
+      const slot = shapeSlot(METHOD_RANK, args.n, args.lossShared, !args.outShared);
+      const start = performance.now();
+      if (this.#inline(args, slot)) {
         const out = args.out ?? fresh();
-        return Promise.resolve(
-          rankDescending(args.loss, args.cols, { nan: nanPolicy(args), out }) as Int32Array,
-        );
+        rankDescending(args.loss, args.cols, { nan: nanPolicy(args), out });
+        this.#decision.record(slot, true, args.n, performance.now() - start);
+        return Promise.resolve(out);
       }
+      const timed = this.#timed(slot, args.n, start);
       const layout = callLayout(0, 0, args.lossShared ? 0 : args.n, args.outShared ? 0 : args.n);
       const ctx = this.#staging.acquire(layout.bytes);
       const target = args.outShared ? args.out! : new Int32Array(ctx, layout.outAt * 4, args.n);
@@ -255,7 +270,7 @@ export class PooledMiner {
         const { tasks, round } = this.#rowTasks(TASK_RANK, call, args, layout, target);
         const nanAt = firstNanAnswer(await round(tasks));
         if (nanAt >= 0) throw nanError(nanAt, args.cols);
-        return copyOut(target, args.out ?? fresh());
+        return timed(copyOut(target, args.out ?? fresh()));
       });
     });
   }
@@ -272,11 +287,15 @@ export class PooledMiner {
       this.#checkOpen();
       const args = batchWideArgs(loss, cols, k, options);
       this.#checkAborted(args.signal);
-      if (this.#inline(args)) {
+      const slot = shapeSlot(METHOD_WIDE, args.n, args.lossShared, !args.outShared);
+      const start = performance.now();
+      if (this.#inline(args, slot)) {
         const out = args.out ?? sharedBytes(args.n);
         hardNegativeMaskBatchWide(args.loss, args.cols, args.k, { nan: nanPolicy(args), out });
+        this.#decision.record(slot, true, args.n, performance.now() - start);
         return Promise.resolve(out);
       }
+      const timed = this.#timed(slot, args.n, start);
       const slots = planRanges(args.rows, args.cols, this.threads).length - 1;
       const layout = callLayout(
         0,
@@ -291,7 +310,7 @@ export class PooledMiner {
         for (let t = 0; t < tasks.length; t++) tasks[t]!.slot = layout.histAt + t * HIST_WORDS;
         const nanAt = await runBatchWide(round, tasks, new Int32Array(ctx), args.k, args.n);
         if (nanAt >= 0) throw nanError(nanAt, args.cols);
-        return copyOut(target, args.out ?? sharedBytes(args.n));
+        return timed(copyOut(target, args.out ?? sharedBytes(args.n)));
       });
     });
   }
@@ -326,8 +345,22 @@ export class PooledMiner {
     if (signal?.aborted) throw abortError(signal);
   }
 
-  #inline(args: CallArgs<Uint8Array | Int32Array>): boolean {
-    return args.n < this.inlineBelow || args.rows === 0;
+  #inline(args: CallArgs<Uint8Array | Int32Array>, slot: number): boolean {
+    return args.rows === 0 || this.#decision.inline(slot, args.n);
+  }
+
+  /**
+   * Records a dispatched call's time when it finishes, if it ran alone (a call that waited behind
+   * others says nothing about the path) and the threads were already warm (the first calls start
+   * them and compile their kernels).
+   */
+  #timed(slot: number, n: number, start: number): <T>(result: T) => T {
+    const calls = this.#calls;
+    const alone = calls.size === 0 && ++this.#dispatched > 2;
+    return (result) => {
+      if (alone && (calls.size as number) === 1) this.#decision.record(slot, false, n, performance.now() - start);
+      return result;
+    };
   }
 
   /**
