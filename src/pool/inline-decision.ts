@@ -63,7 +63,8 @@ export class InlineDecision {
     if (n < MIN_POOLED) return true;
     const a = best(this.#inline, slot);
     const b = best(this.#pooled, slot);
-    const inline = a === Number.POSITIVE_INFINITY || b === Number.POSITIVE_INFINITY ? n < this.threshold : a <= b;
+    const inline =
+      a === Number.POSITIVE_INFINITY || b === Number.POSITIVE_INFINITY ? n < this.threshold : a <= b;
     const preferred = inline ? 1 : 2;
     if (this.#preferred[slot] !== preferred) {
       if (this.#preferred[slot] !== 0) this.#gap[slot] = FIRST_GAP;

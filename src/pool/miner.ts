@@ -8,8 +8,8 @@ import { batchWideArgs, maskArgs, rankArgs } from './args.ts';
 import { firstNanAnswer, runBatchWide } from './batch-wide-protocol.ts';
 import type { PoolCall } from './call.ts';
 import { CallRegistry } from './call.ts';
-import { kNextCallId, kWorkerData } from './internal.ts';
 import { InlineDecision, METHOD_MASK, METHOD_RANK, METHOD_WIDE, shapeSlot } from './inline-decision.ts';
+import { kNextCallId, kWorkerData } from './internal.ts';
 import { INLINE_BELOW, planRanges } from './plan.ts';
 import type { MineTask } from './protocol.ts';
 import { RESULT_CANCELLED, TASK_HISTOGRAM, TASK_MASK, TASK_RANK } from './protocol.ts';
@@ -358,7 +358,8 @@ export class PooledMiner {
     const calls = this.#calls;
     const alone = calls.size === 0 && ++this.#dispatched > 2;
     return (result) => {
-      if (alone && (calls.size as number) === 1) this.#decision.record(slot, false, n, performance.now() - start);
+      if (alone && (calls.size as number) === 1)
+        this.#decision.record(slot, false, n, performance.now() - start);
       return result;
     };
   }
