@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { hardNegativeMaskBatchWide } from '../batch-wide.ts';
 import { hardNegativeMask } from '../mask.ts';
 import { rankDescending } from '../rank.ts';
-import { describe, errorText, nanError } from '../validate.ts';
+import { describe, nanError } from '../validate.ts';
 import type { CallArgs, MineOptions } from './args.ts';
 import { batchWideArgs, maskArgs, rankArgs } from './args.ts';
 import { firstNanAnswer, runBatchWide } from './batch-wide-protocol.ts';
@@ -10,6 +10,15 @@ import type { PoolCall } from './call.ts';
 import { CallRegistry } from './call.ts';
 import { InlineDecision, METHOD_MASK, METHOD_RANK, METHOD_WIDE, shapeSlot } from './inline-decision.ts';
 import { kNextCallId, kWorkerData } from './internal.ts';
+import {
+  abortError,
+  closedError,
+  copyOut,
+  nanPolicy,
+  settle,
+  sharedBytes,
+  workerError,
+} from './miner-helpers.ts';
 import { INLINE_BELOW, planRanges } from './plan.ts';
 import type { MineTask } from './protocol.ts';
 import { RESULT_CANCELLED, TASK_HISTOGRAM, TASK_MASK, TASK_RANK } from './protocol.ts';
@@ -43,32 +52,6 @@ export interface MinerOptions {
    * when the miner is constructed. Default: the file next to this module in the package.
    */
   workerUrl?: URL | string;
-}
-
-function closedError(): Error {
-  return new Error('this HardNegativeMiner is closed; create a new one');
-}
-
-function abortError(signal: AbortSignal): DOMException {
-  return new DOMException('This operation was aborted', { name: 'AbortError', cause: signal.reason });
-}
-
-function workerError(cause: unknown): Error {
-  return new Error(`hard negative mining failed in a worker thread: ${errorText(cause)}`, { cause });
-}
-
-/** A fresh result array in shared memory, owned by the caller. */
-function sharedBytes(n: number): Uint8Array {
-  return new Uint8Array(new SharedArrayBuffer(n));
-}
-
-/** Turns a synchronous throw into a rejection: the async methods never throw. */
-function settle<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return run();
-  } catch (error) {
-    return Promise.reject(error);
-  }
 }
 
 /**
@@ -431,14 +414,4 @@ export class PooledMiner {
     if (!call.running) throw new Error('call stopped');
     return answers;
   }
-}
-
-function nanPolicy(args: CallArgs<Uint8Array | Int32Array>): 'largest' | 'error' {
-  return args.nanLargest ? 'largest' : 'error';
-}
-
-/** Copies a result staged in the pool's memory into the caller's array (nothing when it is that array). */
-function copyOut<T extends Uint8Array | Int32Array>(target: T, out: T): T {
-  if (target !== out) out.set(target);
-  return out;
 }
