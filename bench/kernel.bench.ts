@@ -22,17 +22,12 @@
  * (bench/pytorch_compare.py in serve mode; needs Debian's python3-torch and python3-numpy), and its
  * double-sort mask is checked against the kernel's.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Dist, makeBatch } from '../src/bench/data.ts';
 import { hardNegativeMask, rankDescending, referenceMask } from '../src/index.ts';
 import { createFloorPass } from '../src/kernel/floor.ts';
 import { setWasmKernel, wasmKernelStatus } from '../src/kernel/wasm-kernel.ts';
+import { Torch } from './torch-serve.ts';
 
 const { values } = parseArgs({
   options: {
@@ -74,69 +69,6 @@ interface Task {
   readonly fn: () => unknown;
 }
 
-/** PyTorch in a child process (bench/pytorch_compare.py --serve) over the same batch's bytes. */
-class Torch {
-  readonly #child: ChildProcessWithoutNullStreams;
-  readonly #lines: AsyncIterator<string>;
-  readonly #dir: string;
-
-  constructor(loss: Float32Array, numNeg: Int32Array, threads: number) {
-    this.#dir = mkdtempSync(join(tmpdir(), 'hnm-torch-'));
-    writeFileSync(join(this.#dir, 'loss.f32'), loss);
-    writeFileSync(join(this.#dir, 'num_neg.i32'), numNeg);
-    const script = fileURLToPath(new URL('../../bench/pytorch_compare.py', import.meta.url));
-    const env = { ...process.env };
-    delete env.OPENBLAS_CORETYPE;
-    delete env.OPENBLAS_L2_SIZE;
-    this.#child = spawn(
-      '/usr/bin/python3',
-      [
-        script,
-        '--serve',
-        this.#dir,
-        '--rows',
-        `${numNeg.length}`,
-        '--cols',
-        `${cols}`,
-        '--threads',
-        `${threads}`,
-        '--clock',
-        `${values.clock}`,
-      ],
-      { env },
-    );
-    this.#child.stderr.pipe(process.stderr);
-    this.#lines = createInterface({ input: this.#child.stdout })[Symbol.asyncIterator]();
-  }
-
-  async #ask(line: string): Promise<string> {
-    this.#child.stdin.write(`${line}\n`);
-    const next = await this.#lines.next();
-    if (next.done) throw new Error('pytorch_compare.py exited');
-    return next.value;
-  }
-
-  async ready(): Promise<string> {
-    const next = await this.#lines.next();
-    if (next.done) throw new Error('pytorch_compare.py exited (is python3-torch installed?)');
-    return next.value;
-  }
-
-  /** Milliseconds of one call, as timed by the child on the same kind of clock (no pipe round trip). */
-  async time(name: 'double_sort' | 'topk'): Promise<number> {
-    return Number(await this.#ask(name));
-  }
-
-  async mask(): Promise<Uint8Array> {
-    await this.#ask('check');
-    return new Uint8Array(readFileSync(join(this.#dir, 'mask.u8')));
-  }
-
-  close(): void {
-    this.#child.stdin.end();
-    rmSync(this.#dir, { recursive: true, force: true });
-  }
-}
 interface Row {
   dist: Dist;
   task: string;
@@ -226,7 +158,7 @@ for (const dist of ['exp', 'ties', 'worst'] as const) {
   });
   let torch: Torch | undefined;
   if (values.torch) {
-    torch = new Torch(batch.loss, batch.numNeg, 1);
+    torch = new Torch(batch.loss, batch.numNeg, cols, 1, values.clock);
     torchVersion = await torch.ready();
     const mask = await torch.mask();
     hardNegativeMask(batch.loss, cols, batch.numNeg, { out });

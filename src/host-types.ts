@@ -11,6 +11,8 @@ interface HostTypes {
   isProxy(value: unknown): boolean;
   isNativeError(value: unknown): boolean;
   isDataView(value: unknown): boolean;
+  isArrayBuffer(value: unknown): boolean;
+  isSharedArrayBuffer(value: unknown): boolean;
 }
 
 type ProcessLike = { getBuiltinModule?: (id: string) => unknown };
@@ -60,11 +62,15 @@ export function isNativeError(value: unknown): boolean {
 
 /** Whether `value` is a genuine `ArrayBuffer` (its internal slot, not its prototype). */
 export function isArrayBuffer(value: unknown): value is ArrayBuffer {
+  // util.types answers without throwing: a failed brand check through the accessor builds an
+  // exception, which costs microseconds on every call with a non-matching buffer.
+  if (node !== undefined) return node.isArrayBuffer(value);
   return branded(arrayBufferLength, value);
 }
 
 /** Whether `value` is a genuine `SharedArrayBuffer`. */
 export function isSharedArrayBuffer(value: unknown): value is SharedArrayBuffer {
+  if (node !== undefined) return node.isSharedArrayBuffer(value);
   return branded(sharedBufferLength, value);
 }
 

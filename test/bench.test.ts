@@ -9,7 +9,7 @@ import type { BenchIo } from '../src/bench/command.ts';
 import { benchCommand } from '../src/bench/command.ts';
 import { makeBatch, mulberry32 } from '../src/bench/data.ts';
 import type { Implementation } from '../src/bench/implementations.ts';
-import { kernelImplementation } from '../src/bench/implementations.ts';
+import { kernelImplementation, sortScatterImplementation } from '../src/bench/implementations.ts';
 import type { BenchResult } from '../src/bench/run.ts';
 import { rankResults, runSuite } from '../src/bench/run.ts';
 import { escapeXml } from '../src/bench/svg.ts';
@@ -277,6 +277,8 @@ describe('ranking', () => {
     speedup_vs_seed: null,
     speedup_estimated: false,
     best: false,
+    floor_ns_per_element: null,
+    x_floor: null,
   });
 
   it('never makes an inexact implementation the winner, and estimates the seed where it did not run', () => {
@@ -333,6 +335,42 @@ describe('runSuite', () => {
     ]);
     expect(suite.oracle).toBe('kernel, certified');
     expect(closed).toBe(1);
+  });
+
+  it('times the floor pass on every batch and gives each result its distance to it', async () => {
+    const suite = await runSuite({
+      rows: [1, 64],
+      cols: 8732,
+      dist: 'exp',
+      timeMs: 20,
+      dataSeed: 1,
+      implementations: [kernelImplementation(), sortScatterImplementation()],
+    });
+    for (const rows of [1, 64]) {
+      const mine = suite.results.filter((r) => r.rows === rows);
+      expect(mine).toHaveLength(2);
+      const floor = mine[0]!.floor_ns_per_element!;
+      // One SIMD pass reading 4 bytes and writing 1 per element: well under a few ns per element,
+      // and the same figure on every row of the batch.
+      expect(floor).toBeGreaterThan(0);
+      expect(floor).toBeLessThan(20);
+      for (const r of mine) {
+        expect(r.floor_ns_per_element).toBe(floor);
+        expect(r.x_floor).toBeCloseTo(r.ns_per_element! / floor, 9);
+      }
+      // No exact mask pass beats the floor by a margin (sort+scatter, with a rank pass, never does).
+      expect(mine.find((r) => r.name === 'sort+scatter')!.x_floor!).toBeGreaterThan(1);
+    }
+    const off = await runSuite({
+      rows: [1],
+      cols: 16,
+      dist: 'exp',
+      timeMs: 1,
+      dataSeed: 1,
+      floor: false,
+      implementations: [kernelImplementation()],
+    });
+    expect(off.results[0]).toMatchObject({ floor_ns_per_element: null, x_floor: null });
   });
 });
 
@@ -429,6 +467,8 @@ describe('hnm bench', () => {
       expect(r.exact).toBe(r.name !== 'wrong');
       expect(r.ns_per_element).toBeCloseTo((r.median_ms! * 1e6) / (r.rows * 64), 6);
       expect(r.speedup_vs_seed).toEqual(expect.any(Number));
+      expect(r.floor_ns_per_element).toEqual(expect.any(Number));
+      expect(r.x_floor).toBeCloseTo(r.ns_per_element! / r.floor_ns_per_element!, 9);
     }
     expect(report.results.find((r) => r.name === 'pool@2')!.threads).toBe(2);
     for (const rows of [1, 3]) {
@@ -510,7 +550,11 @@ describe('hnm bench', () => {
       /seed not timed above 100 elements per batch; failed \(not drawn\): throws; generated /,
     );
     expect(text).toMatch(/Task name +Rows +Threads +Latency avg \(ns\) +Latency med \(ns\)/);
-    expect(text).toMatch(/ns\/element +vs seed +Exact/);
+    expect(text).toMatch(/ns\/element +x floor +vs seed +Exact/);
+    expect(text).toMatch(/^kernel \* +3 +1 .* [\d.,]+x +~[\d.,]+x +yes$/m);
+    expect(text).toMatch(
+      /x floor: ns\/element over the floor pass's on the same batch.*Floor ns\/element: 1 rows [\d.]+, 3 rows [\d.]+\./,
+    );
     expect(text).toMatch(/^seed +1 +1 .* 1\.00x +yes$/m);
     expect(text).toMatch(/^kernel \* +3 +1 .* ~[\d.,]+x +yes$/m);
     expect(text).toMatch(/^wrong +1 .* NO$/m);
@@ -531,6 +575,7 @@ describe('hnm bench', () => {
     for (const name of ['seed', 'sort+scatter', 'kernel', 'pool@1', 'pool@2', 'wrong (NOT exact)']) {
       expect(svg).toContain(`>${escapeXml(name)}</text>`);
     }
+    expect(svg).toContain('>memory floor (1 thread)</text>');
     expect(svg).toContain('thread scaling');
     expect(svg).toContain('>1 row</text>');
     expect(svg).toContain('>3 rows</text>');

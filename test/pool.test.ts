@@ -12,6 +12,13 @@ import {
   referenceMask,
 } from '../src/index.ts';
 import { callAffinityBalancer, tagCall } from '../src/pool/balancer.ts';
+import {
+  InlineDecision,
+  METHOD_MASK,
+  METHOD_RANK,
+  MIN_POOLED,
+  shapeSlot,
+} from '../src/pool/inline-decision.ts';
 import { INLINE_BELOW, planRanges } from '../src/pool/plan.ts';
 import { SharedStaging } from '../src/pool/shared-buffers.ts';
 import { batch, firstDifference, generate, prng, SPECIAL_VALUES } from './support/adversarial.ts';
@@ -75,6 +82,8 @@ describe('HardNegativeMiner options', () => {
     const miner = new HardNegativeMiner();
     expect(miner.threads).toBe(availableParallelism());
     expect(miner.inlineBelow).toBe(INLINE_BELOW);
+    expect(miner.inlineMeasured).toBe(true);
+    expect(new HardNegativeMiner({ inlineBelow: 5 }).inlineMeasured).toBe(false);
     expect(miner.closed).toBe(false);
   });
 
@@ -679,5 +688,72 @@ describe('load', () => {
     // call would), nor 16 MiB of buffers (a leak of 400 bytes per call would).
     expect(after4.heapUsed - after1.heapUsed).toBeLessThan(4 * 1024 * 1024);
     expect(Math.min(growth[2]!, growth[3]!)).toBeLessThan(16 * 1024 * 1024);
+  });
+});
+
+describe('the measured inline decision', () => {
+  const n = 1 << 20;
+  const slot = shapeSlot(METHOD_MASK, n, true, true);
+
+  it('is static and deterministic with an explicit threshold, whatever it records', () => {
+    const fixed = new InlineDecision(1000, false);
+    for (let i = 0; i < 600; i++) {
+      fixed.record(slot, true, n, 1e6);
+      expect(fixed.inline(slot, 999)).toBe(true);
+      expect(fixed.inline(slot, n)).toBe(false);
+    }
+  });
+
+  it('keeps calls below MIN_POOLED inline, whatever it records', () => {
+    const auto = new InlineDecision(0, true);
+    const small = shapeSlot(METHOD_MASK, MIN_POOLED - 1, true, true);
+    for (let i = 0; i < 600; i++) {
+      auto.record(small, true, MIN_POOLED - 1, 1e6);
+      expect(auto.inline(small, MIN_POOLED - 1)).toBe(true);
+    }
+  });
+
+  it('takes the faster path per shape, probing the other with doubling gaps', () => {
+    const auto = new InlineDecision(INLINE_BELOW, true);
+    // Before any figure: the static threshold, with a probe of the other path on the fourth call.
+    const picks: boolean[] = [];
+    for (let i = 0; i < 40; i++) picks.push(auto.inline(slot, n));
+    expect(picks.slice(0, 5)).toEqual([false, false, false, true, false]);
+    // The pool measured 3x faster than inline: pooled, but for probes at doubling gaps.
+    auto.record(slot, true, n, 3);
+    auto.record(slot, false, n, 1);
+    const probes: number[] = [];
+    for (let i = 0; i < 2000; i++) if (auto.inline(slot, n)) probes.push(i);
+    const gaps = probes.slice(1).map((p, i) => p - probes[i]!);
+    expect(gaps.length).toBeGreaterThan(3);
+    expect(gaps.slice(-2)).toEqual([256, 256]);
+    for (let i = 1; i < gaps.length; i++) expect(gaps[i]!).toBeGreaterThanOrEqual(gaps[i - 1]!);
+    // Inline now measures faster (load moved): inline is preferred at once, and the gap restarts.
+    auto.record(slot, true, n, 0.5);
+    const after: boolean[] = [];
+    for (let i = 0; i < 8; i++) after.push(auto.inline(slot, n));
+    expect(after.slice(0, 7).every((x) => x)).toBe(true);
+    expect(after[7]).toBe(false); // the probe, FIRST_GAP calls later
+    // Other shapes keep their own figures.
+    const rank = shapeSlot(METHOD_RANK, n, true, true);
+    expect(rank).not.toBe(slot);
+    expect(shapeSlot(METHOD_MASK, n, false, true)).not.toBe(slot);
+    expect(shapeSlot(METHOD_MASK, n, true, false)).not.toBe(slot);
+    expect(shapeSlot(METHOD_MASK, 2 * n, true, true)).not.toBe(slot);
+  });
+
+  it('gives the same bytes as hardNegativeMask whichever path a default miner takes', async () => {
+    await using miner = new HardNegativeMiner({ threads: 2 });
+    const rows = 40; // above the static threshold: the first call dispatches, the second probes inline
+    for (const shared of [true, false]) {
+      const loss = expLoss(rows, SSD_COLS, 7, shared);
+      const counts = ssdCounts(rows, 8);
+      const expected = hardNegativeMask(loss, SSD_COLS, counts);
+      for (let i = 0; i < 12; i++) {
+        expect(firstDifference(await miner.mask(loss, SSD_COLS, counts), expected)).toBe(-1);
+      }
+      const ranks = rankDescending(loss, SSD_COLS);
+      for (let i = 0; i < 6; i++) expect(firstDifference(await miner.rank(loss, SSD_COLS), ranks)).toBe(-1);
+    }
   });
 });

@@ -13,8 +13,8 @@ export function sharedLoss(rows: number, cols: number): Float32Array {
 const WARM_ELEMENTS_PER_THREAD = 1 << 18;
 
 /**
- * `pool@T`: `HardNegativeMiner.mask` with `T` worker threads, as users call it (default inline
- * threshold, so a small batch runs on the calling thread). `setup` creates the miner and runs a few
+ * `pool@T`: `HardNegativeMiner.mask` with `T` worker threads, as users call it (default options: the
+ * measured inline decision, so a small batch runs on the calling thread). `setup` creates the miner and runs a few
  * calls on a batch large enough to start and JIT-warm every worker, so no start-up is ever timed.
  */
 export function poolImplementation(threads: number): Implementation {
@@ -45,7 +45,7 @@ export function poolImplementation(threads: number): Implementation {
       miner = undefined;
     },
     note:
-      `pool@T: the miner runs calls under ${INLINE_BELOW} elements on the calling thread, as a task round trip (~40 us) would cost more; ` +
+      `pool@T: the miner runs calls under ${INLINE_BELOW} elements on the calling thread until it has timed both paths, then the faster per call shape (default options: the decision is measured); ` +
       'each call here returns a fresh shared mask, whose first-touch page faults can cost more than the mining (npm run bench:pool times a reused `out` too)',
   };
 }

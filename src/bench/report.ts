@@ -54,7 +54,21 @@ function formatSpeedup(r: BenchResult): string {
 /** Columns of tinybench's own table that the report keeps (throughput avg is 1 / latency avg). */
 const TINYBENCH_COLUMNS = ['Latency avg (ns)', 'Latency med (ns)', 'Throughput med (ops/s)', 'Samples'];
 
-const HEADER = ['Task name', 'Rows', 'Threads', ...TINYBENCH_COLUMNS, 'ns/element', 'vs seed', 'Exact'];
+const HEADER = [
+  'Task name',
+  'Rows',
+  'Threads',
+  ...TINYBENCH_COLUMNS,
+  'ns/element',
+  'x floor',
+  'vs seed',
+  'Exact',
+];
+
+/** The distance to the 1-thread floor pass on the same batch (`-` where it was not timed). */
+function formatFloor(r: BenchResult): string {
+  return r.x_floor === null ? '-' : `${fixed(r.x_floor, r.x_floor >= 100 ? 0 : 1)}x`;
+}
 
 /** Right-aligned except the first column; two spaces between columns. */
 function renderTable(header: string[], body: (string[] | null)[]): string {
@@ -73,7 +87,16 @@ function renderTable(header: string[], body: (string[] | null)[]): string {
 function tableRow(r: BenchResult): string[] {
   const name = `${r.name}${r.best ? ' *' : ''}`;
   if (r.status === 'failed') {
-    return [name, String(r.rows), String(r.threads), ...TINYBENCH_COLUMNS.map(() => '-'), '-', '-', 'FAILED'];
+    return [
+      name,
+      String(r.rows),
+      String(r.threads),
+      ...TINYBENCH_COLUMNS.map(() => '-'),
+      '-',
+      '-',
+      '-',
+      'FAILED',
+    ];
   }
   const tb = r.tinybench ?? {};
   return [
@@ -82,6 +105,7 @@ function tableRow(r: BenchResult): string[] {
     String(r.threads),
     ...TINYBENCH_COLUMNS.map((c) => String(tb[c] ?? '-')),
     r.ns_per_element === null ? '-' : formatNs(r.ns_per_element),
+    formatFloor(r),
     formatSpeedup(r),
     r.exact ? 'yes' : 'NO',
   ];
@@ -112,6 +136,13 @@ export function textReport(machine: MachineInfo, config: BenchConfig, suite: Sui
   out.push(renderTable(HEADER, body));
   out.push('');
   out.push('* fastest exact implementation for its batch size. Times are per call (the whole batch).');
+  const floors = [...new Map(suite.results.map((r) => [r.rows, r.floor_ns_per_element])).entries()];
+  if (floors.some(([, ns]) => ns !== null)) {
+    const list = floors.map(([rows, ns]) => `${rows} rows ${ns === null ? '-' : formatNs(ns)}`);
+    out.push(
+      `x floor: ns/element over the floor pass's on the same batch, timed in this run on 1 thread (one wasm SIMD pass reading the batch and writing a byte per element; a pool's figure is against the 1-thread floor too). Floor ns/element: ${list.join(', ')}.`,
+    );
+  }
   if (suite.skipped.length > 0) {
     const names = [...new Set(suite.skipped.map((s) => s.name))];
     for (const name of names) {

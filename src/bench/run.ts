@@ -5,6 +5,7 @@ import { errorText, typedArrayKind } from '../validate.ts';
 import { certifyMask, compareMask } from './check.ts';
 import type { Batch, Dist } from './data.ts';
 import { makeBatch } from './data.ts';
+import { floorNsPerElement } from './floor.ts';
 import type { Implementation } from './implementations.ts';
 import { ReportedFailure } from './implementations.ts';
 
@@ -24,6 +25,8 @@ export interface SuiteOptions {
   readonly alloc?: (rows: number, cols: number) => Float32Array;
   /** How long the checking call of an async implementation may take before it is reported as hung (default 120 s). */
   readonly checkTimeoutMs?: number;
+  /** Whether to time the floor pass on each batch (`x_floor`; default true). */
+  readonly floor?: boolean;
   /** Called before each implementation is checked and timed on a batch (progress display). */
   readonly onProgress?: (done: number, total: number, label: string) => void;
 }
@@ -55,6 +58,13 @@ export interface BenchResult {
   speedup_estimated: boolean;
   /** The fastest exact implementation on this batch size. */
   best: boolean;
+  /**
+   * ns per element of the floor pass (one thread) on this batch, timed in the same run (null where
+   * the engine has no WebAssembly SIMD or the floor was not timed); see floor.ts.
+   */
+  floor_ns_per_element: number | null;
+  /** `ns_per_element / floor_ns_per_element`: the distance to the 1-thread memory floor. */
+  x_floor: number | null;
   /** tinybench's own table row for this task (formatted strings), for the text report. */
   readonly tinybench?: Readonly<Record<string, number | string | undefined>>;
 }
@@ -128,6 +138,8 @@ function failed(impl: Implementation, batch: Batch, error: string): BenchResult 
     speedup_vs_seed: null,
     speedup_estimated: false,
     best: false,
+    floor_ns_per_element: null,
+    x_floor: null,
   };
 }
 
@@ -267,6 +279,8 @@ async function measure(
     speedup_vs_seed: null,
     speedup_estimated: false,
     best: false,
+    floor_ns_per_element: null,
+    x_floor: null,
     tinybench: bench.table()[0] ?? {},
   };
 }
@@ -329,6 +343,8 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
       const pristine = batch.loss.slice();
       const { mask: expected, source } = exactMask(batch);
       oracles.add(source);
+      const floor = options.floor === false ? null : await floorNsPerElement(batch.loss, timeMs);
+      const first = results.length;
       for (const impl of implementations) {
         options.onProgress?.(done, total, `${impl.name}, ${rows} x ${cols}`);
         done++;
@@ -344,6 +360,11 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResult> {
         } else {
           results.push(await measure(impl, batch, expected, pristine, timeMs, checkTimeout));
         }
+      }
+      for (let i = first; i < results.length; i++) {
+        const r = results[i]!;
+        r.floor_ns_per_element = floor;
+        r.x_floor = floor === null || r.ns_per_element === null ? null : r.ns_per_element / floor;
       }
     }
   } finally {

@@ -130,6 +130,18 @@ function sizePanel(results: readonly BenchResult[], box: Box): string {
     );
     return parts.join('\n');
   }
+  // The floor pass on each batch (run.ts), so every line reads as a distance to what memory allows.
+  const floors = new Map<number, number>();
+  for (const r of results) if (r.floor_ns_per_element !== null) floors.set(r.rows, r.floor_ns_per_element);
+  if (floors.size > 0) {
+    series.push({
+      name: 'floor',
+      colour: '#000000',
+      dashed: true,
+      label: 'memory floor (1 thread)',
+      points: [...floors.entries()].sort((a, b) => a[0] - b[0]).map(([x, y]) => ({ x, y })),
+    });
+  }
   const ys = series.flatMap((s) => s.points.map((p) => p.y));
   const rowsList = [...new Set(timed.map((r) => r.rows))].sort((a, b) => a - b);
   const yAxis = logAxis(Math.min(...ys), Math.max(...ys));

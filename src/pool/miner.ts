@@ -2,13 +2,23 @@ import { availableParallelism } from 'node:os';
 import { hardNegativeMaskBatchWide } from '../batch-wide.ts';
 import { hardNegativeMask } from '../mask.ts';
 import { rankDescending } from '../rank.ts';
-import { describe, errorText, nanError } from '../validate.ts';
+import { describe, nanError } from '../validate.ts';
 import type { CallArgs, MineOptions } from './args.ts';
 import { batchWideArgs, maskArgs, rankArgs } from './args.ts';
 import { firstNanAnswer, runBatchWide } from './batch-wide-protocol.ts';
 import type { PoolCall } from './call.ts';
 import { CallRegistry } from './call.ts';
+import { InlineDecision, METHOD_MASK, METHOD_RANK, METHOD_WIDE, shapeSlot } from './inline-decision.ts';
 import { kNextCallId, kWorkerData } from './internal.ts';
+import {
+  abortError,
+  closedError,
+  copyOut,
+  nanPolicy,
+  settle,
+  sharedBytes,
+  workerError,
+} from './miner-helpers.ts';
 import { INLINE_BELOW, planRanges } from './plan.ts';
 import type { MineTask } from './protocol.ts';
 import { RESULT_CANCELLED, TASK_HISTOGRAM, TASK_MASK, TASK_RANK } from './protocol.ts';
@@ -29,9 +39,10 @@ export interface MinerOptions {
    */
   threads?: number;
   /**
-   * Calls with fewer elements (`rows * cols`) than this run on the calling thread, where a pool
-   * round trip would cost more than the work. Default 262144 (see plan.ts); 0 sends every call to
-   * the pool. An integer >= 0.
+   * Calls with fewer elements (`rows * cols`) than this run on the calling thread, always; 0 sends
+   * every call to the pool. An integer >= 0. Default: measured (see inline-decision.ts): the miner
+   * times its calls on both paths per call shape and takes the faster, starting from 262144 (see
+   * plan.ts); calls below 16384 elements always run inline.
    */
   inlineBelow?: number;
   /**
@@ -41,32 +52,6 @@ export interface MinerOptions {
    * when the miner is constructed. Default: the file next to this module in the package.
    */
   workerUrl?: URL | string;
-}
-
-function closedError(): Error {
-  return new Error('this HardNegativeMiner is closed; create a new one');
-}
-
-function abortError(signal: AbortSignal): DOMException {
-  return new DOMException('This operation was aborted', { name: 'AbortError', cause: signal.reason });
-}
-
-function workerError(cause: unknown): Error {
-  return new Error(`hard negative mining failed in a worker thread: ${errorText(cause)}`, { cause });
-}
-
-/** A fresh result array in shared memory, owned by the caller. */
-function sharedBytes(n: number): Uint8Array {
-  return new Uint8Array(new SharedArrayBuffer(n));
-}
-
-/** Turns a synchronous throw into a rejection: the async methods never throw. */
-function settle<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return run();
-  } catch (error) {
-    return Promise.reject(error);
-  }
 }
 
 /**
@@ -103,8 +88,12 @@ function settle<T>(run: () => Promise<T>): Promise<T> {
 export class PooledMiner {
   /** Worker threads of the pool. */
   readonly threads: number;
-  /** Calls below this many elements run inline. */
+  /** Calls below this many elements run inline (before measurements, when the decision is measured). */
   readonly inlineBelow: number;
+  /** Whether the inline decision is measured (no `inlineBelow` option) rather than fixed. */
+  readonly inlineMeasured: boolean;
+  readonly #decision: InlineDecision;
+  #dispatched = 0;
   #closing: Promise<void> | undefined;
   readonly #staging = new SharedStaging();
   readonly #calls = new CallRegistry(abortError);
@@ -149,6 +138,8 @@ export class PooledMiner {
     );
     this.threads = threads;
     this.inlineBelow = inlineBelow;
+    this.inlineMeasured = options?.inlineBelow === undefined;
+    this.#decision = new InlineDecision(inlineBelow, this.inlineMeasured);
   }
 
   /** Whether {@link close} has been called. */
@@ -208,11 +199,15 @@ export class PooledMiner {
       const args = maskArgs(loss, cols, numNeg, options, this.#counts);
       this.#counts = args.scratch;
       this.#checkAborted(args.signal);
-      if (this.#inline(args)) {
+      const slot = shapeSlot(METHOD_MASK, args.n, args.lossShared, !args.outShared);
+      const start = performance.now();
+      if (this.#inline(args, slot)) {
         const out = args.out ?? sharedBytes(args.n);
         hardNegativeMask(args.loss, args.cols, args.counts, { nan: nanPolicy(args), out });
+        this.#decision.record(slot, true, args.n, performance.now() - start);
         return Promise.resolve(out);
       }
+      const timed = this.#timed(slot, args.n, start);
       const layout = callLayout(
         args.rows,
         0,
@@ -226,7 +221,7 @@ export class PooledMiner {
         const { tasks, round } = this.#rowTasks(TASK_MASK, call, args, layout, target);
         const nanAt = firstNanAnswer(await round(tasks));
         if (nanAt >= 0) throw nanError(nanAt, args.cols);
-        return copyOut(target, args.out ?? sharedBytes(args.n));
+        return timed(copyOut(target, args.out ?? sharedBytes(args.n)));
       });
     });
   }
@@ -242,12 +237,15 @@ export class PooledMiner {
       const args = rankArgs(loss, cols, options);
       this.#checkAborted(args.signal);
       const fresh = () => new Int32Array(new SharedArrayBuffer(args.n * 4));
-      if (this.#inline(args)) {
+      const slot = shapeSlot(METHOD_RANK, args.n, args.lossShared, !args.outShared);
+      const start = performance.now();
+      if (this.#inline(args, slot)) {
         const out = args.out ?? fresh();
-        return Promise.resolve(
-          rankDescending(args.loss, args.cols, { nan: nanPolicy(args), out }) as Int32Array,
-        );
+        rankDescending(args.loss, args.cols, { nan: nanPolicy(args), out });
+        this.#decision.record(slot, true, args.n, performance.now() - start);
+        return Promise.resolve(out);
       }
+      const timed = this.#timed(slot, args.n, start);
       const layout = callLayout(0, 0, args.lossShared ? 0 : args.n, args.outShared ? 0 : args.n);
       const ctx = this.#staging.acquire(layout.bytes);
       const target = args.outShared ? args.out! : new Int32Array(ctx, layout.outAt * 4, args.n);
@@ -255,7 +253,7 @@ export class PooledMiner {
         const { tasks, round } = this.#rowTasks(TASK_RANK, call, args, layout, target);
         const nanAt = firstNanAnswer(await round(tasks));
         if (nanAt >= 0) throw nanError(nanAt, args.cols);
-        return copyOut(target, args.out ?? fresh());
+        return timed(copyOut(target, args.out ?? fresh()));
       });
     });
   }
@@ -272,11 +270,15 @@ export class PooledMiner {
       this.#checkOpen();
       const args = batchWideArgs(loss, cols, k, options);
       this.#checkAborted(args.signal);
-      if (this.#inline(args)) {
+      const slot = shapeSlot(METHOD_WIDE, args.n, args.lossShared, !args.outShared);
+      const start = performance.now();
+      if (this.#inline(args, slot)) {
         const out = args.out ?? sharedBytes(args.n);
         hardNegativeMaskBatchWide(args.loss, args.cols, args.k, { nan: nanPolicy(args), out });
+        this.#decision.record(slot, true, args.n, performance.now() - start);
         return Promise.resolve(out);
       }
+      const timed = this.#timed(slot, args.n, start);
       const slots = planRanges(args.rows, args.cols, this.threads).length - 1;
       const layout = callLayout(
         0,
@@ -291,7 +293,7 @@ export class PooledMiner {
         for (let t = 0; t < tasks.length; t++) tasks[t]!.slot = layout.histAt + t * HIST_WORDS;
         const nanAt = await runBatchWide(round, tasks, new Int32Array(ctx), args.k, args.n);
         if (nanAt >= 0) throw nanError(nanAt, args.cols);
-        return copyOut(target, args.out ?? sharedBytes(args.n));
+        return timed(copyOut(target, args.out ?? sharedBytes(args.n)));
       });
     });
   }
@@ -326,8 +328,23 @@ export class PooledMiner {
     if (signal?.aborted) throw abortError(signal);
   }
 
-  #inline(args: CallArgs<Uint8Array | Int32Array>): boolean {
-    return args.n < this.inlineBelow || args.rows === 0;
+  #inline(args: CallArgs<Uint8Array | Int32Array>, slot: number): boolean {
+    return args.rows === 0 || this.#decision.inline(slot, args.n);
+  }
+
+  /**
+   * Records a dispatched call's time when it finishes, if it ran alone (a call that waited behind
+   * others says nothing about the path) and the threads were already warm (the first calls start
+   * them and compile their kernels).
+   */
+  #timed(slot: number, n: number, start: number): <T>(result: T) => T {
+    const calls = this.#calls;
+    const alone = calls.size === 0 && ++this.#dispatched > 2;
+    return (result) => {
+      if (alone && (calls.size as number) === 1)
+        this.#decision.record(slot, false, n, performance.now() - start);
+      return result;
+    };
   }
 
   /**
@@ -397,14 +414,4 @@ export class PooledMiner {
     if (!call.running) throw new Error('call stopped');
     return answers;
   }
-}
-
-function nanPolicy(args: CallArgs<Uint8Array | Int32Array>): 'largest' | 'error' {
-  return args.nanLargest ? 'largest' : 'error';
-}
-
-/** Copies a result staged in the pool's memory into the caller's array (nothing when it is that array). */
-function copyOut<T extends Uint8Array | Int32Array>(target: T, out: T): T {
-  if (target !== out) out.set(target);
-  return out;
 }

@@ -7,7 +7,12 @@
  * kernel moves the crossover up: re-measure when it changes.
  */
 
-/** Calls with fewer elements (`rows * cols`) run inline on the calling thread, by default. */
+/**
+ * Calls with fewer elements (`rows * cols`) run inline on the calling thread: the default
+ * `inlineBelow`, and where the measured decision starts before a call shape has figures (see
+ * inline-decision.ts; `node dist/bench/crossover.bench.js` compares the default miner with the
+ * synchronous call at every batch size).
+ */
 export const INLINE_BELOW = 1 << 18;
 
 /**

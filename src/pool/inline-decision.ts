@@ -1,0 +1,92 @@
+/**
+ * Whether a call runs inline on the calling thread or on the pool, decided from measurements.
+ *
+ * Where a dispatched call starts to pay depends on the machine, its load, the input kind (a plain
+ * `Float32Array` is staged into shared memory, an `allocLoss` batch is read in place) and whether the
+ * result is copied out; no constant fits them all (`node dist/bench/crossover.bench.js`). So the
+ * miner times its own calls: per call shape (method, input kind, result kind, and the size's power of
+ * two) it keeps the best of the last few per-element times of each path, takes the faster, and now
+ * and then runs the other path to keep its figure current. The gap between such probes doubles each
+ * time the probe loses (up to `MAX_GAP` calls), so once settled they cost at most a few percent; it
+ * falls back to `FIRST_GAP` when the preferred path changes. Before a path has a figure, the static
+ * threshold decides. A size below `MIN_POOLED` never dispatches (a round trip alone costs more).
+ *
+ * With an explicit threshold (`inlineBelow` option) the decision is static and deterministic.
+ */
+
+export const METHOD_MASK = 0;
+export const METHOD_RANK = 1;
+export const METHOD_WIDE = 2;
+
+/** Calls with fewer elements than this always run inline when the decision is measured. */
+export const MIN_POOLED = 1 << 14;
+const BUCKETS = 40;
+const SLOTS = 3 * 2 * 2 * BUCKETS;
+const SAMPLES = 4;
+const FIRST_GAP = 8;
+const MAX_GAP = 256;
+
+/** A call's shape: method, input kind, whether the result is copied out, and the size's power of two. */
+export function shapeSlot(method: number, n: number, lossShared: boolean, copied: boolean): number {
+  const bucket = Math.min(BUCKETS - 1, Math.floor(Math.log2(Math.max(1, n))));
+  return ((method * 2 + (lossShared ? 1 : 0)) * 2 + (copied ? 1 : 0)) * BUCKETS + bucket;
+}
+
+function best(samples: Float64Array, slot: number): number {
+  let min = Number.POSITIVE_INFINITY;
+  for (let i = slot * SAMPLES; i < (slot + 1) * SAMPLES; i++) min = Math.min(min, samples[i]!);
+  return min;
+}
+
+export class InlineDecision {
+  /** The static threshold: calls below it run inline (always, when `measured` is false). */
+  readonly threshold: number;
+  /** Whether the decision is measured (no explicit threshold was given). */
+  readonly measured: boolean;
+  readonly #inline = new Float64Array(SLOTS * SAMPLES).fill(Number.POSITIVE_INFINITY);
+  readonly #pooled = new Float64Array(SLOTS * SAMPLES).fill(Number.POSITIVE_INFINITY);
+  readonly #inlineNext = new Uint8Array(SLOTS);
+  readonly #pooledNext = new Uint8Array(SLOTS);
+  readonly #gap = new Int32Array(SLOTS).fill(FIRST_GAP / 2);
+  readonly #countdown = new Int32Array(SLOTS).fill(1);
+  /** 0: no preference yet, 1: inline, 2: pooled. */
+  readonly #preferred = new Uint8Array(SLOTS);
+
+  constructor(threshold: number, measured: boolean) {
+    this.threshold = threshold;
+    this.measured = measured;
+  }
+
+  /** Whether a call of `n` elements with shape `slot` runs inline. Cost: O(1). */
+  inline(slot: number, n: number): boolean {
+    if (!this.measured) return n < this.threshold;
+    if (n < MIN_POOLED) return true;
+    const a = best(this.#inline, slot);
+    const b = best(this.#pooled, slot);
+    const inline =
+      a === Number.POSITIVE_INFINITY || b === Number.POSITIVE_INFINITY ? n < this.threshold : a <= b;
+    const preferred = inline ? 1 : 2;
+    if (this.#preferred[slot] !== preferred) {
+      if (this.#preferred[slot] !== 0) this.#gap[slot] = FIRST_GAP;
+      this.#preferred[slot] = preferred;
+      this.#countdown[slot] = this.#gap[slot]!;
+    }
+    if (--this.#countdown[slot]! > 0) return inline;
+    this.#gap[slot] = Math.min(MAX_GAP, this.#gap[slot]! * 2);
+    this.#countdown[slot] = this.#gap[slot]!;
+    return !inline;
+  }
+
+  /** Records a call of `n` elements with shape `slot` that took `ms` on the given path. */
+  record(slot: number, inline: boolean, n: number, ms: number): void {
+    if (!this.measured || n < MIN_POOLED || !(ms >= 0)) return;
+    const perElement = ms / n;
+    if (inline) {
+      this.#inline[slot * SAMPLES + this.#inlineNext[slot]!] = perElement;
+      this.#inlineNext[slot] = (this.#inlineNext[slot]! + 1) % SAMPLES;
+    } else {
+      this.#pooled[slot * SAMPLES + this.#pooledNext[slot]!] = perElement;
+      this.#pooledNext[slot] = (this.#pooledNext[slot]! + 1) % SAMPLES;
+    }
+  }
+}
