@@ -136,7 +136,7 @@ describe('hnm mine --preset tf_object_detection', () => {
     }
     run = await hnm([...base, '--loss-type', 'cls', '--out', fx('defaults.loss.npy')]);
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/--out .* is also an input/);
+    expect(run.stderr).toMatch(/--out .* is the same file as the input --loss /);
 
     const loss = (await readNpy(fx('defaults.loss.npy'))).data as Float32Array;
     const nan = loss.slice();
