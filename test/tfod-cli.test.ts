@@ -319,6 +319,20 @@ describe('tf_object_detection keeps the file promises of hnm mine', () => {
     expect(statSync(a).isFIFO() && statSync(b).isFIFO()).toBe(true);
   });
 
+  it('streams into a character device made with mknod, which stays a device', async (ctx) => {
+    const node = at('null-standin');
+    const made = spawnSync('mknod', [node, 'c', '1', '3']);
+    if (made.status !== 0) {
+      ctx.skip(`mknod is not permitted here: ${String(made.stderr).trim()}`);
+      return;
+    }
+    const r = await hnm([...args(), '--out', at('dev-kept.npy'), '--negatives-out', node], T);
+    expect(r.code).toBe(0);
+    expect(readFileSync(at('dev-kept.npy'))).toEqual(kept);
+    expect(statSync(node).isCharacterDevice()).toBe(true);
+    expect(readdirSync(work).filter((f) => f.startsWith('.null-standin'))).toEqual([]);
+  });
+
   it('--out - writes stdout (summary on stderr); a link to /proc/self/fd/1 too; --json with --out - is exit 2', async () => {
     let r = await hnm([...args().filter((x) => x !== '--quiet'), '--out', '-'], {
       ...T,
