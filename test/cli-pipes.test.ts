@@ -12,6 +12,7 @@ import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { hardNegativeMask } from '../src/mask.ts';
 import { encodeNpy, parseNpy } from '../src/npy/codec.ts';
+import { NpyFormatError } from '../src/npy/errors.ts';
 import { encodeHeader } from '../src/npy/header.ts';
 import { readNpy, writeNpy } from '../src/npy/small.ts';
 import {
@@ -248,6 +249,8 @@ describe('library: writeNpy and readNpy never destroy data', () => {
     const raw = parseNpy(readFileSync(at('lib-f.npy')), 'f', { keepFortranOrder: true });
     expect(raw.fortranOrder).toBe(true);
     expect([...raw.data]).toEqual([0, 4, 5, 2, 1, 3]);
-    expect(() => parseNpy(new ArrayBuffer(8) as unknown as Uint8Array)).toThrow(TypeError);
+    // An ArrayBuffer is read as the file's bytes (here too short to be one); a non-buffer is a TypeError.
+    expect(() => parseNpy(new ArrayBuffer(8))).toThrow(NpyFormatError);
+    expect(() => parseNpy('f.npy' as unknown as Uint8Array)).toThrow(TypeError);
   });
 });

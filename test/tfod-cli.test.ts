@@ -185,7 +185,7 @@ describe('hnm mine --preset tf_object_detection', () => {
       /flat-boxes\.npy: header field 'shape' is \(2, 1200\); expected \(2, 300, 4\)/,
     );
     expect(
-      (await readdir(dir)).filter((f) => f.endsWith('.tmp') || f === 'out-' + String(serial - 1)),
+      (await readdir(dir)).filter((f) => f.endsWith('.tmp') || f === `out-${String(serial - 1)}`),
     ).toEqual([]);
   });
 

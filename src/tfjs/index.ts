@@ -23,3 +23,4 @@ export type {
 export { ssdNegativesTensor, ssdNegativesTensorPooled } from './negatives.ts';
 export type { ConfOverlap, LossReduction, MultiboxPreset, Normalisers } from './reductions.ts';
 export { LOSS_REDUCTIONS, MULTIBOX_PRESETS } from './reductions.ts';
+export type { TfodTensorOptions } from './tfod-negatives.ts';

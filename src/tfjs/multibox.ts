@@ -3,56 +3,20 @@
  * negative mask computed by this library (a constant for the gradients) and each preset reducing the
  * way its framework does (reductions.ts).
  */
-import type { GradSaveFunc, Scalar, Tensor, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
+import type { Scalar, Tensor, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { ssdNegatives } from '../ssd/negatives.ts';
 import { checkMinNegatives, checkPreset, checkRatio } from '../ssd/presets.ts';
-import type { NanOptions } from '../validate.ts';
+import { TFOD_PRESET } from '../ssd/tfod-options.ts';
 import { checkNan } from '../validate.ts';
 import { checkDim, checkLabels, checkOptions, checkTensor, intData, maskBytes } from './checks.ts';
+import type { MultiboxLossOptions, MultiboxLossResult } from './multibox-types.ts';
+import { crossEntropy, smoothL1Sum } from './ops.ts';
 import type { LossReduction, MultiboxPreset } from './reductions.ts';
-import { KERAS_MAX_LOSS, LOSS_REDUCTIONS, MULTIBOX_PRESETS } from './reductions.ts';
+import { LOSS_REDUCTIONS, MULTIBOX_PRESETS } from './reductions.ts';
+import { TFOD_ONLY_OPTIONS, tfodMultiboxLoss } from './tfod-loss.ts';
 
-/** Options of {@link multiboxLoss}. */
-export interface MultiboxLossOptions extends NanOptions {
-  /** float32 `[B, N, 4]` predicted offsets. */
-  locPred: Tensor3D;
-  /** float32 `[B, N, 4]` encoded targets (e.g. `matchTargets`' `loc`); read at positives only. */
-  locTarget: Tensor3D;
-  /** float32 `[B, N, C]` class logits (background is class 0). */
-  logits: Tensor3D;
-  /** int32 `[B, N]` target classes, 0 = background (e.g. `matchTargets`' `conf`). */
-  labels: Tensor2D;
-  /** The framework whose mining and reduction to reproduce; `'ssd.pytorch'` when omitted. */
-  preset?: MultiboxPreset;
-  /** Negatives per positive; 3 when omitted (whole numbers for mmdet and ssd_keras). */
-  ratio?: number;
-  /** A floor on the negatives' count (per image; the batch's `n_neg_min` for ssd_keras); 0 when omitted. */
-  minNegatives?: number;
-  /**
-   * A bool (or int32 0/1) `[B, N]` negative mask computed beforehand, e.g. by `ssdNegativesTensorPooled`;
-   * when given, no mining runs here (the mask is used as is).
-   */
-  negatives?: Tensor2D;
-  /** Smooth-L1 `beta` (mmdet's `smoothl1_beta`); 1 when omitted, as every framework's default. */
-  beta?: number;
-  /** Weight of the localization loss in `loss` (ssd_keras' `alpha`); 1 when omitted. */
-  alpha?: number;
-}
-
-/** What {@link multiboxLoss} returns; the caller owns the three scalars. */
-export interface MultiboxLossResult {
-  /** `confLoss + alpha * locLoss`, the scalar to minimise. */
-  loss: Scalar;
-  /** Smooth-L1 over the positives' offsets, normalised as the preset does. */
-  locLoss: Scalar;
-  /** Cross-entropy over positives and mined negatives, normalised as the preset does. */
-  confLoss: Scalar;
-  /** Positives in the batch (labels > 0). */
-  numPositives: number;
-  /** Negatives in the mask that was used. */
-  numNegatives: number;
-}
+export type { MultiboxLossOptions, MultiboxLossResult } from './multibox-types.ts';
 
 function checkPositive(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -64,6 +28,8 @@ function checkPositive(value: unknown, name: string, fallback: number): number {
 }
 
 function checkMultiboxPreset(preset: unknown): { name: MultiboxPreset; reduction: LossReduction } {
+  // The SSD front end's preset table has the sort-based presets; tf_object_detection mines by NMS.
+  if (preset === TFOD_PRESET) return { name: TFOD_PRESET, reduction: LOSS_REDUCTIONS[TFOD_PRESET] };
   const spec = checkPreset(preset, 'options.preset');
   if (!Object.hasOwn(LOSS_REDUCTIONS, spec.name)) {
     throw new RangeError(
@@ -72,79 +38,6 @@ function checkMultiboxPreset(preset: unknown): { name: MultiboxPreset; reduction
   }
   const name = spec.name as MultiboxPreset;
   return { name, reduction: LOSS_REDUCTIONS[name] };
-}
-
-/**
- * Per-box cross-entropy `[B, N]` of `[B, N, C]` logits as one custom op: `logsumexp(x) - x[label]`
- * computed per box in float64 (max subtracted first, so it is stable) and rounded to float32, with
- * the analytic gradient `dy · (softmax(x) - onehot(label))`. The tfjs CPU backend evaluates the
- * composite form (max, broadcast subtract, exp, sum, log, one-hot product) several times slower, and
- * the values are needed on the CPU for the mining anyway. `clamp` caps a box's loss at ssd_keras'
- * `-log(1e-15)`, with no gradient beyond it. `sink.ce` receives the forward values.
- */
-function crossEntropy(
-  logits: Tensor3D,
-  labels: Int32Array,
-  clamp: boolean,
-  sink: { ce?: Float32Array },
-): Tensor2D {
-  const [rows, cols, classes] = logits.shape;
-  const op = tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
-    const x = (args[0] as Tensor).dataSync() as Float32Array;
-    const boxes = rows * cols;
-    const ce = new Float32Array(boxes);
-    const prob = new Float32Array(x.length);
-    for (let i = 0; i < boxes; i++) {
-      const o = i * classes;
-      let max = x[o]!;
-      for (let c = 1; c < classes; c++) if (x[o + c]! > max) max = x[o + c]!;
-      let sum = 0;
-      for (let c = 0; c < classes; c++) {
-        const e = Math.exp(x[o + c]! - max);
-        prob[o + c] = e;
-        sum += e;
-      }
-      let loss = max + Math.log(sum) - x[o + labels[i]!]!;
-      if (clamp && loss > KERAS_MAX_LOSS) {
-        loss = KERAS_MAX_LOSS;
-        prob.fill(0, o, o + classes);
-        ce[i] = loss;
-        continue;
-      }
-      ce[i] = loss;
-      const inv = 1 / sum;
-      for (let c = 0; c < classes; c++) prob[o + c] = prob[o + c]! * inv;
-      prob[o + labels[i]!]! -= 1;
-    }
-    sink.ce = ce;
-    return {
-      value: tf.tensor2d(ce, [rows, cols], 'float32'),
-      gradFunc: (dy: Tensor) => {
-        const d = dy.dataSync() as Float32Array;
-        const grad = new Float32Array(prob.length);
-        for (let i = 0; i < boxes; i++) {
-          const g = d[i]!;
-          if (g === 0) continue;
-          const o = i * classes;
-          for (let c = 0; c < classes; c++) grad[o + c] = g * prob[o + c]!;
-        }
-        return tf.tensor3d(grad, [rows, cols, classes], 'float32');
-      },
-    };
-  });
-  return op(logits) as Tensor2D;
-}
-
-/**
- * Σ smooth-L1 of `d` with `beta` (`0.5 d² / beta` where `|d| < beta`, else `|d| - 0.5 beta`), as
- * `0.5 Σ m² / beta + Σ (|d| - m)` with `m = clip(|d|, 0, beta)`: the same values and gradients, with no
- * comparison op (tfjs registers no gradient for `less`) and no broadcast against a scalar at full size
- * (slow on the CPU backend); the scalars multiply the sums.
- */
-function smoothL1Sum(d: Tensor, beta: number): Tensor {
-  const abs = tf.abs(d);
-  const m = tf.clipByValue(abs, 0, beta);
-  return tf.add(tf.mul(tf.sum(tf.square(m)), 0.5 / beta), tf.sum(tf.sub(abs, m)));
 }
 
 /**
@@ -160,6 +53,12 @@ function smoothL1Sum(d: Tensor, beta: number): Tensor {
  * - `'ssd_keras'`: `(class + alpha · loc) / max(1, n_positive) · batch_size` per item, averaged over
  *   the batch as Keras does, so `loss = (Σ class + alpha Σ loc) / max(1, n_positive)`; the per-box
  *   classification loss is `-log(max(softmax, 1e-15))`.
+ * - `'tf_object_detection'` (TensorFlow Object Detection API, `SSDMetaArch.loss` with a
+ *   `hard_example_miner`): `HardExampleMiner` keeps a selection by NMS over `options.boxes` (which may
+ *   drop positives); `confLoss = Σ_kept CE · w / n` (w = 0 at `options.ignored` anchors),
+ *   `locLoss = Σ_{kept ∩ pos} huber_beta / (n [· 4 with normalizeLocLossByCodesize])`, n = max(1, the
+ *   batch's positives) (1 without normalizeLossByNumMatches); see `tfod-loss.ts`. `result.mined` holds
+ *   the miner's result. `ratio`, `minNegatives` and `negatives` are refused with it.
  * `loss = confLoss + alpha · locLoss` for every preset (alpha = 1 reproduces the frameworks' sums).
  *
  * Gradients flow to `locPred` and `logits`; the negative mask is a constant (the frameworks compute it
@@ -177,14 +76,25 @@ function smoothL1Sum(d: Tensor, beta: number): Tensor {
  * @throws {TypeError} a missing or non-tensor input, a wrong dtype, a bad option type.
  * @throws {RangeError} a wrong rank or shape (naming the expected shape), a label outside 0 .. C - 1
  *   (naming row and column), a preset without a reduction, a bad ratio / minNegatives / beta / alpha,
- *   a NaN cross-entropy unless `options.nan` is `'largest'`.
+ *   a NaN cross-entropy unless `options.nan` is `'largest'`; for `'tf_object_detection'`, the
+ *   HardExampleMiner options' and `boxes` / `ignored` errors of `ssdNegatives` (a NaN loss or box
+ *   coordinate names its row and column), an option of that preset given to another, or the reverse.
  */
 export function multiboxLoss(options: MultiboxLossOptions): MultiboxLossResult {
   checkOptions(options);
   const { name, reduction } = checkMultiboxPreset(options.preset);
-  const spec = checkPreset(name, 'options.preset');
-  const ratio = checkRatio(options.ratio, spec, 'options.ratio');
-  const minNegatives = checkMinNegatives(options.minNegatives, 'options.minNegatives');
+  const tfod = name === 'tf_object_detection';
+  if (!tfod) {
+    for (const key of TFOD_ONLY_OPTIONS) {
+      if (options[key] !== undefined) {
+        throw new RangeError(
+          `\`options.${key}\` applies to preset 'tf_object_detection' only, not '${name}'`,
+        );
+      }
+    }
+  }
+  const ratio = tfod ? 0 : checkRatio(options.ratio, checkPreset(name, 'options.preset'), 'options.ratio');
+  const minNegatives = tfod ? 0 : checkMinNegatives(options.minNegatives, 'options.minNegatives');
   checkNan(options);
   const beta = checkPositive(options.beta, 'options.beta', 1);
   const alpha = checkPositive(options.alpha, 'options.alpha', 1);
@@ -212,7 +122,7 @@ export function multiboxLoss(options: MultiboxLossOptions): MultiboxLossResult {
   checkDim(labels, 'options.labels', 0, rows, flat);
   checkDim(labels, 'options.labels', 1, cols, flat);
   let given: Tensor | undefined;
-  if (options.negatives !== undefined) {
+  if (options.negatives !== undefined && !tfod) {
     given = checkTensor(options.negatives, 'options.negatives', 2, ['bool', 'int32'], flat);
     checkDim(given, 'options.negatives', 0, rows, flat);
     checkDim(given, 'options.negatives', 1, cols, flat);
@@ -222,6 +132,10 @@ export function multiboxLoss(options: MultiboxLossOptions): MultiboxLossResult {
   const { positives, perRow } = checkLabels(labelData, rows, cols, classes, 'options.labels');
   let numPositives = 0;
   for (let r = 0; r < rows; r++) numPositives += perRow[r]!;
+  if (tfod) {
+    const common = { rows, cols, logits, locPred, locTarget, labels: labelData, positives, numPositives };
+    return tfodMultiboxLoss(options, { ...common, alpha, beta });
+  }
   let numNegatives = 0;
   const norms = reduction.normalisers(perRow);
 

@@ -11,21 +11,32 @@ import type { SsdNegativesOptions, SsdNegativesResult } from '../ssd/plan.ts';
 import type { SsdNegativesPooledOptions } from '../ssd/pooled.ts';
 import { ssdNegativesPooled } from '../ssd/pooled.ts';
 import type { SsdPreset } from '../ssd/presets.ts';
+import type { TfodOptions } from '../ssd/tfod-options.ts';
+import { isTfodOptions, TFOD_PRESET } from '../ssd/tfod-options.ts';
+import type { TfodPooledOptions } from '../ssd/tfod-pooled.ts';
 import type { NanOptions } from '../validate.ts';
 import { checkCols, checkDim, checkLabels, checkOptions, checkTensor, maskBytes } from './checks.ts';
+import type { TfodTensorOptions } from './tfod-negatives.ts';
+import { TFOD_TENSOR_ONLY, tfodTensorInputs, tfodToTensors } from './tfod-negatives.ts';
 
 /** Options of {@link ssdNegativesTensor}: a loss and positives, or logits and labels. */
-export interface SsdNegativesTensorOptions extends NanOptions {
+export interface SsdNegativesTensorOptions extends NanOptions, TfodTensorOptions {
   /** float32 `[B, N]` confidence loss (give `positives` with it). */
   loss?: Tensor2D;
   /** `[B, N]` positives, bool (or int32 0/1). */
   positives?: Tensor2D;
-  /** float32 `[B, N, C]` logits (give `labels` with them); the loss is their cross-entropy. */
+  /**
+   * float32 `[B, N, C]` logits (give `labels` with them); the loss is their cross-entropy
+   * (`'tf_object_detection'`: 0 at `ignored` anchors, their class weight in TF's SSD).
+   */
   logits?: Tensor3D;
   /** int32 `[B, N]` labels, 0 = background; positives are `label > 0`. */
   labels?: Tensor2D;
-  /** The framework to reproduce; `'ssd.pytorch'` when omitted. */
-  preset?: SsdPreset;
+  /**
+   * The framework to reproduce; `'ssd.pytorch'` when omitted. `'tf_object_detection'` (HardExampleMiner)
+   * also needs `boxes`, and takes the TfodTensorOptions instead of `ratio` / `minNegatives`.
+   */
+  preset?: SsdPreset | typeof TFOD_PRESET;
   /** Negatives per positive; 3 when omitted (whole numbers for mmdet and ssd_keras). */
   ratio?: number;
   /** A floor on the count (per image; the batch's `n_neg_min` for ssd_keras); 0 when omitted. */
@@ -47,21 +58,40 @@ export interface SsdNegativesTensorResult {
   numPositives: number;
   /** Negatives in the batch. */
   numNegatives: number;
+  /**
+   * `'tf_object_detection'` only: bool `[B, N]`, the kept selection (kept positives ∪ `negatives`; NMS may
+   * drop positives). There `numPositives` counts the kept positives, `positives` is the input's.
+   */
+  selected?: Tensor2D;
+  /** `'tf_object_detection'` only: the classification loss summed over `selected`. */
+  clsLossSum?: number;
+  /** `'tf_object_detection'` only: the localization loss summed over `selected` (null without `locLoss`). */
+  locLossSum?: number | null;
 }
 
 /** The validated inputs: the tensors to read, and how to build `ssdNegatives`' options from their data. */
 interface Inputs {
   tensors: Tensor[];
-  build: (data: ArrayLike<number>[]) => SsdNegativesOptions;
+  build: (data: ArrayLike<number>[]) => SsdNegativesOptions | TfodOptions;
   rows: number;
   cols: number;
 }
 
 function inputs(options: SsdNegativesTensorOptions): Inputs {
   checkOptions(options);
+  const tfod = options.preset === TFOD_PRESET;
+  if (!tfod) {
+    for (const key of TFOD_TENSOR_ONLY) {
+      if (options[key] !== undefined) {
+        throw new RangeError(
+          `\`options.${key}\` applies to preset 'tf_object_detection' only, not '${options.preset ?? 'ssd.pytorch'}'`,
+        );
+      }
+    }
+  }
   const common: Omit<SsdNegativesOptions, 'loss' | 'positives' | 'logits' | 'labels' | 'classes' | 'cols'> =
     {};
-  if (options.preset !== undefined) common.preset = options.preset;
+  if (options.preset !== undefined && !tfod) common.preset = options.preset as SsdPreset;
   if (options.ratio !== undefined) common.ratio = options.ratio;
   if (options.minNegatives !== undefined) common.minNegatives = options.minNegatives;
   if (options.nan !== undefined) common.nan = options.nan;
@@ -82,6 +112,7 @@ function inputs(options: SsdNegativesTensorOptions): Inputs {
     const pos = checkTensor(options.positives, 'options.positives', 2, ['bool', 'int32'], expected);
     checkDim(pos, 'options.positives', 0, rows, expected);
     checkDim(pos, 'options.positives', 1, cols, expected);
+    if (tfod) return { rows, cols, ...tfodTensorInputs(options, { rows, cols, tensors: [loss, pos] }) };
     return {
       tensors: [loss, pos],
       rows,
@@ -104,6 +135,9 @@ function inputs(options: SsdNegativesTensorOptions): Inputs {
   const labels = checkTensor(options.labels, 'options.labels', 2, ['int32'], expected);
   checkDim(labels, 'options.labels', 0, rows, expected);
   checkDim(labels, 'options.labels', 1, cols, expected);
+  if (tfod) {
+    return { rows, cols, ...tfodTensorInputs(options, { rows, cols, classes, tensors: [logits, labels] }) };
+  }
   return {
     tensors: [logits, labels],
     rows,
@@ -142,6 +176,9 @@ function toTensors(result: SsdNegativesResult, rows: number, cols: number): SsdN
 export function ssdNegativesTensor(options: SsdNegativesTensorOptions): SsdNegativesTensorResult {
   const input = inputs(options);
   const plain = input.build(input.tensors.map((t) => t.dataSync() as ArrayLike<number>));
+  if (isTfodOptions(plain)) {
+    return tfodToTensors(ssdNegatives(plain), input.rows, input.cols, plain.positives as Uint8Array);
+  }
   return toTensors(ssdNegatives(plain), input.rows, input.cols);
 }
 
@@ -156,7 +193,14 @@ export async function ssdNegativesTensorPooled(
 ): Promise<SsdNegativesTensorResult> {
   const input = inputs(options);
   const data = await Promise.all(input.tensors.map((t) => t.data() as Promise<ArrayLike<number>>));
-  const plain: SsdNegativesPooledOptions = input.build(data);
+  const built = input.build(data);
+  if (isTfodOptions(built)) {
+    const task: TfodPooledOptions = built;
+    if (options.signal !== undefined) task.signal = options.signal;
+    const result = await ssdNegativesPooled(miner, task);
+    return tfodToTensors(result, input.rows, input.cols, built.positives as Uint8Array);
+  }
+  const plain: SsdNegativesPooledOptions = built;
   if (options.signal !== undefined) plain.signal = options.signal;
   const result = await ssdNegativesPooled(miner, plain);
   return toTensors(result, input.rows, input.cols);

@@ -105,6 +105,17 @@ export const LOSS_REDUCTIONS = {
       return { loc: n, conf: n };
     },
   },
+  tf_object_detection: {
+    source:
+      'tensorflow/models research/object_detection meta_architectures/ssd_meta_arch.py SSDMetaArch.loss with a ' +
+      'hard_example_miner: HardExampleMiner (core/losses.py) sums the losses over its kept selection; ' +
+      'normalizer = max(reduce_sum(batch_reg_weights), 1); localization_loss * weight / (normalizer [* code_size]), ' +
+      'classification_loss * weight / normalizer (multiboxLoss in tfod-loss.ts reads the options)',
+    overlap: 'union',
+    clampProbability: false,
+    // normalize_loss_by_num_matches (the configs' setting): the batch's matched anchors, at least 1.
+    normalisers: batchPositives,
+  },
 } as const satisfies Record<string, LossReduction>;
 
 /** Presets `multiboxLoss` reduces (a preset of the mining front end without an entry is rejected). */
