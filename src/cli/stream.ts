@@ -32,7 +32,7 @@ const mib = (bytes: number): string =>
  * The memory promise is "chunks of at most 32 MiB, whatever the file": a row must fit in a chunk
  * (the kernels select over a whole row at once). A wider row is refused up front, saying why.
  */
-export function refuseWideRows(source: LossSource): void {
+export function refuseWideRows(source: Pick<LossSource, 'file' | 'cols' | 'rowBytes'>): void {
   if (source.rowBytes <= CHUNK_BYTES) return;
   throw new UsageError(
     `${source.file}: one row of ${source.cols.toLocaleString('en-US')} columns takes ${mib(source.rowBytes)} to read, ` +
@@ -86,7 +86,13 @@ export interface StreamSpec {
   prepare(chunkRows: number): Promise<StreamStep>;
 }
 
-async function open(file: NamedFile, descr: string, shape: number[], itemSize: number): Promise<NpyOutput> {
+/** Opens an output (see {@link openNpyOutput}); a failure becomes a `DataError` naming the file. */
+export async function openOutput(
+  file: NamedFile,
+  descr: string,
+  shape: number[],
+  itemSize: number,
+): Promise<NpyOutput> {
   try {
     return await openNpyOutput(file.file, descr, shape, itemSize);
   } catch (e) {
@@ -125,8 +131,8 @@ export async function runStream(spec: StreamSpec): Promise<RunSummary> {
       ? Math.max(1, end - start)
       : Math.min(chunkRowsFor(source.rowBytes), Math.max(1, end - start));
     step = await spec.prepare(chunkRows);
-    out = await open(spec.out, spec.outDescr, [end - start, cols], spec.outItemSize);
-    if (spec.lossOut !== undefined) lossOut = await open(spec.lossOut, '<f4', [end - start, cols], 4);
+    out = await openOutput(spec.out, spec.outDescr, [end - start, cols], spec.outItemSize);
+    if (spec.lossOut !== undefined) lossOut = await openOutput(spec.lossOut, '<f4', [end - start, cols], 4);
     if (source.convertedFrom !== undefined && !spec.quiet) {
       process.stderr.write(
         `hnm ${spec.command}: note: ${source.file} is float64 ('${source.convertedFrom}'); values are ranked after rounding to float32, so values equal in float32 tie\n`,

@@ -1,20 +1,18 @@
-import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { HardNegativeMiner } from '../miner.ts';
-import { NpyFormatError } from '../npy/errors.ts';
-import { expectCOrder, expectLoss, expectPositives } from '../npy/expect.ts';
-import { formatShape } from '../npy/header.ts';
-import type { NpyReader } from '../npy/reader.ts';
-import { NpyWriter } from '../npy/writer.ts';
-import { firstNonBinary } from '../ssd/positives.ts';
+import type { NpyOutput } from '../npy/output.ts';
 import type { TfodLossType, TfodOptions } from '../ssd/tfod-options.ts';
-import { describeBadInput, findBadInput, TFOD_PRESET } from '../ssd/tfod-options.ts';
+import { TFOD_PRESET } from '../ssd/tfod-options.ts';
 import { tfodNegativesPooled } from '../ssd/tfod-pooled.ts';
 import type { OptionTable, OptionValues } from './args.ts';
-import { parseCount, parseOptions, parseRows, parseThreads, required, resolveRows, str } from './args.ts';
-import { DataError, fileError, UsageError } from './errors.ts';
-import { openInput } from './sources.ts';
-import { chunkRowsFor } from './stream.ts';
+import { parseCount, parseOptions, required, resolveRows, str } from './args.ts';
+import type { StreamPlan } from './common.ts';
+import { planStream, STREAM_OPTIONS } from './common.ts';
+import { fileError, UsageError } from './errors.ts';
+import type { NamedFile } from './files.ts';
+import { refuseClobbering } from './files.ts';
+import { chunkRowsFor, openOutput, refuseWideRows } from './stream.ts';
+import type { ChunkBuffers, Readers, TfodFiles } from './tfod-inputs.ts';
+import { INPUTS, openInputs, readChunk } from './tfod-inputs.ts';
 
 /**
  * `hnm mine --preset tf_object_detection`: TensorFlow Object Detection API's `HardExampleMiner` over
@@ -38,7 +36,10 @@ Inputs:
                              (corners in either order)
   --ignored IGN.npy          ignored anchors, bool or uint8 (B, N): neither positive nor negative
   --loc-loss LOC.npy         localization loss, float32 (B, N); needed for --loss-type loc|both
-Outputs (numpy bool (B, N), written to a temporary file, renamed on success):
+  Any one input may be - (stdin); a FIFO or character device is read too (front to back).
+Outputs (numpy bool (B, N)); a file is written to a temporary file and renamed on success (through
+a symbolic link, onto its target); a FIFO, a device or - (stdout) is streamed into; an output that
+is the same file as an input or as the other output is refused (exit 2):
   --out KEPT.npy             the kept selection: positives and negatives
   --negatives-out NEG.npy    the kept anchors that are not positives
 Options (HardExampleMiner's defaults):
@@ -49,19 +50,19 @@ Options (HardExampleMiner's defaults):
   --loc-loss-weight Y        (default 0.06)
   --max-neg-per-pos X|none   negatives per selected positive (default none: keep the NMS selection)
   --min-neg M                min_negatives_per_image (default 0)
-  --threads N, --rows START:END, --quiet, --json   as for the other presets; --json adds
-                             positives, negatives and the two mined loss sums
+  --threads N, --rows START:END, --shard I/N, --quiet, --json   as for the other presets;
+                             --json adds positives, negatives and the two mined loss sums
   --nan error                the only policy: a NaN loss or box is an error naming row and column
 `;
 
 const OPTIONS: OptionTable = {
+  ...STREAM_OPTIONS,
   preset: { type: 'string' },
   loss: { type: 'string' },
   positives: { type: 'string' },
   boxes: { type: 'string' },
   ignored: { type: 'string' },
   'loc-loss': { type: 'string' },
-  out: { type: 'string' },
   'negatives-out': { type: 'string' },
   'num-hard-examples': { type: 'string' },
   'iou-threshold': { type: 'string' },
@@ -70,12 +71,6 @@ const OPTIONS: OptionTable = {
   'loc-loss-weight': { type: 'string' },
   'max-neg-per-pos': { type: 'string' },
   'min-neg': { type: 'string' },
-  threads: { type: 'string' },
-  nan: { type: 'string' },
-  rows: { type: 'string' },
-  quiet: { type: 'boolean' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
 };
 
 /** Whether an `hnm mine` command line asks for this preset (`--preset tf_object_detection` or `=`). */
@@ -91,15 +86,14 @@ function parseNumber(text: string, option: string, check: (x: number) => boolean
   return n;
 }
 
-interface TfodPlanCli {
-  readonly files: { loss: string; positives: string; boxes: string; ignored?: string; loc?: string };
-  readonly out: string;
-  readonly negativesOut: string | undefined;
+/** A validated `hnm mine --preset tf_object_detection` command line. */
+export interface TfodPlanCli extends StreamPlan {
+  readonly files: TfodFiles;
+  /** Every input with the option naming it (no output may be the same file as one of them). */
+  readonly inputs: readonly NamedFile[];
+  /** `--out`, then `--negatives-out` when given. */
+  readonly outputs: readonly NamedFile[];
   readonly options: Omit<TfodOptions, 'cols' | 'loss' | 'positives' | 'boxes' | 'ignored' | 'locLoss'>;
-  readonly threads: number | undefined;
-  readonly rows: ReturnType<typeof parseRows>;
-  readonly quiet: boolean;
-  readonly json: boolean;
 }
 
 /** Checks the command line; throws {@link UsageError} (exit 2) for any mistake; touches no file. */
@@ -127,18 +121,13 @@ export function planTfodCommand(values: OptionValues): TfodPlanCli {
       `--nan must be 'error' for --preset tf_object_detection (TensorFlow's NMS never selects a NaN), got '${nan}'`,
     );
   }
-  const inputs = [loss, positives, boxes, ignored, loc].filter((f): f is string => f !== undefined);
-  const outputs = [
-    ['--out', out],
-    ['--negatives-out', negativesOut],
-  ] as const;
-  for (const [flag, file] of outputs) {
-    if (file !== undefined && inputs.some((f) => resolve(f) === resolve(file))) {
-      throw new UsageError(`${flag} '${file}' is also an input; write the output to another file`);
-    }
-  }
-  if (negativesOut !== undefined && resolve(negativesOut) === resolve(out)) {
-    throw new UsageError(`--out and --negatives-out must be different files, both are '${out}'`);
+  const outputs: NamedFile[] = [{ option: '--out', file: out }];
+  if (negativesOut !== undefined) outputs.push({ option: '--negatives-out', file: negativesOut });
+  const stream = planStream(values, outputs);
+  const inputs: NamedFile[] = [];
+  for (const { option } of INPUTS) {
+    const file = str(values, option);
+    if (file !== undefined) inputs.push({ option: `--${option}`, file });
   }
   const hardText = str(values, 'num-hard-examples');
   const perPosText = str(values, 'max-neg-per-pos');
@@ -176,6 +165,7 @@ export function planTfodCommand(values: OptionValues): TfodPlanCli {
     minNegativesPerImage: parseCount(str(values, 'min-neg') ?? '0', 'min-neg'),
   };
   return {
+    ...stream,
     files: {
       loss,
       positives,
@@ -183,32 +173,18 @@ export function planTfodCommand(values: OptionValues): TfodPlanCli {
       ...(ignored === undefined ? {} : { ignored }),
       ...(loc === undefined ? {} : { loc }),
     },
-    out,
-    negativesOut,
+    inputs,
+    outputs,
     options,
-    threads: parseThreads(str(values, 'threads')),
-    rows: parseRows(str(values, 'rows')),
-    quiet: values.quiet === true,
-    json: values.json === true,
   };
 }
 
-function checkBoxesFile(reader: NpyReader, rows: number, cols: number, lossFile: string): void {
-  const { shape, dtype } = reader.header;
-  if (shape.length !== 3 || shape[0] !== rows || shape[1] !== cols || shape[2] !== 4) {
-    throw new NpyFormatError(
-      reader.file,
-      'shape',
-      `header field 'shape' is ${formatShape(shape)}; expected (${rows}, ${cols}, 4): one box per element of ${lossFile}`,
-    );
-  }
-  if (dtype.kind !== 'f' || (dtype.size !== 4 && dtype.size !== 8)) {
-    throw reader.dtypeError("float32 ('<f4') or float64 ('<f8', converted to float32)");
-  }
-  expectCOrder(reader.file, reader.header);
-}
-
-/** `hnm mine --preset tf_object_detection ...`: resolves to the exit status. */
+/**
+ * `hnm mine --preset tf_object_detection ...`: refuses outputs that would replace an input, opens
+ * and checks the inputs, resolves `--rows`/`--shard`, opens the outputs (files atomically, FIFOs,
+ * devices and stdout streamed), then mines chunk by chunk on the pool and writes both outputs in
+ * row order. Commits only when every chunk succeeded. Resolves to the exit status.
+ */
 export async function tfodCommand(argv: readonly string[]): Promise<number> {
   const values = parseOptions(argv, OPTIONS);
   if (values.help === true) {
@@ -218,108 +194,58 @@ export async function tfodCommand(argv: readonly string[]): Promise<number> {
   const plan = planTfodCommand(values);
   const started = performance.now();
   const { files } = plan;
-  const readers: Partial<Record<keyof TfodPlanCli['files'], NpyReader>> = {};
-  const writers: NpyWriter[] = [];
+  await refuseClobbering(plan.inputs, plan.outputs);
+  const readers: Readers = {};
+  const writers: NpyOutput[] = [];
   let miner: HardNegativeMiner | undefined;
   try {
-    for (const key of Object.keys(files) as (keyof TfodPlanCli['files'])[])
-      readers[key] = await openInput(files[key]!);
-    const { rows: fileRows, cols } = expectLoss(readers.loss!.file, readers.loss!.header);
-    expectPositives(readers.positives!.file, readers.positives!.header, fileRows, cols, files.loss);
-    if (readers.ignored)
-      expectPositives(readers.ignored.file, readers.ignored.header, fileRows, cols, files.loss);
-    checkBoxesFile(readers.boxes!, fileRows, cols, files.loss);
-    if (readers.loc) {
-      const loc = expectLoss(readers.loc.file, readers.loc.header, 'localization loss');
-      if (loc.rows !== fileRows || loc.cols !== cols) {
-        throw new NpyFormatError(
-          files.loc!,
-          'shape',
-          `header field 'shape' is ${formatShape(readers.loc.header.shape)}; expected (${fileRows}, ${cols}), the shape of ${files.loss}`,
-        );
-      }
-    }
-    const { start, end } = resolveRows(plan.rows, undefined, fileRows, files.loss);
-    for (const file of [plan.out, plan.negativesOut]) {
-      if (file === undefined) continue;
-      try {
-        if ((await stat(file).catch(() => undefined))?.isDirectory()) {
-          throw Object.assign(new Error('is a folder'), { code: 'EISDIR' });
+    const { rows: fileRows, cols, rowBytes } = await openInputs(files, readers);
+    refuseWideRows({ file: files.loss, cols, rowBytes });
+    const { start, end } = resolveRows(plan.rows, plan.shard, fileRows, files.loss);
+    for (const output of plan.outputs) writers.push(await openOutput(output, '|b1', [end - start, cols], 1));
+    if (!plan.quiet) {
+      for (const { key } of INPUTS) {
+        const dtype = readers[key]?.header.dtype;
+        if (dtype?.kind === 'f' && dtype.size === 8) {
+          process.stderr.write(
+            `hnm mine: note: ${files[key]} is float64 ('${dtype.descr}'); values are used after rounding to float32, so values equal in float32 tie\n`,
+          );
         }
-        writers.push(await NpyWriter.create(file, '|b1', [end - start, cols], 1));
-      } catch (e) {
-        throw fileError(e, 'write', file);
       }
     }
     miner = new HardNegativeMiner(plan.threads === undefined ? {} : { threads: plan.threads });
-    // Inputs of one row take 27 bytes per anchor: a seventh of the loss-only chunk.
-    const chunkRows = process.env.HNM_CHUNK_ROWS
-      ? chunkRowsFor(cols)
-      : Math.max(1, Math.floor(chunkRowsFor(cols) / 7));
+    const chunkRows = Math.min(chunkRowsFor(rowBytes), Math.max(1, end - start));
+    const cap = chunkRows * cols;
+    const buffers: ChunkBuffers = {
+      loss: new Float32Array(cap),
+      boxes: new Float32Array(4 * cap),
+      locLoss: readers.loc ? new Float32Array(cap) : undefined,
+      positives: new Uint8Array(cap),
+      ignored: readers.ignored ? new Uint8Array(cap) : undefined,
+    };
     const totals = { positives: 0, negatives: 0, cls: 0, loc: 0 };
     for (let rowStart = start; rowStart < end; rowStart += chunkRows) {
       const rows = Math.min(chunkRows, end - rowStart);
-      const n = rows * cols;
-      const read = async (key: keyof TfodPlanCli['files'], run: () => Promise<void>): Promise<void> => {
-        try {
-          await run();
-        } catch (e) {
-          throw fileError(e, 'read', files[key]!);
-        }
-      };
-      const loss = new Float32Array(n);
-      await read('loss', () => readers.loss!.readFloat32(rowStart * cols, n, loss));
-      const boxes = new Float32Array(4 * n);
-      await read('boxes', () => readers.boxes!.readFloat32(4 * rowStart * cols, 4 * n, boxes));
-      const locLoss = readers.loc ? new Float32Array(n) : undefined;
-      if (locLoss) await read('loc', () => readers.loc!.readFloat32(rowStart * cols, n, locLoss));
-      const bytes = async (key: 'positives' | 'ignored'): Promise<Uint8Array> => {
-        const b = new Uint8Array(n);
-        await read(key, () => readers[key]!.readRaw(rowStart * cols, n, b));
-        const at = firstNonBinary(b, 0, n);
-        if (at >= 0) {
-          throw new DataError(
-            `${files[key]}: value ${b[at]} at row ${rowStart + Math.floor(at / cols)}, column ${at % cols} is not 0 or 1`,
-          );
-        }
-        return b;
-      };
-      const positives = await bytes('positives');
-      const ignored = readers.ignored ? await bytes('ignored') : undefined;
-      const bad = findBadInput(loss, locLoss, boxes);
-      if (bad) {
-        const file = bad.input === 'loss' ? files.loss : bad.input === 'locLoss' ? files.loc : files.boxes;
-        throw new DataError(`${file}: ${describeBadInput(bad, cols, rowStart)}`);
-      }
-      if (ignored) {
-        for (let i = 0; i < n; i++) {
-          if ((ignored[i]! & positives[i]!) !== 0) {
-            throw new DataError(
-              `${files.ignored}: row ${rowStart + Math.floor(i / cols)}, column ${i % cols} is ignored and also a positive in ${files.positives}`,
-            );
-          }
-        }
-      }
+      const chunk = await readChunk(files, readers, fileRows, cols, rowStart, rows, buffers);
       const result = await tfodNegativesPooled(miner, {
         ...plan.options,
         cols,
-        loss,
-        positives,
-        boxes,
-        ...(ignored ? { ignored } : {}),
-        ...(locLoss ? { locLoss } : {}),
+        loss: chunk.loss,
+        positives: chunk.positives,
+        boxes: chunk.boxes,
+        ...(chunk.ignored ? { ignored: chunk.ignored } : {}),
+        ...(chunk.locLoss ? { locLoss: chunk.locLoss } : {}),
       } as TfodOptions);
       totals.positives += result.numPositives;
       totals.negatives += result.numNegatives;
       totals.cls += result.clsLossSum;
       totals.loc += result.locLossSum ?? 0;
-      const offset = (rowStart - start) * cols;
       const outputs = [result.selected, result.negatives];
       for (let w = 0; w < writers.length; w++) {
         try {
-          await writers[w]!.write(outputs[w]!, offset);
+          await writers[w]!.write(outputs[w]!, (rowStart - start) * cols);
         } catch (e) {
-          throw fileError(e, 'write', w === 0 ? plan.out : plan.negativesOut!);
+          throw fileError(e, 'write', plan.outputs[w]!.file);
         }
       }
     }
@@ -327,7 +253,7 @@ export async function tfodCommand(argv: readonly string[]): Promise<number> {
       try {
         await writers[w]!.commit();
       } catch (e) {
-        throw fileError(e, 'write', w === 0 ? plan.out : plan.negativesOut!);
+        throw fileError(e, 'write', plan.outputs[w]!.file);
       }
     }
     const seconds = (performance.now() - started) / 1000;
@@ -346,10 +272,13 @@ export async function tfodCommand(argv: readonly string[]): Promise<number> {
     };
     if (plan.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else if (!plan.quiet) {
-      process.stdout.write(
-        `mined ${summary.rows.toLocaleString('en-US')} x ${cols.toLocaleString('en-US')} (tf_object_detection): ` +
-          `${summary.kept.toLocaleString('en-US')} kept (${summary.positives.toLocaleString('en-US')} positives, ` +
-          `${summary.negatives.toLocaleString('en-US')} negatives), written to ${plan.out} in ${seconds.toFixed(2)} s\n`,
+      // With an output on stdout the data goes there: the summary line goes to stderr.
+      const stream = plan.outputs.some((f) => f.file === '-') ? process.stderr : process.stdout;
+      const out = plan.outputs[0]!.file;
+      const n = (x: number): string => x.toLocaleString('en-US');
+      stream.write(
+        `mined ${n(summary.rows)} x ${n(cols)} (tf_object_detection): ${n(summary.kept)} kept (${n(summary.positives)} positives, ` +
+          `${n(summary.negatives)} negatives), written to ${out === '-' ? 'stdout' : out} in ${seconds.toFixed(2)} s\n`,
       );
     }
     return 0;
