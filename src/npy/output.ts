@@ -53,9 +53,11 @@ function handleSink(fh: FileHandle): Sink {
 
 function writableSink(stream: Writable, closeAtEnd: boolean): Sink {
   let failure: unknown;
-  stream.on('error', (e) => {
+  const onError = (e: unknown) => {
     failure ??= e;
-  });
+  };
+  // Removed at the end of a long-lived stream (stdout), so many outputs leave no listener behind.
+  stream.on('error', onError);
   // One piece buffer, reused: a write's callback runs once the stream is done with its chunk, and
   // the next piece is copied in only after that (the caller's buffer may be reused shared memory).
   let piece: Buffer | undefined;
@@ -72,8 +74,9 @@ function writableSink(stream: Writable, closeAtEnd: boolean): Sink {
       }
     },
     async end() {
-      if (!closeAtEnd) return;
-      await new Promise<void>((resolve) => stream.end(resolve));
+      // A stream this sink closes keeps its listener (an error may still come while it closes).
+      if (closeAtEnd) await new Promise<void>((resolve) => stream.end(resolve));
+      else stream.off('error', onError);
     },
   };
 }
