@@ -1,7 +1,7 @@
 import { bitsOf } from '../validate.ts';
 import type { NmsScratch } from './nms.ts';
 import { nmsRow, nmsScratchFor } from './nms.ts';
-import type { TfodLossType, TfodOptions, TfodPlan, TfodResult } from './tfod-options.ts';
+import type { TfodOptions, TfodPlan, TfodResult, TfodRowsInput } from './tfod-options.ts';
 import { negativeBudget, planTfod } from './tfod-options.ts';
 
 /**
@@ -9,23 +9,6 @@ import { negativeBudget, planTfod } from './tfod-options.ts';
  * per image, on the validated plan (`tfod-options.ts`). The literal transcription it is tested
  * against is `tfod-reference.ts`.
  */
-
-/** The inputs of the row kernel: everything of a plan but the batch shape and `out`. */
-export interface TfodRowsInput {
-  readonly cols: number;
-  readonly loss: Float32Array;
-  readonly locLoss: Float32Array | undefined;
-  readonly boxes: Float32Array;
-  readonly positives: Uint8Array;
-  readonly ignored: Uint8Array | undefined;
-  readonly maxOutput: number;
-  readonly threshold: number;
-  readonly lossType: TfodLossType;
-  readonly clsWeight: number;
-  readonly locWeight: number;
-  readonly ratio: number;
-  readonly minNegatives: number;
-}
 
 /** Where the row kernel writes, indexed by batch row (so row ranges can share one set of arrays). */
 export interface TfodRowsOutput {
