@@ -183,9 +183,14 @@ export function finishTfod(plan: TfodPlan, output: TfodRowsOutput): TfodResult {
 
 /**
  * `HardExampleMiner` (TensorFlow Object Detection API) on the calling thread: per image, greedy NMS of
- * the decoded boxes by loss, then the negative:positive subsampling; see {@link mineTfodRows} and
- * {@link TfodOptions}. Bit-identical to `referenceTfod`. Cost: O(N) per image plus the NMS's IoU
- * tests (few per box with a grid when the threshold is high). Throws what `planTfod` documents.
+ * the decoded boxes by loss, then the negative:positive subsampling (options: {@link TfodOptions}).
+ * Bit-identical to `referenceTfod`. Cost: O(N) per image plus the NMS's IoU tests (few per box
+ * with a grid when the threshold is high).
+ *
+ * @throws {TypeError} a missing or mistyped input or option.
+ * @throws {RangeError} a bad shape, value or option (naming it), a positive also marked ignored, a
+ *   NaN in `loss`, `locLoss` or `boxes` (naming the row and column, and for boxes the coordinate), or
+ *   a box with an infinite corner, side or area.
  */
 export function tfodNegatives(options: TfodOptions): TfodResult {
   const plan = planTfod(options);
