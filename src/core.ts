@@ -40,6 +40,6 @@ export { referenceSsdNegatives } from './ssd/reference-presets.ts';
 export type { ImageTruths, MatchBatchOptions, MatchBatchResult } from './ssd/targets.ts';
 export { matchTargetsBatch } from './ssd/targets.ts';
 export { tfodNegatives } from './ssd/tfod.ts';
-export type { TfodLossType, TfodOptions, TfodResult } from './ssd/tfod-options.ts';
+export type { TfodLossType, TfodMinerOptions, TfodOptions, TfodResult } from './ssd/tfod-options.ts';
 export { referenceTfod } from './ssd/tfod-reference.ts';
 export type { NanOptions, NanPolicy } from './validate.ts';

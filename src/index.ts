@@ -1,3 +1,8 @@
+/**
+ * `hard-negative-mining`: the core's exports (`core.ts`) plus the Node parts (the worker pool, `.npy`
+ * files, the pooled SSD front end). The core's names are listed again here rather than re-exported
+ * with `export *`, deliberately: each entry names every export explicitly.
+ */
 export type { BatchWideOptions } from './batch-wide.ts';
 export { hardNegativeMaskBatchWide } from './batch-wide.ts';
 export type { MaskOptions } from './mask.ts';
@@ -41,7 +46,7 @@ export { TargetEncoder } from './ssd/target-encoder.ts';
 export type { ImageTruths, MatchBatchOptions, MatchBatchResult } from './ssd/targets.ts';
 export { matchTargetsBatch } from './ssd/targets.ts';
 export { tfodNegatives } from './ssd/tfod.ts';
-export type { TfodLossType, TfodOptions, TfodResult } from './ssd/tfod-options.ts';
+export type { TfodLossType, TfodMinerOptions, TfodOptions, TfodResult } from './ssd/tfod-options.ts';
 export type { TfodPooledOptions } from './ssd/tfod-pooled.ts';
 export { tfodNegativesPooled } from './ssd/tfod-pooled.ts';
 export { referenceTfod } from './ssd/tfod-reference.ts';

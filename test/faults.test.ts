@@ -24,6 +24,7 @@ import { SharedStaging } from '../src/pool/shared-buffers.ts';
 import { firstDifference, prng } from './support/adversarial.ts';
 import { faultyMiner } from './support/gate.ts';
 import { ensureBuilt, hnm, MAIN, STACK_TRACE } from './support/hnm.ts';
+import { collectUnhandledRejections } from './support/unhandled.ts';
 
 /**
  * Faults: a worker killed mid-task (and the shared staging buffer it may still hold), close() while
@@ -72,15 +73,8 @@ function spyOnStaging() {
   };
 }
 
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => {
-  unhandled.push(reason);
-};
-beforeAll(() => {
-  process.on('unhandledRejection', onUnhandled);
-});
+const unhandled = collectUnhandledRejections();
 afterAll(() => {
-  process.off('unhandledRejection', onUnhandled);
   expect(unhandled).toEqual([]);
 });
 

@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { allocLoss, HardNegativeMiner, hardNegativeMask } from '../src/index.ts';
 import { SharedStaging } from '../src/pool/shared-buffers.ts';
 import { firstDifference, prng } from './support/adversarial.ts';
+import { collectUnhandledRejections } from './support/unhandled.ts';
 
 /**
  * Arguments whose getters run the caller's code in the middle of a pooled call (issue 16, item 3):
@@ -61,16 +62,7 @@ async function watchStaging(run: () => Promise<void>): Promise<{ acquired: numbe
   return seen;
 }
 
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => {
-  unhandled.push(reason);
-};
-beforeAll(() => {
-  process.on('unhandledRejection', onUnhandled);
-});
-afterAll(() => {
-  process.off('unhandledRejection', onUnhandled);
-});
+const unhandled = collectUnhandledRejections();
 
 // inlineBelow 0: dispatched to the workers; the default: run on the calling thread.
 for (const inlineBelow of [0, undefined]) {

@@ -96,14 +96,8 @@ export function expectPositives(
   cols: number,
   lossFile: string,
 ): void {
-  const { shape, dtype } = header;
-  if (shape.length !== 2 || shape[0] !== rows || shape[1] !== cols) {
-    throw new NpyFormatError(
-      file,
-      'shape',
-      `header field 'shape' is ${formatShape(shape)}; expected (${rows}, ${cols}), the shape of ${lossFile}`,
-    );
-  }
+  expectRowsCols(file, header, rows, cols, `the shape of ${lossFile}`);
+  const { dtype } = header;
   if (dtype.size !== 1 || (dtype.kind !== 'b' && dtype.kind !== 'u')) {
     throw dtypeError(file, header, "bool ('|b1') or uint8 ('|u1')");
   }
@@ -137,14 +131,19 @@ export function expectLabels(
   cols: number,
   logitsFile: string,
 ): void {
-  const { shape, dtype } = header;
+  expectRowsCols(file, header, rows, cols, `the first two dimensions of ${logitsFile}`);
+  if (header.dtype.kind !== 'i' && header.dtype.kind !== 'u') throw dtypeError(file, header, INTEGER);
+  expectCOrder(file, header);
+}
+
+/** A `(rows, cols)` shape taken from another file (`source` says which and how, for the message). */
+function expectRowsCols(file: string, header: NpyHeader, rows: number, cols: number, source: string): void {
+  const { shape } = header;
   if (shape.length !== 2 || shape[0] !== rows || shape[1] !== cols) {
     throw new NpyFormatError(
       file,
       'shape',
-      `header field 'shape' is ${formatShape(shape)}; expected (${rows}, ${cols}), the first two dimensions of ${logitsFile}`,
+      `header field 'shape' is ${formatShape(shape)}; expected (${rows}, ${cols}), ${source}`,
     );
   }
-  if (dtype.kind !== 'i' && dtype.kind !== 'u') throw dtypeError(file, header, INTEGER);
-  expectCOrder(file, header);
 }

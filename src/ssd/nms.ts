@@ -192,6 +192,7 @@ function queryRadius(t: number, width: number, corner: number): number {
   return ((1 - t) / t) * width * 1.01 + Math.abs(corner) * 2 ** -40;
 }
 
+/** Same signature and result as `plainNms` (its exact fallback); `nmsRow` picks one per row. */
 function gridNms(
   s: NmsScratch,
   n: number,

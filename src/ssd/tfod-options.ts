@@ -13,6 +13,20 @@ import { toPositives } from './positives.ts';
 /** `HardExampleMiner`'s `loss_type`: what NMS ranks the boxes by. */
 export type TfodLossType = 'cls' | 'loc' | 'both';
 
+/** The options that are `HardExampleMiner`'s own, by the same names in every front end (library, tfjs). */
+export const TFOD_MINER_OPTIONS = [
+  'numHardExamples',
+  'iouThreshold',
+  'lossType',
+  'clsLossWeight',
+  'locLossWeight',
+  'maxNegativesPerPositive',
+  'minNegativesPerImage',
+] as const;
+
+/** `HardExampleMiner`'s own options (documented on {@link TfodOptions}). */
+export type TfodMinerOptions = Pick<TfodOptions, (typeof TFOD_MINER_OPTIONS)[number]>;
+
 /** Options of `ssdNegatives({ preset: 'tf_object_detection', ... })`. */
 export interface TfodOptions {
   preset: 'tf_object_detection';
@@ -75,9 +89,11 @@ export interface TfodResult {
   locLossSum: number | null;
 }
 
-/** Validated options, as the row kernel and the reference take them. */
-export interface TfodPlan {
-  readonly rows: number;
+/**
+ * The inputs of the row kernel (`tfod.ts`): the validated options but the batch shape and `out`.
+ * A pooled task carries the same fields, over its shared views.
+ */
+export interface TfodRowsInput {
   readonly cols: number;
   readonly loss: Float32Array;
   readonly locLoss: Float32Array | undefined;
@@ -96,6 +112,11 @@ export interface TfodPlan {
   /** The float32 ratio, or -1 for `null` (no subsampling). */
   readonly ratio: number;
   readonly minNegatives: number;
+}
+
+/** Validated options, as the row kernel and the reference take them. */
+export interface TfodPlan extends TfodRowsInput {
+  readonly rows: number;
   readonly out: Uint8Array | undefined;
 }
 

@@ -1,9 +1,9 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
-import type { TfodRowsInput, TfodRowsOutput } from './tfod.ts';
+import type { TfodRowsOutput } from './tfod.ts';
 import { finishTfod, mineTfodRows, tfodOutput } from './tfod.ts';
-import type { TfodOptions, TfodPlan, TfodResult } from './tfod-options.ts';
+import type { TfodOptions, TfodPlan, TfodResult, TfodRowsInput } from './tfod-options.ts';
 import { planTfod } from './tfod-options.ts';
 
 /**
@@ -97,39 +97,26 @@ function layout(plan: TfodPlan): { size: number; place: (arena: SharedArrayBuffe
     loc2: take(8 * rows),
   };
   const place = (arena: SharedArrayBuffer): TfodTaskViews => {
-    const loss = new Float32Array(arena, at.loss, n);
-    loss.set(plan.loss);
-    let locLoss: Float32Array | undefined;
-    if (plan.locLoss !== undefined) {
-      locLoss = new Float32Array(arena, at.loc, n);
-      locLoss.set(plan.locLoss);
-    }
-    const boxes = new Float32Array(arena, at.boxes, 4 * n);
-    boxes.set(plan.boxes);
-    const positives = new Uint8Array(arena, at.pos, n);
-    positives.set(plan.positives);
-    let ignored: Uint8Array | undefined;
-    if (plan.ignored !== undefined) {
-      ignored = new Uint8Array(arena, at.ign, n);
-      ignored.set(plan.ignored);
-    }
-    const { cols, maxOutput, threshold, lossType, clsWeight, locWeight, ratio, minNegatives } = plan;
+    const copyF32 = (offset: number, length: number, from: Float32Array): Float32Array => {
+      const view = new Float32Array(arena, offset, length);
+      view.set(from);
+      return view;
+    };
+    const copyU8 = (offset: number, length: number, from: Uint8Array): Uint8Array => {
+      const view = new Uint8Array(arena, offset, length);
+      view.set(from);
+      return view;
+    };
+    const loss = copyF32(at.loss, n, plan.loss);
+    const locLoss = plan.locLoss && copyF32(at.loc, n, plan.locLoss);
+    const boxes = copyF32(at.boxes, 4 * n, plan.boxes);
+    const positives = copyU8(at.pos, n, plan.positives);
+    const ignored = plan.ignored && copyU8(at.ign, n, plan.ignored);
+    // The plan's scalar fields as they are, its arrays replaced by their views in the arena (the
+    // caller's `out` never travels to a worker).
+    const { rows: _rows, out: _out, ...fields } = plan;
     return {
-      input: {
-        cols,
-        loss,
-        locLoss,
-        boxes,
-        positives,
-        ignored,
-        maxOutput,
-        threshold,
-        lossType,
-        clsWeight,
-        locWeight,
-        ratio,
-        minNegatives,
-      },
+      input: { ...fields, loss, locLoss, boxes, positives, ignored },
       output: {
         selected: new Uint8Array(arena, at.selected, n),
         positivesPerRow: new Int32Array(arena, at.posRow, rows),

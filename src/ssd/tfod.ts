@@ -1,7 +1,7 @@
 import { bitsOf } from '../validate.ts';
 import type { NmsScratch } from './nms.ts';
 import { nmsRow, nmsScratchFor } from './nms.ts';
-import type { TfodLossType, TfodOptions, TfodPlan, TfodResult } from './tfod-options.ts';
+import type { TfodOptions, TfodPlan, TfodResult, TfodRowsInput } from './tfod-options.ts';
 import { negativeBudget, planTfod } from './tfod-options.ts';
 
 /**
@@ -9,23 +9,6 @@ import { negativeBudget, planTfod } from './tfod-options.ts';
  * per image, on the validated plan (`tfod-options.ts`). The literal transcription it is tested
  * against is `tfod-reference.ts`.
  */
-
-/** The inputs of the row kernel: everything of a plan but the batch shape and `out`. */
-export interface TfodRowsInput {
-  readonly cols: number;
-  readonly loss: Float32Array;
-  readonly locLoss: Float32Array | undefined;
-  readonly boxes: Float32Array;
-  readonly positives: Uint8Array;
-  readonly ignored: Uint8Array | undefined;
-  readonly maxOutput: number;
-  readonly threshold: number;
-  readonly lossType: TfodLossType;
-  readonly clsWeight: number;
-  readonly locWeight: number;
-  readonly ratio: number;
-  readonly minNegatives: number;
-}
 
 /** Where the row kernel writes, indexed by batch row (so row ranges can share one set of arrays). */
 export interface TfodRowsOutput {
@@ -200,9 +183,14 @@ export function finishTfod(plan: TfodPlan, output: TfodRowsOutput): TfodResult {
 
 /**
  * `HardExampleMiner` (TensorFlow Object Detection API) on the calling thread: per image, greedy NMS of
- * the decoded boxes by loss, then the negative:positive subsampling; see {@link mineTfodRows} and
- * {@link TfodOptions}. Bit-identical to `referenceTfod`. Cost: O(N) per image plus the NMS's IoU
- * tests (few per box with a grid when the threshold is high). Throws what `planTfod` documents.
+ * the decoded boxes by loss, then the negative:positive subsampling (options: {@link TfodOptions}).
+ * Bit-identical to `referenceTfod`. Cost: O(N) per image plus the NMS's IoU tests (few per box
+ * with a grid when the threshold is high).
+ *
+ * @throws {TypeError} a missing or mistyped input or option.
+ * @throws {RangeError} a bad shape, value or option (naming it), a positive also marked ignored, a
+ *   NaN in `loss`, `locLoss` or `boxes` (naming the row and column, and for boxes the coordinate), or
+ *   a box with an infinite corner, side or area.
  */
 export function tfodNegatives(options: TfodOptions): TfodResult {
   const plan = planTfod(options);

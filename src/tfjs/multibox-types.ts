@@ -3,12 +3,16 @@
  * import them without an import circle).
  */
 import type { Scalar, Tensor2D, Tensor3D } from '@tensorflow/tfjs-core';
-import type { TfodLossType, TfodResult } from '../ssd/tfod-options.ts';
+import type { TfodMinerOptions, TfodResult } from '../ssd/tfod-options.ts';
 import type { NanOptions } from '../validate.ts';
 import type { MultiboxPreset } from './reductions.ts';
 
-/** Options of {@link multiboxLoss}. */
-export interface MultiboxLossOptions extends NanOptions {
+/**
+ * Options of {@link multiboxLoss}. `HardExampleMiner`'s own options (`numHardExamples`, `iouThreshold`,
+ * `lossType`, `clsLossWeight`, `locLossWeight`, `maxNegativesPerPositive`, `minNegativesPerImage`,
+ * with TensorFlow's defaults) are read by `'tf_object_detection'` only.
+ */
+export interface MultiboxLossOptions extends NanOptions, TfodMinerOptions {
   /** float32 `[B, N, 4]` predicted offsets. */
   locPred: Tensor3D;
   /** float32 `[B, N, 4]` encoded targets (e.g. `matchTargets`' `loc`); read at positives only. */
@@ -42,20 +46,6 @@ export interface MultiboxLossOptions extends NanOptions {
    * neither positive nor negative, classification weight 0 (the target assigner's `ignored_value`).
    */
   ignored?: Tensor2D | Uint8Array;
-  /** `'tf_object_detection'`: `num_hard_examples` (integer >= 0 or `null` for all); 64 when omitted. */
-  numHardExamples?: number | null;
-  /** `'tf_object_detection'`: NMS `iou_threshold` in [0, 1]; 0.7 when omitted. */
-  iouThreshold?: number;
-  /** `'tf_object_detection'`: what NMS ranks by, `loss_type`; `'both'` when omitted. */
-  lossType?: TfodLossType;
-  /** `'tf_object_detection'`: `cls_loss_weight` of `lossType: 'both'`; 0.05 when omitted. */
-  clsLossWeight?: number;
-  /** `'tf_object_detection'`: `loc_loss_weight` of `lossType: 'both'`; 0.06 when omitted. */
-  locLossWeight?: number;
-  /** `'tf_object_detection'`: `max_negatives_per_positive` (>= 0) or `null` (the default) for no limit. */
-  maxNegativesPerPositive?: number | null;
-  /** `'tf_object_detection'`: `min_negatives_per_image` (integer >= 0); 0 when omitted. */
-  minNegativesPerImage?: number;
   /**
    * `'tf_object_detection'` only: a kept selection `[B, N]` computed beforehand (bool / int32 0/1 tensor
    * or 0/1 bytes), e.g. `ssdNegativesTensorPooled`'s `selected`, so the pool does the NMS; when given,

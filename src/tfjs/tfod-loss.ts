@@ -7,6 +7,7 @@ import type { Scalar, Tensor, Tensor3D } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { tfodNegatives } from '../ssd/tfod.ts';
 import type { TfodOptions } from '../ssd/tfod-options.ts';
+import { TFOD_MINER_OPTIONS } from '../ssd/tfod-options.ts';
 import { checkDim, checkTensor, floatData, maskBytes } from './checks.ts';
 import type { MultiboxLossOptions, MultiboxLossResult } from './multibox-types.ts';
 import { crossEntropy } from './ops.ts';
@@ -34,13 +35,7 @@ export interface TfodLossInput {
 export const TFOD_ONLY_OPTIONS = [
   'boxes',
   'ignored',
-  'numHardExamples',
-  'iouThreshold',
-  'lossType',
-  'clsLossWeight',
-  'locLossWeight',
-  'maxNegativesPerPositive',
-  'minNegativesPerImage',
+  ...TFOD_MINER_OPTIONS,
   'normalizeLossByNumMatches',
   'normalizeLocLossByCodesize',
   'selected',

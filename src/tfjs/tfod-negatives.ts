@@ -5,49 +5,22 @@
 import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import { tensor1d, tensor2d } from '@tensorflow/tfjs-core';
 import { confidenceLoss } from '../ssd/confidence-loss.ts';
-import type { TfodLossType, TfodOptions, TfodResult } from '../ssd/tfod-options.ts';
+import type { TfodMinerOptions, TfodOptions, TfodResult } from '../ssd/tfod-options.ts';
+import { TFOD_MINER_OPTIONS } from '../ssd/tfod-options.ts';
 import { checkDim, checkLabels, checkTensor, maskBytes } from './checks.ts';
 
 /** The `'tf_object_detection'` options of `ssdNegativesTensor` (HardExampleMiner's, by the same names). */
-export interface TfodTensorOptions {
+export interface TfodTensorOptions extends TfodMinerOptions {
   /** float32 `[B, N, 4]` decoded boxes `[ymin, xmin, ymax, xmax]` (tensor or plain data); required. */
   boxes?: Tensor | Float32Array;
   /** float32 `[B, N]` localization loss per anchor; required for `lossType` `'loc'` and `'both'`. */
   locLoss?: Tensor2D;
   /** `[B, N]` ignored anchors, bool / int32 0/1 tensor or 0/1 bytes. */
   ignored?: Tensor2D | Uint8Array;
-  numHardExamples?: number | null;
-  iouThreshold?: number;
-  lossType?: TfodLossType;
-  clsLossWeight?: number;
-  locLossWeight?: number;
-  maxNegativesPerPositive?: number | null;
-  minNegativesPerImage?: number;
 }
 
 /** Option names that only `'tf_object_detection'` reads. */
-export const TFOD_TENSOR_ONLY = [
-  'boxes',
-  'locLoss',
-  'ignored',
-  'numHardExamples',
-  'iouThreshold',
-  'lossType',
-  'clsLossWeight',
-  'locLossWeight',
-  'maxNegativesPerPositive',
-  'minNegativesPerImage',
-] as const;
-
-const PLAIN = [
-  'numHardExamples',
-  'iouThreshold',
-  'lossType',
-  'clsLossWeight',
-  'locLossWeight',
-  'maxNegativesPerPositive',
-  'minNegativesPerImage',
-] as const;
+export const TFOD_TENSOR_ONLY = ['boxes', 'locLoss', 'ignored', ...TFOD_MINER_OPTIONS] as const;
 
 /** What the tensor front end passes in: the validated loss source and the batch shape. */
 export interface TfodTensorSource {
@@ -128,7 +101,7 @@ export function tfodTensorInputs(
     } else if (options.ignored !== undefined) {
       plain.ignored = options.ignored as Uint8Array;
     }
-    for (const key of PLAIN) {
+    for (const key of TFOD_MINER_OPTIONS) {
       if (options[key] !== undefined) (plain as unknown as Record<string, unknown>)[key] = options[key];
     }
     if (options.nan !== undefined) plain.nan = options.nan as 'error';
