@@ -1,15 +1,14 @@
-import { availableParallelism } from 'node:os';
 import { hardNegativeMaskBatchWide } from '../batch-wide.ts';
 import { hardNegativeMask } from '../mask.ts';
 import { rankDescending } from '../rank.ts';
-import { describe, nanError } from '../validate.ts';
+import { nanError } from '../validate.ts';
 import type { CallArgs, MineOptions } from './args.ts';
 import { batchWideArgs, maskArgs, rankArgs } from './args.ts';
 import { firstNanAnswer, runBatchWide } from './batch-wide-protocol.ts';
 import type { PoolCall } from './call.ts';
 import { CallRegistry } from './call.ts';
 import { InlineDecision, METHOD_MASK, METHOD_RANK, METHOD_WIDE, shapeSlot } from './inline-decision.ts';
-import { kNextCallId, kWorkerData } from './internal.ts';
+import { kNextCallId } from './internal.ts';
 import {
   abortError,
   closedError,
@@ -19,40 +18,18 @@ import {
   sharedBytes,
   workerError,
 } from './miner-helpers.ts';
-import { INLINE_BELOW, planRanges } from './plan.ts';
+import type { MinerOptions } from './miner-options.ts';
+import { readMinerOptions } from './miner-options.ts';
+import { planRanges } from './plan.ts';
 import type { MineTask } from './protocol.ts';
 import { RESULT_CANCELLED, TASK_HISTOGRAM, TASK_MASK, TASK_RANK } from './protocol.ts';
 import type { CallLayout } from './shared-buffers.ts';
 import { callLayout, HIST_WORDS, SharedStaging } from './shared-buffers.ts';
 import { rowTasks, stager } from './tasks.ts';
 import { WorkerThreads } from './threads.ts';
-import { defaultWorker, workerAt } from './worker-location.ts';
 
 export type { MineOptions } from './args.ts';
-
-/** Options of {@link HardNegativeMiner}. */
-export interface MinerOptions {
-  /**
-   * Worker threads, all started together on the first call that needs them and kept until
-   * `close()`. Default: `os.availableParallelism()` (one per CPU; more only time-slices the same
-   * cores). A positive integer.
-   */
-  threads?: number;
-  /**
-   * Calls with fewer elements (`rows * cols`) than this run on the calling thread, always; 0 sends
-   * every call to the pool. An integer >= 0. Default: measured (see inline-decision.ts): the miner
-   * times its calls on both paths per call shape and takes the faster, starting from 262144 (see
-   * plan.ts); calls below 16384 elements always run inline.
-   */
-  inlineBelow?: number;
-  /**
-   * The worker entry: the package's `dist/workers/mine-worker.js`, copied wherever the application
-   * ships it. Needed when the application is bundled (a bundler moves this module away from the
-   * worker file). A `URL` or a string holding a `file:` URL or an absolute path; checked to exist
-   * when the miner is constructed. Default: the file next to this module in the package.
-   */
-  workerUrl?: URL | string;
-}
+export type { MinerOptions } from './miner-options.ts';
 
 /**
  * Hard negative mining over a pool of worker threads (Piscina) that share memory with the caller.
@@ -104,41 +81,18 @@ export class PooledMiner {
   /**
    * Validates the options; starts no thread.
    * @throws {TypeError} `options` not an object, or an option of the wrong type.
-   * @throws {RangeError} `threads` not a positive integer, `inlineBelow` not an integer >= 0,
-   *   `workerUrl` not a file URL or absolute path of an existing file.
+   * @throws {RangeError} `threads` not a positive integer or above 4 × the CPU count,
+   *   `inlineBelow` not an integer >= 0, `workerUrl` not a file URL or absolute path of an
+   *   existing file.
    */
   constructor(options?: MinerOptions) {
-    if (options !== undefined && (options === null || typeof options !== 'object')) {
-      throw new TypeError(`\`options\` must be an object, got ${describe(options)}`);
-    }
-    const threads = options?.threads ?? availableParallelism();
-    if (typeof threads !== 'number')
-      throw new TypeError(`\`threads\` must be a number, got ${describe(threads)}`);
-    if (!Number.isSafeInteger(threads) || threads < 1) {
-      throw new RangeError(`\`threads\` must be a positive integer, got ${threads}`);
-    }
-    const maxThreads = 4 * availableParallelism(); // more only time-slices the cores, at ~5 MB a thread
-    if (threads > maxThreads) {
-      throw new RangeError(
-        `\`threads\` must be at most ${maxThreads} (4 × os.availableParallelism()), got ${threads}`,
-      );
-    }
-    const inlineBelow = options?.inlineBelow ?? INLINE_BELOW;
-    if (typeof inlineBelow !== 'number') {
-      throw new TypeError(`\`inlineBelow\` must be a number, got ${describe(inlineBelow)}`);
-    }
-    if (!Number.isSafeInteger(inlineBelow) || inlineBelow < 0) {
-      throw new RangeError(`\`inlineBelow\` must be an integer >= 0, got ${inlineBelow}`);
-    }
-    const workerUrl = options?.workerUrl;
-    const worker = workerUrl === undefined ? defaultWorker() : workerAt(workerUrl);
-    const workerData = (options as { [kWorkerData]?: unknown } | undefined)?.[kWorkerData];
+    const { threads, inlineBelow, inlineMeasured, worker, workerData } = readMinerOptions(options);
     this.#threads = new WorkerThreads(threads, worker, workerData, (error) =>
       this.#calls.stopAll(workerError(error)),
     );
     this.threads = threads;
     this.inlineBelow = inlineBelow;
-    this.inlineMeasured = options?.inlineBelow === undefined;
+    this.inlineMeasured = inlineMeasured;
     this.#decision = new InlineDecision(inlineBelow, this.inlineMeasured);
   }
 
