@@ -49,6 +49,29 @@ type SelectFn = (
   sel: number,
 ) => number;
 
+/** kernel.wat: `gatherPrimed(row, n8, limit, cand, keys, base, hist) -> [count, hi]` (`[-1, 0]`: NaN). */
+type GatherPrimedFn = (
+  row: number,
+  n8: number,
+  limit: number,
+  cand: number,
+  keys: number,
+  base: number,
+  hist: number,
+) => [number, number];
+/** kernel.wat: `selectPrimed(keys, cand, c, k, wk, wi, hist, sel, lo, hi) -> k`. */
+type SelectPrimedFn = (
+  keys: number,
+  cand: number,
+  c: number,
+  k: number,
+  wk: number,
+  wi: number,
+  hist: number,
+  sel: number,
+  lo: number,
+  hi: number,
+) => number;
 /** kernel.wat: `sample(row, n, need, hist, keys) -> pivot or 0x100000 (whole row)`. */
 type SampleFn = (row: number, n: number, need: number, hist: number, keys: number) => number;
 /** kernel.wat: `histRow(row, n, hist) -> top bucket or -1 (NaN)`. */
@@ -100,6 +123,10 @@ export interface WasmKernel {
   readonly markRow: MarkRowFn;
   readonly sample: SampleFn;
   readonly gatherPositive: GatherFn;
+  readonly gatherPrimed: GatherPrimedFn;
+  readonly selectPrimed: SelectPrimedFn;
+  /** The select's 256-entry histogram (zero between calls). */
+  readonly selectHist: Int32Array;
 }
 
 /** Byte offsets of the regions of a thread's memory. */
@@ -143,6 +170,8 @@ interface Thread {
   readonly markRow: MarkRowFn;
   readonly sample: SampleFn;
   readonly gatherPositive: GatherFn;
+  readonly gatherPrimed: GatherPrimedFn;
+  readonly selectPrimed: SelectPrimedFn;
   kernel: WasmKernel | null;
 }
 
@@ -230,6 +259,8 @@ export function wasmKernelFor(cols: number): WasmKernel | null {
         markRow: exports.markRow as MarkRowFn,
         sample: exports.sample as SampleFn,
         gatherPositive: exports.gatherPositive as GatherFn,
+        gatherPrimed: exports.gatherPrimed as GatherPrimedFn,
+        selectPrimed: exports.selectPrimed as SelectPrimedFn,
         kernel: null,
       };
       writeShuffleTable(new Uint8Array(memory.buffer, TABLE_AT, 256));
@@ -269,6 +300,9 @@ export function wasmKernelFor(cols: number): WasmKernel | null {
       markRow: thread.markRow,
       sample: thread.sample,
       gatherPositive: thread.gatherPositive,
+      gatherPrimed: thread.gatherPrimed,
+      selectPrimed: thread.selectPrimed,
+      selectHist: new Int32Array(buffer, HIST_AT, 256),
     };
     return thread.kernel;
   } catch {
@@ -351,6 +385,39 @@ export function markSelected(w: WasmKernel, c: number, k: number, out: Uint8Arra
   w.select(at.keys, at.cand, c, k, at.workKeys, at.workIdx, HIST_AT, at.sel);
   const sel = w.sel;
   for (let j = 0; j < k; j++) out[sel[j]!] = 1;
+}
+
+/**
+ * The gather and the select for a positive pivot (`0 < pivot < PIVOT_WHOLE_ROW`) over the staged
+ * row, fused: `gatherPrimed` does the select's first-level counting as it writes the candidates'
+ * keys, and `selectPrimed` starts from it. Marks in `out` the `k` (`0 < k`) elements ranked first
+ * when at least `k` elements are candidates and returns true (`w.cand` / `w.candKeys` then hold the
+ * candidates, as after {@link gatherStaged}); returns false, writing nothing to `out`, when the row
+ * holds a NaN or too few candidates (the caller takes the general path).
+ */
+export function gatherSelectStaged(
+  w: WasmKernel,
+  base: number,
+  n: number,
+  pivot: number,
+  k: number,
+  out: Uint8Array,
+): boolean {
+  const at = w.at;
+  const limit = pivot << 13;
+  const [c, hi] = w.gatherPrimed(at.row, (n + 7) & ~7, limit, at.cand, at.keys, base, HIST_AT);
+  // The padding (-Inf) is never at or above a positive limit: every candidate is in the row.
+  if (c <= k) {
+    if (c > 0) w.selectHist.fill(0);
+    if (c < k) return false;
+    const cand = w.cand;
+    for (let j = 0; j < c; j++) out[cand[j]!] = 1;
+    return true;
+  }
+  w.selectPrimed(at.keys, at.cand, c, k, at.workKeys, at.workIdx, HIST_AT, at.sel, limit ^ 0x80000000, hi);
+  const sel = w.sel;
+  for (let j = 0; j < k; j++) out[sel[j]!] = 1;
+  return true;
 }
 
 /**
