@@ -15,6 +15,7 @@ import { createScratch } from '../src/kernel/scratch.ts';
 import * as modules from '../src/kernel/wasm/modules.ts';
 import {
   decodeBase64,
+  gatherSelectStaged,
   gatherStaged,
   histogramStaged,
   markBucketStaged,
@@ -235,6 +236,64 @@ describe('the wasm select (wasm-kernel.ts, wasm/kernel.wat)', () => {
         expect(firstDifference(out, expected)).toBe(-1);
       }),
       { numRuns: 600 },
+    );
+  });
+});
+
+describe('the fused wasm gather and select, gatherPrimed and selectPrimed (wasm-kernel.ts, wasm/kernel.wat)', () => {
+  it('marks the k elements ranked first when at least k are candidates, else nothing (fast-check)', () => {
+    const bitPattern = fc.oneof(
+      fc.constantFrom(
+        0,
+        0x80000000 | 0,
+        0x7f800000,
+        0xff800000 | 0,
+        0x7fc00000,
+        0xffc00001 | 0,
+        1,
+        0x7f7fffff,
+      ),
+      fc.integer({ min: 0, max: 2 ** 31 - 1 }), // any positive bits, NaN included
+      fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+      fc.integer({ min: 0, max: 5 }).map((v) => new Int32Array(Float32Array.of(v).buffer)[0]!), // ties
+      fc.integer({ min: 0x3f800000 >> 11, max: 0x40000000 >> 11 }).map((v) => v << 11), // deep levels
+    );
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 9 }),
+        fc.array(bitPattern, { minLength: 1, maxLength: 300 }),
+        fc.integer({ min: 1, max: (1 << 18) - 1 }),
+        fc.boolean(),
+        fc.nat(),
+        (base, row, pivotSeed, pivotFromRow, kSeed) => {
+          const n = row.length;
+          const bits = new Int32Array(base + n + 3).fill(0x7fc00000); // NaN around the row
+          bits.set(row, base);
+          const b = row[pivotSeed % n]!;
+          const p = pivotFromRow && b > 0 && b >> 13 > 0 ? b >> 13 : pivotSeed;
+          const k = 1 + (kSeed % (n + 1));
+          const w = wasmKernelFor(n)!;
+          stageRow(bits, base, n, w);
+          const out = new Uint8Array(base + n + 3);
+          const done = gatherSelectStaged(w, base, n, p, k, out);
+          expect(w.selectHist.every((v) => v === 0)).toBe(true);
+          const nan = row.some(isNanBits);
+          const count = row.filter((v) => (v ^ ((v >> 31) & 0x7fffffff)) >> 13 >= p).length;
+          expect(done).toBe(!nan && count >= k);
+          const expected = new Uint8Array(base + n + 3);
+          const keys = row.map(orderKey);
+          if (done) {
+            const order = keys.map((_, j) => j).sort((x, y) => keys[y]! - keys[x]! || x - y);
+            for (const j of order.slice(0, k)) expected[base + j] = 1;
+            // The candidates, as gatherStaged leaves them: in index order, with their keys.
+            const cand = row.map((_, j) => j).filter((j) => row[j]! >> 13 >= p);
+            expect(Array.from(w.cand.subarray(0, count))).toEqual(cand.map((j) => base + j));
+            expect(Array.from(w.candKeys.subarray(0, count))).toEqual(cand.map((j) => keys[j]!));
+          }
+          expect(firstDifference(out, expected)).toBe(-1);
+        },
+      ),
+      { numRuns: 800 },
     );
   });
 });

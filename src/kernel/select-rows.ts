@@ -12,6 +12,7 @@ import {
 import type { KernelScratch } from './scratch.ts';
 import type { WasmKernel } from './wasm-kernel.ts';
 import {
+  gatherSelectStaged,
   gatherStaged,
   histogramStaged,
   markBucketStaged,
@@ -142,6 +143,14 @@ function selectRow(
     if (!nanLargest) return firstNan(bits, base, end);
   }
   fillMask(out, words, 0, base, end);
+  // The usual case, fused in wasm; a NaN or too few candidates take the general path below.
+  if (
+    wasm !== null &&
+    pivot > 0 &&
+    pivot !== PIVOT_WHOLE_ROW &&
+    gatherSelectStaged(wasm, base, n, pivot, k, out)
+  )
+    return -1;
   let c: number;
   if (pivot === PIVOT_WHOLE_ROW) c = -1;
   else if (wasm !== null) c = gatherStaged(wasm, base, n, pivot);

@@ -20,58 +20,21 @@
  */
 import { KERNEL_WASM, SIMD_PROBE_WASM } from './wasm/modules.ts';
 
+import type {
+  GatherFn,
+  GatherPrimedFn,
+  HistRowFn,
+  MarkRowFn,
+  RankFn,
+  SampleFn,
+  SelectFn,
+  SelectPrimedFn,
+  WasmApi,
+  WasmMemory,
+} from './wasm-types.ts';
+
 /** The base64 alphabet of the generated modules.ts (see decodeBase64). */
 const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-
-/** The slice of the WebAssembly JS API used here (the project's `lib` has no DOM types). */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> };
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
-}
-
-/** kernel.wat: `gather(row, n4, limit, cand, keys, base) -> count or -1 (NaN)`. */
-type GatherFn = (row: number, n4: number, limit: number, cand: number, keys: number, base: number) => number;
-/** kernel.wat: `select(keys, cand, c, k, wk, wi, hist, sel) -> k`. */
-type SelectFn = (
-  keys: number,
-  cand: number,
-  c: number,
-  k: number,
-  wk: number,
-  wi: number,
-  hist: number,
-  sel: number,
-) => number;
-
-/** kernel.wat: `sample(row, n, need, hist, keys) -> pivot or 0x100000 (whole row)`. */
-type SampleFn = (row: number, n: number, need: number, hist: number, keys: number) => number;
-/** kernel.wat: `histRow(row, n, hist) -> top bucket or -1 (NaN)`. */
-type HistRowFn = (row: number, n: number, hist: number) => number;
-/** kernel.wat: `markRow(row, n4, dHi, mask, wk, wi) -> [m, above]` (`[-1, -1]`: NaN). */
-type MarkRowFn = (
-  row: number,
-  n4: number,
-  dHi: number,
-  mask: number,
-  wk: number,
-  wi: number,
-) => [number, number];
-/** kernel.wat: `rank(row, n, hist, a, b, out, nanLargest) -> -1 or NaN column`. */
-type RankFn = (
-  row: number,
-  n: number,
-  hist: number,
-  a: number,
-  b: number,
-  out: number,
-  nanLargest: number,
-) => number;
 
 /** A thread's wasm kernel: its memory views, valid until the next {@link wasmKernelFor} call. */
 export interface WasmKernel {
@@ -100,6 +63,10 @@ export interface WasmKernel {
   readonly markRow: MarkRowFn;
   readonly sample: SampleFn;
   readonly gatherPositive: GatherFn;
+  readonly gatherPrimed: GatherPrimedFn;
+  readonly selectPrimed: SelectPrimedFn;
+  /** The select's 256-entry histogram (zero between calls). */
+  readonly selectHist: Int32Array;
 }
 
 /** Byte offsets of the regions of a thread's memory. */
@@ -143,6 +110,8 @@ interface Thread {
   readonly markRow: MarkRowFn;
   readonly sample: SampleFn;
   readonly gatherPositive: GatherFn;
+  readonly gatherPrimed: GatherPrimedFn;
+  readonly selectPrimed: SelectPrimedFn;
   kernel: WasmKernel | null;
 }
 
@@ -230,6 +199,8 @@ export function wasmKernelFor(cols: number): WasmKernel | null {
         markRow: exports.markRow as MarkRowFn,
         sample: exports.sample as SampleFn,
         gatherPositive: exports.gatherPositive as GatherFn,
+        gatherPrimed: exports.gatherPrimed as GatherPrimedFn,
+        selectPrimed: exports.selectPrimed as SelectPrimedFn,
         kernel: null,
       };
       writeShuffleTable(new Uint8Array(memory.buffer, TABLE_AT, 256));
@@ -269,6 +240,9 @@ export function wasmKernelFor(cols: number): WasmKernel | null {
       markRow: thread.markRow,
       sample: thread.sample,
       gatherPositive: thread.gatherPositive,
+      gatherPrimed: thread.gatherPrimed,
+      selectPrimed: thread.selectPrimed,
+      selectHist: new Int32Array(buffer, HIST_AT, 256),
     };
     return thread.kernel;
   } catch {
@@ -351,6 +325,39 @@ export function markSelected(w: WasmKernel, c: number, k: number, out: Uint8Arra
   w.select(at.keys, at.cand, c, k, at.workKeys, at.workIdx, HIST_AT, at.sel);
   const sel = w.sel;
   for (let j = 0; j < k; j++) out[sel[j]!] = 1;
+}
+
+/**
+ * The gather and the select for a positive pivot (`0 < pivot < PIVOT_WHOLE_ROW`) over the staged
+ * row, fused: `gatherPrimed` does the select's first-level counting as it writes the candidates'
+ * keys, and `selectPrimed` starts from it. Marks in `out` the `k` (`0 < k`) elements ranked first
+ * when at least `k` elements are candidates and returns true (`w.cand` / `w.candKeys` then hold the
+ * candidates, as after {@link gatherStaged}); returns false, writing nothing to `out`, when the row
+ * holds a NaN or too few candidates (the caller takes the general path).
+ */
+export function gatherSelectStaged(
+  w: WasmKernel,
+  base: number,
+  n: number,
+  pivot: number,
+  k: number,
+  out: Uint8Array,
+): boolean {
+  const at = w.at;
+  const limit = pivot << 13;
+  const [c, hi] = w.gatherPrimed(at.row, (n + 7) & ~7, limit, at.cand, at.keys, base, HIST_AT);
+  // The padding (-Inf) is never at or above a positive limit: every candidate is in the row.
+  if (c <= k) {
+    if (c > 0) w.selectHist.fill(0);
+    if (c < k) return false;
+    const cand = w.cand;
+    for (let j = 0; j < c; j++) out[cand[j]!] = 1;
+    return true;
+  }
+  w.selectPrimed(at.keys, at.cand, c, k, at.workKeys, at.workIdx, HIST_AT, at.sel, limit ^ 0x80000000, hi);
+  const sel = w.sel;
+  for (let j = 0; j < k; j++) out[sel[j]!] = 1;
+  return true;
 }
 
 /**

@@ -114,6 +114,94 @@
       (then (return (i32.const -1))))
     (local.get $count))
 
+  ;; gatherPrimed(row, n8, limit, cand, keys, base, hist) -> [count, hi], or [-1, 0] on a NaN
+  ;;
+  ;; `gatherPositive` (same `cand` and `keys`) that also does the first level's counting of
+  ;; `selectPrimed`: the scan stores only the indices and tracks the row's largest bits; then one
+  ;; scalar pass over the candidates (few: the pivot sits near the k-th largest) re-reads their keys
+  ;; (the bits) and histograms their first-level digit, with `lo` = the limit and `hi` = the row's
+  ;; largest key (unsigned order) in place of the select's min/max pass. `hist` (256 i32) must be
+  ;; zero; with `count > 0` it holds that histogram, for `selectPrimed(..., limit ^ 0x80000000, hi)`
+  ;; (which zeroes it), or must be zeroed by the caller. `hi` is only meaningful when `count > 0`.
+  (func $gatherPrimed (export "gatherPrimed")
+    (param $row i32) (param $n8 i32) (param $limit i32) (param $cand i32) (param $keys i32)
+    (param $base i32) (param $hist i32) (result i32 i32)
+    (local $at i32) (local $end i32) (local $count i32) (local $mask i32) (local $j i32) (local $b i32)
+    (local $lo i32) (local $hi i32) (local $shift i32) (local $d i32) (local $max v128)
+    (local $indices v128) (local $limits v128) (local $probe v128) (local $v v128) (local $shuffle v128)
+    (local.set $at (local.get $row))
+    (local.set $end (i32.add (local.get $row) (i32.shl (local.get $n8) (i32.const 2))))
+    (local.set $max (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
+    (local.set $limits (i32x4.splat (local.get $limit)))
+    (local.set $indices
+      (i32x4.add (i32x4.splat (local.get $base)) (v128.const i32x4 0 1 2 3)))
+    (loop $step
+      ;; elements 0-3 of the step
+      (local.set $v (v128.load (local.get $at)))
+      (local.set $max (i32x4.max_s (local.get $max) (local.get $v)))
+      (local.set $probe
+        (i32x4.max_u (local.get $probe)
+          (v128.and (local.get $v) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))))
+      (local.set $mask (i32x4.bitmask (i32x4.ge_s (local.get $v) (local.get $limits))))
+      (local.set $shuffle (v128.load (i32.shl (local.get $mask) (i32.const 4))))
+      (v128.store align=4
+        (i32.add (local.get $cand) (i32.shl (local.get $count) (i32.const 2)))
+        (i8x16.swizzle (local.get $indices) (local.get $shuffle)))
+      (local.set $count (i32.add (local.get $count) (i32.popcnt (local.get $mask))))
+      ;; elements 4-7
+      (local.set $v (v128.load offset=16 (local.get $at)))
+      (local.set $max (i32x4.max_s (local.get $max) (local.get $v)))
+      (local.set $probe
+        (i32x4.max_u (local.get $probe)
+          (v128.and (local.get $v) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))))
+      (local.set $mask (i32x4.bitmask (i32x4.ge_s (local.get $v) (local.get $limits))))
+      (local.set $shuffle (v128.load (i32.shl (local.get $mask) (i32.const 4))))
+      (v128.store align=4
+        (i32.add (local.get $cand) (i32.shl (local.get $count) (i32.const 2)))
+        (i8x16.swizzle
+          (i32x4.add (local.get $indices) (v128.const i32x4 4 4 4 4))
+          (local.get $shuffle)))
+      (local.set $count (i32.add (local.get $count) (i32.popcnt (local.get $mask))))
+      (local.set $indices (i32x4.add (local.get $indices) (v128.const i32x4 8 8 8 8)))
+      (br_if $step
+        (i32.lt_u
+          (local.tee $at (i32.add (local.get $at) (i32.const 32)))
+          (local.get $end))))
+    (if (i32x4.bitmask
+          (i32x4.gt_u (local.get $probe) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000)))
+      (then (return (i32.const -1) (i32.const 0))))
+    (if (i32.eqz (local.get $count)) (then (return (i32.const 0) (i32.const 0))))
+    ;; the bounds `select` would find at its first level (unsigned order): lo <= every key <= hi
+    (local.set $max (i32x4.max_s (local.get $max) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $max) (local.get $max))))
+    (local.set $max (i32x4.max_s (local.get $max) (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $max) (local.get $max))))
+    (local.set $lo (i32.xor (local.get $limit) (i32.const 0x80000000)))
+    (local.set $hi (i32.xor (i32x4.extract_lane 0 (local.get $max)) (i32.const 0x80000000)))
+    (local.set $shift (i32.sub (i32.const 24) (i32.clz (i32.xor (local.get $lo) (local.get $hi)))))
+    (local.set $shift (select (local.get $shift) (i32.const 0) (i32.gt_s (local.get $shift) (i32.const 0))))
+    ;; the candidates' keys (the bits, re-read from the row) and their first-level digit histogram
+    (loop $key
+      (local.set $b
+        (i32.load
+          (i32.add (local.get $row)
+            (i32.shl
+              (i32.sub
+                (i32.load (i32.add (local.get $cand) (i32.shl (local.get $j) (i32.const 2))))
+                (local.get $base))
+              (i32.const 2)))))
+      (i32.store (i32.add (local.get $keys) (i32.shl (local.get $j) (i32.const 2))) (local.get $b))
+      (local.set $d
+        (i32.add (local.get $hist)
+          (i32.shl
+            (i32.and
+              (i32.shr_u (i32.xor (local.get $b) (i32.const 0x80000000)) (local.get $shift))
+              (i32.const 255))
+            (i32.const 2))))
+      (i32.store (local.get $d) (i32.add (i32.load (local.get $d)) (i32.const 1)))
+      (br_if $key
+        (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $count))))
+    (local.get $count)
+    (local.get $hi))
+
   ;; select(keys, cand, c, k, wk, wi, hist, sel) -> count
   ;;
   ;; The radix select over `c` candidates (their order keys at `keys`, flat indices at `cand`, in
@@ -132,6 +220,24 @@
   (func $select (export "select")
     (param $keys i32) (param $cand i32) (param $c i32) (param $k i32) (param $wk i32)
     (param $wi i32) (param $hist i32) (param $sel i32) (result i32)
+    (call $selectFrom (local.get $keys) (local.get $cand) (local.get $c) (local.get $k) (local.get $wk)
+      (local.get $wi) (local.get $hist) (local.get $sel) (i32.const 0) (i32.const 0) (i32.const 0)))
+
+  ;; selectPrimed(keys, cand, c, k, wk, wi, hist, sel, lo, hi) -> count
+  ;;
+  ;; `select` after `gatherPrimed`: its first level takes `lo` / `hi` (bounds of the keys, unsigned
+  ;; order, from which `gatherPrimed` took its shift) and the histogram already in `hist`. Same
+  ;; output as `select`; leaves `hist` zero.
+  (func $selectPrimed (export "selectPrimed")
+    (param $keys i32) (param $cand i32) (param $c i32) (param $k i32) (param $wk i32)
+    (param $wi i32) (param $hist i32) (param $sel i32) (param $lo0 i32) (param $hi0 i32) (result i32)
+    (call $selectFrom (local.get $keys) (local.get $cand) (local.get $c) (local.get $k) (local.get $wk)
+      (local.get $wi) (local.get $hist) (local.get $sel) (i32.const 1) (local.get $lo0) (local.get $hi0)))
+
+  (func $selectFrom
+    (param $keys i32) (param $cand i32) (param $c i32) (param $k i32) (param $wk i32)
+    (param $wi i32) (param $hist i32) (param $sel i32) (param $primed i32) (param $lo0 i32)
+    (param $hi0 i32) (result i32)
     (local $srcK i32) (local $srcI i32) (local $m i32) (local $need i32) (local $s i32)
     (local $j i32) (local $lo i32) (local $hi i32) (local $shift i32) (local $digit i32)
     (local $kept i32) (local $u i32) (local $d i32) (local $idx i32) (local $loD i32)
@@ -142,10 +248,13 @@
     (local.set $need (local.get $k))
     (block $done
       (loop $level ;; m >= need >= 1 here
-        ;; lo, hi = min, max of the kept keys (unsigned order)
+        ;; lo, hi = min, max of the kept keys (unsigned order); primed: the given bounds
+        (local.set $lo (local.get $lo0))
+        (local.set $hi (local.get $hi0))
+        (local.set $j (i32.const 0))
+        (if (i32.eqz (local.get $primed)) (then
         (local.set $lo (i32.const -1))
         (local.set $hi (i32.const 0))
-        (local.set $j (i32.const 0))
         (loop $minmax
           (local.set $u
             (i32.xor
@@ -156,7 +265,7 @@
           (local.set $hi
             (select (local.get $u) (local.get $hi) (i32.gt_u (local.get $u) (local.get $hi))))
           (br_if $minmax
-            (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $m))))
+            (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $m))))))
         ;; all equal (they are the threshold), or all needed: done
         (br_if $done
           (i32.or
@@ -167,8 +276,9 @@
           (i32.sub (i32.const 24) (i32.clz (i32.xor (local.get $lo) (local.get $hi)))))
         (local.set $shift
           (select (local.get $shift) (i32.const 0) (i32.gt_s (local.get $shift) (i32.const 0))))
-        ;; hist[digit(key)]++ for every kept key
+        ;; hist[digit(key)]++ for every kept key (primed: already counted)
         (local.set $j (i32.const 0))
+        (if (i32.eqz (local.get $primed)) (then
         (loop $count
           (local.set $d
             (i32.add (local.get $hist)
@@ -183,7 +293,8 @@
                 (i32.const 2))))
           (i32.store (local.get $d) (i32.add (i32.load (local.get $d)) (i32.const 1)))
           (br_if $count
-            (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $m))))
+            (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $m))))))
+        (local.set $primed (i32.const 0))
         ;; digit = the one holding the need-th largest, scanning down from hi's
         (local.set $loD (i32.and (i32.shr_u (local.get $lo) (local.get $shift)) (i32.const 255)))
         (local.set $hiD (i32.and (i32.shr_u (local.get $hi) (local.get $shift)) (i32.const 255)))
@@ -222,6 +333,8 @@
         (local.set $srcK (local.get $wk))
         (local.set $srcI (local.get $wi))
         (br $level)))
+    ;; a primed first level that stopped at once leaves its histogram: zero it
+    (if (local.get $primed) (then (memory.fill (local.get $hist) (i32.const 0) (i32.const 1024))))
     ;; the first `need` kept entries, in index order
     (local.set $j (i32.const 0))
     (loop $take
