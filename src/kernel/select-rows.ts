@@ -48,6 +48,10 @@ import {
  * Where the engine has WebAssembly SIMD, the gather and the select over the candidates run in wasm
  * over a copy of the row (wasm-kernel.ts); the candidates and the selection, and so the bytes
  * written, are the same.
+ *
+ * (This file is past the ~400-line guideline on purpose: it is one idea, the row selection, and
+ * its JavaScript passes are the reference the wasm functions are tested against, so they stay
+ * side by side with the dispatch that chooses between them.)
  */
 export function selectRows(
   bits: Int32Array,

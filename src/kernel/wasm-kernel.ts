@@ -17,6 +17,9 @@
  * WebAssembly: `--jitless`) run the JavaScript kernel ({@link wasmKernelFor} returns `null`); on an
  * engine with SIMD, a module that does not compile is a bug, reported by {@link wasmKernelStatus}
  * (the tests require `'wasm'`) rather than thrown at import.
+ *
+ * (Past the ~400-line guideline on purpose: one idea, the bridge between the JavaScript kernel and
+ * the wasm module: the per-thread memory layout, staging, and one wrapper per wasm function.)
  */
 import { KERNEL_WASM, SIMD_PROBE_WASM } from './wasm/modules.ts';
 

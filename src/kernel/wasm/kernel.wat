@@ -2,6 +2,8 @@
 ;; wasm-kernel.ts for the layout). Assembled by `npm run wasm` (wabt) into modules.ts; test/wasm.test.ts
 ;; reassembles it and compares. Every function computes exactly what its JavaScript counterpart in
 ;; select-rows.ts computes, so the bytes of a mask do not depend on which one ran.
+;; One module on purpose (past the ~400-line guideline): its functions share one memory layout and
+;; call each other (the select under the fused gather), and a module per function would copy both.
 (module
   (import "e" "m" (memory 1))
 
