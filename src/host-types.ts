@@ -47,7 +47,7 @@ function branded(get: ((this: unknown) => unknown) | undefined, value: unknown):
 const node = nodeTypes();
 const arrayBufferLength = accessor(ArrayBuffer.prototype, 'byteLength');
 const sharedBufferLength = accessor(globalThis.SharedArrayBuffer?.prototype, 'byteLength');
-const dataViewLength = accessor(DataView.prototype, 'buffer');
+const dataViewBuffer = accessor(DataView.prototype, 'buffer');
 
 /** Whether `value` is a Proxy (always false where the host offers no way to tell). */
 export function isProxy(value: unknown): boolean {
@@ -78,5 +78,5 @@ export function isSharedArrayBuffer(value: unknown): value is SharedArrayBuffer 
 export function isDataView(value: unknown): value is DataView {
   if (isProxy(value)) return false;
   if (node !== undefined) return node.isDataView(value);
-  return branded(dataViewLength, value);
+  return branded(dataViewBuffer, value);
 }

@@ -24,12 +24,14 @@ function locate(url: URL): WorkerLocation {
   return { filename: url.href, execArgv: ['--import', pathToFileURL(tsx).href] };
 }
 
-/** The default entry (see the file comment). */
-export function defaultWorker(): WorkerLocation {
+/**
+ * The package's worker entry `workers/NAME` (mine-worker by default; nms-worker and targets-worker
+ * serve the SSD front end's own pools): `.js` next to the compiled modules, `.ts` through tsx when
+ * running from source (see the file comment).
+ */
+export function defaultWorker(name = 'mine-worker'): WorkerLocation {
   const fromSource = import.meta.url.endsWith('.ts');
-  return locate(
-    new URL(fromSource ? '../../workers/mine-worker.ts' : '../../workers/mine-worker.js', import.meta.url),
-  );
+  return locate(new URL(`../../workers/${name}.${fromSource ? 'ts' : 'js'}`, import.meta.url));
 }
 
 /**

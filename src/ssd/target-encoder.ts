@@ -1,7 +1,6 @@
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
+import { defaultWorker } from '../pool/worker-location.ts';
 import type { MatchParams } from './match.ts';
 import type { MatchBatchOptions, MatchBatchResult, PackedBatch } from './targets.ts';
 import { encodeRange, packBatch } from './targets.ts';
@@ -34,12 +33,8 @@ export interface TargetEncoderOptions {
   inlineBelow?: number;
 }
 
-const fromSource = import.meta.url.endsWith('.ts');
 /** `dist/workers/targets-worker.js` from the compiled module; the `.ts` entry (through tsx) from source. */
-const WORKER_URL = new URL(
-  fromSource ? '../../workers/targets-worker.ts' : '../../workers/targets-worker.js',
-  import.meta.url,
-).href;
+const WORKER = defaultWorker('targets-worker');
 
 function shared(bytes: number): SharedArrayBuffer {
   return new SharedArrayBuffer(bytes);
@@ -81,11 +76,9 @@ export class TargetEncoder {
 
   #getPool(): Piscina {
     if (this.#pool === undefined) {
-      const execArgv = fromSource
-        ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href]
-        : undefined;
+      const { execArgv } = WORKER;
       this.#pool = new Piscina({
-        filename: WORKER_URL,
+        filename: WORKER.filename,
         minThreads: this.threads,
         maxThreads: this.threads,
         ...(execArgv === undefined ? {} : { execArgv }),

@@ -1,6 +1,5 @@
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
+import { defaultWorker } from '../pool/worker-location.ts';
 import type { TfodRowsOutput } from './tfod.ts';
 import { finishTfod, mineTfodRows, tfodOutput } from './tfod.ts';
 import type { TfodOptions, TfodPlan, TfodResult, TfodRowsInput } from './tfod-options.ts';
@@ -37,11 +36,8 @@ export interface TfodTask {
   readonly rowEnd: number;
 }
 
-const fromSource = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(
-  fromSource ? '../../workers/nms-worker.ts' : '../../workers/nms-worker.js',
-  import.meta.url,
-).href;
+/** `dist/workers/nms-worker.js` from the compiled module; the `.ts` entry (through tsx) from source. */
+const WORKER = defaultWorker('nms-worker');
 
 interface PoolEntry {
   readonly pool: Piscina;
@@ -54,11 +50,9 @@ const pools = new Map<number, PoolEntry>();
 function poolFor(threads: number): PoolEntry {
   let entry = pools.get(threads);
   if (entry === undefined) {
-    const execArgv = fromSource
-      ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href]
-      : undefined;
+    const { execArgv } = WORKER;
     const pool = new Piscina({
-      filename: WORKER_URL,
+      filename: WORKER.filename,
       minThreads: 0,
       maxThreads: threads,
       idleTimeout: 2000,
