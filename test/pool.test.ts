@@ -8,6 +8,7 @@ import {
   allocLoss,
   HardNegativeMiner,
   hardNegativeMask,
+  hardNegativeMaskBatchWide,
   rankDescending,
   referenceMask,
 } from '../src/index.ts';
@@ -19,7 +20,7 @@ import {
   MIN_POOLED,
   shapeSlot,
 } from '../src/pool/inline-decision.ts';
-import { INLINE_BELOW, planRanges } from '../src/pool/plan.ts';
+import { INLINE_BELOW, planClaims, planRanges } from '../src/pool/plan.ts';
 import { SharedStaging } from '../src/pool/shared-buffers.ts';
 import { batch, firstDifference, generate, prng, SPECIAL_VALUES } from './support/adversarial.ts';
 import { faultyMiner } from './support/gate.ts';
@@ -168,14 +169,50 @@ describe('callAffinityBalancer', () => {
 
   it("through Piscina: a call's tasks for one thread queue in it (the tag reaches the balancer)", async () => {
     await using miner = new HardNegativeMiner({ threads: 1, inlineBelow: 0 });
-    const rows = 150; // 150 x 8732 elements: four tasks (planRanges), all for the one thread
+    const rows = 150; // 150 x 8732 elements: four batch-wide range tasks (planRanges) per round
     expect(planRanges(rows, SSD_COLS, 1).length - 1).toBe(4);
     const loss = expLoss(rows, SSD_COLS, 5, true);
     const counts = ssdCounts(rows, 6);
+    // Mask and rank post one claiming task per thread: nothing queues.
     expect(
       firstDifference(await miner.mask(loss, SSD_COLS, counts), hardNegativeMask(loss, SSD_COLS, counts)),
     ).toBe(-1);
-    expect(miner.stats.queuedTasks).toBe(3);
+    expect(miner.stats.queuedTasks).toBe(0);
+    // A batch-wide round posts its four tasks at once: three queue behind the first, every round.
+    expect(
+      firstDifference(
+        await miner.maskBatchWide(loss, SSD_COLS, 9000),
+        hardNegativeMaskBatchWide(loss, SSD_COLS, 9000),
+      ),
+    ).toBe(-1);
+    const queued = miner.stats.queuedTasks;
+    expect(queued).toBeGreaterThanOrEqual(6); // a histogram round and the write round at least
+    expect(queued % 3).toBe(0);
+  });
+});
+
+describe('planClaims', () => {
+  it('claims whole rows of about 2^16 elements, at most an even share, one task per thread that gets one', () => {
+    for (const [rows, cols, threads] of [
+      [1024, 8732, 2],
+      [7, 8732, 2],
+      [1, 8732, 4],
+      [3, 10, 2],
+      [5, 1 << 20, 3],
+      [100_000, 1, 4],
+      [2 ** 31 - 1, 1, 2],
+    ] as const) {
+      const { claim, tasks } = planClaims(rows, cols, threads);
+      expect(Number.isInteger(claim) && claim >= 1).toBe(true);
+      expect(claim).toBeLessThanOrEqual(Math.max(1, Math.ceil(rows / threads)));
+      expect(claim === 1 || claim * cols <= 1 << 16).toBe(true);
+      expect(tasks).toBe(Math.min(threads, Math.ceil(rows / claim)));
+      // The claim counter (an int32 of claims, not rows) stays far from overflow.
+      expect(Math.ceil(rows / claim) + tasks).toBeLessThan(2 ** 31);
+    }
+    expect(planClaims(1024, 8732, 2)).toEqual({ claim: 7, tasks: 2 });
+    expect(planClaims(1, 8732, 4)).toEqual({ claim: 1, tasks: 1 });
+    expect(planClaims(3, 8732, 2)).toEqual({ claim: 2, tasks: 2 });
   });
 });
 
@@ -485,6 +522,27 @@ describe('faults', () => {
     await stillWorks(faulty.miner);
   });
 
+  it('rows are claimed: while one thread is held, the other computes every row (shared and copied loss)', async () => {
+    for (const shared of [true, false]) {
+      const l = expLoss(64, SSD_COLS, 21, shared);
+      const c = ssdCounts(64, 22);
+      const want = hardNegativeMask(l, SSD_COLS, c);
+      const out = new Uint8Array(new SharedArrayBuffer(want.length)).fill(7);
+      const g = faulty.arm('none', { gated: true, task: 1 });
+      const call = faulty.miner.mask(l, SSD_COLS, c, { out });
+      await g.reached;
+      // Task 1's thread waits at the gate, before its first claim; task 0's claims every row.
+      for (let turns = 0; firstDifference(out, want) !== -1; turns++) {
+        expect(turns).toBeLessThan(20_000);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(await isSettled(call)).toBe(false); // the call still waits for task 1's answer
+      g.release();
+      expect(await call).toBe(out);
+      expect(firstDifference(out, want)).toBe(-1);
+    }
+  });
+
   it('a worker that exits mid-task rejects its call; the pool replaces it and the next call succeeds', async () => {
     const g = faulty.arm('exit', { gated: true });
     const call = faulty.miner.mask(loss, SSD_COLS, counts);
@@ -550,7 +608,7 @@ describe('faults', () => {
   });
 
   it('aborting after dispatch rejects at once with an AbortError and cancels the pending tasks', async () => {
-    // One thread: task 0 blocks in the worker, task 1 waits in the queue behind it.
+    // One thread: its one claiming task blocks in the worker before it claims a row.
     const one = faultyMiner({ threads: 1, inlineBelow: 0 });
     await using miner = one.miner;
     await stillWorks(miner);
@@ -563,8 +621,8 @@ describe('faults', () => {
     expect(miner.stats.active).toBe(0);
     const cancelled = miner.stats.cancelledTasks;
     g.release();
-    await stillWorks(miner); // queued behind both tasks of the aborted call
-    expect(miner.stats.cancelledTasks - cancelled).toBe(2);
+    await stillWorks(miner); // queued behind the aborted call's task
+    expect(miner.stats.cancelledTasks - cancelled).toBe(1);
   });
 
   it('one signal shared by many calls aborts them all, without a listener warning', async () => {

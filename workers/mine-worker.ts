@@ -1,12 +1,13 @@
 /**
- * Piscina worker entry: runs the same kernels as the synchronous API on one contiguous row range,
+ * Piscina worker entry: runs the same kernels as the synchronous API on rows of one call,
  * reading and writing the call's `SharedArrayBuffer`s in place. A thin wrapper: no validation (the
  * coordinator validated and snapshotted the call), one `KernelScratch` per kernel and thread,
  * allocated once per column count; per task only a few typed-array views are created.
  *
  * Every task answers a number: -1 (done), the flat index of the first NaN it met, or -2 when it saw
- * its call's cancel flag (checked before starting and between chunks of about 2^18 elements, so an
- * aborted or closed call frees its threads within a fraction of a millisecond).
+ * its call's cancel flag (checked before starting, between chunks of about 2^18 elements and between
+ * row claims, so an aborted or closed call frees its threads within a fraction of a millisecond).
+ * Mask and rank tasks claim their rows from a shared counter (see protocol.ts and `eachRows`).
  *
  * Shared memory: a handle this thread receives pins its backing store until this thread's own GC
  * collects it, and this thread allocates too little for that to happen soon. So the coordinator
@@ -29,7 +30,14 @@ import {
   TASK_RANK,
   TASK_WRITE,
 } from '../src/pool/protocol.ts';
-import { CTRL_CANCEL, CTRL_WORDS, HIST_WORDS } from '../src/pool/shared-buffers.ts';
+import {
+  CTRL_CANCEL,
+  CTRL_NAN_MET,
+  CTRL_NEXT_CLAIM,
+  CTRL_STAGED_ROWS,
+  CTRL_WORDS,
+  HIST_WORDS,
+} from '../src/pool/shared-buffers.ts';
 
 /**
  * One scratch per kernel: `rankRows` leaves `hist` dirty while `selectRows` expects it zeroed on
@@ -55,26 +63,14 @@ export default function mineTask(task: MineTask): number {
       const scratch = (maskScratch = scratchFor(maskScratch, cols));
       const counts = new Int32Array(task.ctx, CTRL_WORDS * 4, task.length / cols);
       const out = new Uint8Array(task.out, task.outAt, task.length);
-      for (let r = task.rowStart; r < rowEnd; ) {
-        const e = Math.min(rowEnd, r + chunkRows);
-        const nanAt = selectRows(bits, cols, r, e, counts, out, scratch, nanLargest);
-        if (nanAt >= 0) return nanAt;
-        r = e;
-        if (r < rowEnd && Atomics.load(ctrl, CTRL_CANCEL) !== 0) return RESULT_CANCELLED;
-      }
-      return RESULT_OK;
+      return eachRows(task, ctrl, chunkRows, (r, e) =>
+        selectRows(bits, cols, r, e, counts, out, scratch, nanLargest),
+      );
     }
     case TASK_RANK: {
       const scratch = (rankScratch = scratchFor(rankScratch, cols));
       const out = new Int32Array(task.out, task.outAt, task.length);
-      for (let r = task.rowStart; r < rowEnd; ) {
-        const e = Math.min(rowEnd, r + chunkRows);
-        const nanAt = rankRows(bits, cols, r, e, out, scratch, nanLargest);
-        if (nanAt >= 0) return nanAt;
-        r = e;
-        if (r < rowEnd && Atomics.load(ctrl, CTRL_CANCEL) !== 0) return RESULT_CANCELLED;
-      }
-      return RESULT_OK;
+      return eachRows(task, ctrl, chunkRows, (r, e) => rankRows(bits, cols, r, e, out, scratch, nanLargest));
     }
     case TASK_HISTOGRAM: {
       const hist = new Int32Array(task.ctx);
@@ -114,5 +110,63 @@ export default function mineTask(task: MineTask): number {
     }
     default:
       throw new Error(`unknown task kind ${task.kind}`);
+  }
+}
+
+/**
+ * Runs `rows(r, e)` (a row kernel answering -1 or a NaN's flat index) over the task's rows: its own
+ * range in chunks of `chunkRows`, or claim after claim for a claiming task (protocol.ts). Checks the
+ * cancel flag between chunks and claims.
+ *
+ * Claims: the counter hands out claims in row order, so when a task meets a NaN, every row before
+ * it has already been claimed, by this task or another, and is finished by its claimant; raising
+ * `CTRL_NAN_MET` only stops claims of later rows, and the smallest answer is still the first NaN.
+ */
+function eachRows(
+  task: MineTask,
+  ctrl: Int32Array,
+  chunkRows: number,
+  rows: (rowStart: number, rowEnd: number) => number,
+): number {
+  const rowEnd = task.rowEnd;
+  const claim = task.claim;
+  if (claim > 0) {
+    for (;;) {
+      if (Atomics.load(ctrl, CTRL_CANCEL) !== 0) return RESULT_CANCELLED;
+      if (Atomics.load(ctrl, CTRL_NAN_MET) !== 0) return RESULT_OK;
+      const r = Atomics.add(ctrl, CTRL_NEXT_CLAIM, 1) * claim;
+      if (r >= rowEnd) return RESULT_OK;
+      const e = Math.min(rowEnd, r + claim);
+      if (task.staged && !awaitStaged(ctrl, e)) return RESULT_CANCELLED;
+      const nanAt = rows(r, e);
+      if (nanAt >= 0) {
+        Atomics.store(ctrl, CTRL_NAN_MET, 1);
+        return nanAt;
+      }
+    }
+  }
+  for (let r = task.rowStart; r < rowEnd; ) {
+    const e = Math.min(rowEnd, r + chunkRows);
+    const nanAt = rows(r, e);
+    if (nanAt >= 0) return nanAt;
+    r = e;
+    if (r < rowEnd && Atomics.load(ctrl, CTRL_CANCEL) !== 0) return RESULT_CANCELLED;
+  }
+  return RESULT_OK;
+}
+
+/** Longest single wait for staged rows; the loop then looks at the cancel flag again. */
+const STAGE_WAIT_MS = 50;
+
+/**
+ * Waits until the coordinator has copied rows up to `rowEnd` (see tasks.ts's `stager`); false when
+ * the call is cancelled first (the coordinator notifies the word on cancel, call.ts).
+ */
+function awaitStaged(ctrl: Int32Array, rowEnd: number): boolean {
+  for (;;) {
+    const staged = Atomics.load(ctrl, CTRL_STAGED_ROWS);
+    if (staged >= rowEnd) return true;
+    if (Atomics.load(ctrl, CTRL_CANCEL) !== 0) return false;
+    Atomics.wait(ctrl, CTRL_STAGED_ROWS, staged, STAGE_WAIT_MS);
   }
 }

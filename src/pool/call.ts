@@ -10,7 +10,7 @@
  * still touch the buffer, so then it is dropped, never reused). {@link CallRegistry.run} registers
  * a call and settles it in one `try/finally`, so whatever throws, nothing stays registered.
  */
-import { CTRL_CANCEL, CTRL_WORDS } from './shared-buffers.ts';
+import { CTRL_CANCEL, CTRL_STAGED_ROWS, CTRL_WORDS } from './shared-buffers.ts';
 
 type State = 'running' | 'stopped' | 'settled';
 
@@ -58,7 +58,7 @@ export class PoolCall {
   stop(reason: unknown): void {
     if (this.#state !== 'running') return;
     this.#state = 'stopped';
-    Atomics.store(this.#ctrl, CTRL_CANCEL, 1);
+    this.#cancel();
     this.#reject(reason);
   }
 
@@ -77,8 +77,14 @@ export class PoolCall {
   /** The caller's promise has settled: cancel what still runs; release if the rule allows. */
   settle(): void {
     this.#state = 'settled';
-    Atomics.store(this.#ctrl, CTRL_CANCEL, 1);
+    this.#cancel();
     this.#maybeRelease();
+  }
+
+  /** Raises the cancel flag, and wakes tasks waiting for staged rows so that they see it at once. */
+  #cancel(): void {
+    Atomics.store(this.#ctrl, CTRL_CANCEL, 1);
+    Atomics.notify(this.#ctrl, CTRL_STAGED_ROWS);
   }
 
   #maybeRelease(): void {

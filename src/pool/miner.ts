@@ -25,7 +25,7 @@ import type { MineTask } from './protocol.ts';
 import { RESULT_CANCELLED, TASK_HISTOGRAM, TASK_MASK, TASK_RANK } from './protocol.ts';
 import type { CallLayout } from './shared-buffers.ts';
 import { callLayout, HIST_WORDS, SharedStaging } from './shared-buffers.ts';
-import { rowTasks, stager } from './tasks.ts';
+import { rowTasks, type Stager, stager } from './tasks.ts';
 import { WorkerThreads } from './threads.ts';
 
 export type { MineOptions } from './args.ts';
@@ -318,8 +318,8 @@ export class PooledMiner {
   }
 
   /**
-   * The call's tasks (see tasks.ts), and a round function posting them (staging a non-shared loss
-   * task by task); the threads are told which caller buffers they get.
+   * The call's tasks (see tasks.ts), and a round function posting them (and copying a non-shared
+   * loss as tasks.ts's `stager` says); the threads are told which caller buffers they get.
    */
   #rowTasks(
     kind: number,
@@ -358,13 +358,20 @@ export class PooledMiner {
    * Posts every task and waits for all answers. A stopped call's answers are meaningless (tasks may
    * have been cancelled half-way): the round then rejects (the call has already settled).
    */
-  async #round(call: PoolCall, tasks: MineTask[], stage?: (task: MineTask) => void): Promise<number[]> {
-    const answers = await Promise.all(
-      tasks.map((task) => {
-        stage?.(task);
-        return this.#dispatch(call, task);
-      }),
-    );
+  async #round(call: PoolCall, tasks: MineTask[], stage?: Stager): Promise<number[]> {
+    const posted = tasks.map((task) => {
+      stage?.beforePost(task);
+      return this.#dispatch(call, task);
+    });
+    try {
+      stage?.afterPost();
+    } catch (error) {
+      // The tasks see the cancel flag and stop; their answers are awaited, so none is left unhandled.
+      call.stop(error);
+      await Promise.allSettled(posted);
+      throw error;
+    }
+    const answers = await Promise.all(posted);
     if (!call.running) throw new Error('call stopped');
     return answers;
   }

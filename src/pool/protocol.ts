@@ -5,9 +5,9 @@
  * object shape.
  */
 
-/** Hard negative mask of rows `rowStart .. rowEnd - 1` (`selectRows`). */
+/** Hard negative mask of rows `rowStart .. rowEnd - 1`, or of claimed rows (`selectRows`). */
 export const TASK_MASK = 0;
-/** Descending ranks of rows `rowStart .. rowEnd - 1` (`rankRows`). */
+/** Descending ranks of rows `rowStart .. rowEnd - 1`, or of claimed rows (`rankRows`). */
 export const TASK_RANK = 1;
 /** Batch-wide phase 1: histogram of the range's keys at `level` under `prefix`, into the task's slot. */
 export const TASK_HISTOGRAM = 2;
@@ -52,4 +52,13 @@ export interface MineTask {
   call: number;
   /** The task's index in its call (dispatch order): likewise. */
   index: number;
+  /**
+   * Mask and rank: `0` for a task that covers rows `rowStart .. rowEnd - 1` itself, else a claiming
+   * task: it takes `claim` rows at a time from the call's claim counter (`CTRL_NEXT_CLAIM`) until the
+   * rows up to `rowEnd` are all taken, so a thread that runs slower (descheduled, say) takes fewer
+   * and the call ends when the rows do. One claiming task per thread, posted at once.
+   */
+  claim: number;
+  /** A claiming task over a loss the coordinator is still copying: wait on `CTRL_STAGED_ROWS`. */
+  staged: boolean;
 }

@@ -7,6 +7,23 @@
 export const CTRL_WORDS = 16;
 /** Control word index: nonzero once the call is cancelled (aborted, failed, closed); tasks then stop. */
 export const CTRL_CANCEL = 0;
+/**
+ * Control word index, claiming tasks (see protocol.ts): the number of row claims handed out so far.
+ * A task takes claim `c = Atomics.add(ctrl, CTRL_NEXT_CLAIM, 1)`, rows `c * claim ..`; counting
+ * claims rather than rows keeps the word far from int32 overflow.
+ */
+export const CTRL_NEXT_CLAIM = 1;
+/**
+ * Control word index, claiming tasks: nonzero once a task met a NaN (with `nan: 'throw'`). Rows
+ * claimed later lie after it and cannot change the answer, so no more are claimed.
+ */
+export const CTRL_NAN_MET = 2;
+/**
+ * Control word index, claiming tasks over a staged (copied) loss: rows copied into the staging
+ * buffer so far. The coordinator copies block by block after posting the tasks and notifies this
+ * word; a task waits on it before reading rows not yet copied.
+ */
+export const CTRL_STAGED_ROWS = 3;
 /** Int32 words of one batch-wide histogram slot: 2^11 buckets of 11-bit digits. */
 export const HIST_WORDS = 2048;
 

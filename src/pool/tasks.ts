@@ -1,11 +1,29 @@
-/** A call's task messages: one per planned row range (see plan.ts and protocol.ts). */
+/**
+ * A call's task messages (see protocol.ts) and the copy of a non-shared loss into its staging buffer.
+ *
+ * Mask and rank calls get one claiming task per thread: each takes rows from the call's claim
+ * counter until none are left (plan.ts's `planClaims`). Batch-wide calls get fixed row ranges
+ * (`planRanges`), since their phases give each range its own histogram slot and tie quota.
+ */
 import type { CallArgs } from './args.ts';
 import type { PoolCall } from './call.ts';
-import { planRanges } from './plan.ts';
-import type { MineTask } from './protocol.ts';
-import type { CallLayout } from './shared-buffers.ts';
+import { planClaims, planRanges } from './plan.ts';
+import { type MineTask, TASK_MASK, TASK_RANK } from './protocol.ts';
+import {
+  type CallLayout,
+  CTRL_NAN_MET,
+  CTRL_NEXT_CLAIM,
+  CTRL_STAGED_ROWS,
+  CTRL_WORDS,
+} from './shared-buffers.ts';
 
-/** One task per planned row range; a non-shared `loss` is read from the staging buffer (see `stager`). */
+/** Elements copied between two notifications of the staged-rows word (see {@link stager}). */
+const STAGE_BLOCK_ELEMENTS = 1 << 16;
+
+/**
+ * The call's tasks: claiming tasks for mask and rank, one per planned row range otherwise. Resets
+ * the call's claim words. A non-shared `loss` is read from the staging buffer (see {@link stager}).
+ */
 export function rowTasks(
   kind: number,
   call: PoolCall,
@@ -14,13 +32,26 @@ export function rowTasks(
   target: Uint8Array | Int32Array,
   threads: number,
 ): MineTask[] {
-  const { loss, n, cols } = args;
+  const { loss, n, cols, rows } = args;
   const ctx = call.ctx;
-  // A non-shared loss is staged task by task as the tasks are posted (see `stager`).
   const lossBuffer = args.lossShared ? (loss.buffer as SharedArrayBuffer) : ctx;
   const lossByte = args.lossShared ? loss.byteOffset : layout.lossAt * 4;
   const outBuffer = target.buffer as SharedArrayBuffer;
-  const bounds = planRanges(args.rows, cols, threads);
+  const claiming = kind === TASK_MASK || kind === TASK_RANK;
+  let bounds: Int32Array;
+  let claim = 0;
+  if (claiming) {
+    const plan = planClaims(rows, cols, threads);
+    claim = plan.claim;
+    bounds = new Int32Array(plan.tasks + 1).fill(rows); // every task: rows up to `rows`
+    bounds[0] = 0;
+    const ctrl = new Int32Array(ctx, 0, CTRL_WORDS);
+    Atomics.store(ctrl, CTRL_NEXT_CLAIM, 0);
+    Atomics.store(ctrl, CTRL_NAN_MET, 0);
+    Atomics.store(ctrl, CTRL_STAGED_ROWS, args.lossShared ? rows : 0);
+  } else {
+    bounds = planRanges(rows, cols, threads);
+  }
   const tasks: MineTask[] = [];
   for (let t = 0; t + 1 < bounds.length; t++) {
     tasks.push({
@@ -32,7 +63,7 @@ export function rowTasks(
       out: outBuffer,
       outAt: target.byteOffset,
       cols,
-      rowStart: bounds[t]!,
+      rowStart: claiming ? 0 : bounds[t]!,
       rowEnd: bounds[t + 1]!,
       nanLargest: args.nanLargest,
       slot: 0,
@@ -44,28 +75,64 @@ export function rowTasks(
       checkNan: false,
       call: call.id,
       index: t,
+      claim,
+      staged: claiming && !args.lossShared,
     });
   }
   return tasks;
 }
 
+/** How a round copies a non-shared loss: per range task before it is posted, or after posting. */
+export interface Stager {
+  /** Copies the rows of a range task, once, just before it is posted. */
+  readonly beforePost: (task: MineTask) => void;
+  /** Copies what the claiming tasks read, block by block, once they are all posted. */
+  readonly afterPost: () => void;
+}
+
 /**
- * For a non-shared `loss`: copies a task's rows into the call's staging buffer, once per task, just
- * before the task is posted, so the first threads start while later rows are still being copied
- * (rather than after one serial copy of the whole batch). `undefined` for a shared `loss`.
+ * For a non-shared `loss` (`undefined` for a shared one): copies it into the call's staging buffer
+ * while the threads already work. Range tasks: a task's rows just before it is posted, so the first
+ * threads start while later rows are still being copied (rather than after one serial copy of the
+ * whole batch). Claiming tasks: once they are posted, about 2^16 elements at a time, each block
+ * published through `CTRL_STAGED_ROWS` (store, then notify), which a task waits on before reading a
+ * claimed row not yet copied; the copy outruns the kernel, so the tasks rarely wait. This runs
+ * synchronously on the calling thread, so it finishes unless it throws; a throw stops the call,
+ * whose cancel flag (and notify, call.ts) ends the waits.
  */
 export function stager(
   args: CallArgs<Uint8Array | Int32Array>,
   ctx: SharedArrayBuffer,
   layout: CallLayout,
   tasks: readonly MineTask[],
-): ((task: MineTask) => void) | undefined {
+): Stager | undefined {
   if (args.lossShared) return undefined;
-  const { loss, cols } = args;
+  const { loss, cols, rows } = args;
   const staged = new Float32Array(ctx, layout.lossAt * 4, args.n);
+  if (tasks[0]?.claim !== 0) {
+    const ctrl = new Int32Array(ctx, 0, CTRL_WORDS);
+    let copied = false;
+    const blockRows = Math.max(1, Math.floor(STAGE_BLOCK_ELEMENTS / cols));
+    return {
+      beforePost: () => {},
+      afterPost: () => {
+        if (copied) return;
+        copied = true;
+        for (let r = 0; r < rows; r += blockRows) {
+          const e = Math.min(rows, r + blockRows);
+          staged.set(loss.subarray(r * cols, e * cols), r * cols);
+          Atomics.store(ctrl, CTRL_STAGED_ROWS, e);
+          Atomics.notify(ctrl, CTRL_STAGED_ROWS);
+        }
+      },
+    };
+  }
   const pending = new Set(tasks);
-  return (task) => {
-    if (!pending.delete(task)) return;
-    staged.set(loss.subarray(task.rowStart * cols, task.rowEnd * cols), task.rowStart * cols);
+  return {
+    beforePost: (task) => {
+      if (!pending.delete(task)) return;
+      staged.set(loss.subarray(task.rowStart * cols, task.rowEnd * cols), task.rowStart * cols);
+    },
+    afterPost: () => {},
   };
 }
