@@ -776,22 +776,31 @@ describe('the measured inline decision', () => {
     // Before any figure: the static threshold, with a probe of the other path on the fourth call.
     const picks: boolean[] = [];
     for (let i = 0; i < 40; i++) picks.push(auto.inline(slot, n));
-    expect(picks.slice(0, 5)).toEqual([false, false, false, true, false]);
-    // The pool measured 3x faster than inline: pooled, but for probes at doubling gaps.
+    // A probe is a run of two calls of the other path.
+    expect(picks.slice(0, 6)).toEqual([false, false, false, true, true, false]);
+    // The pool measured 3x faster than inline: pooled, but for probes at doubling gaps. The first
+    // call after the path changes is cold and not recorded: record each path twice.
     auto.record(slot, true, n, 3);
+    auto.record(slot, true, n, 3);
+    auto.record(slot, false, n, 1); // the first after a switch: not recorded
     auto.record(slot, false, n, 1);
     const probes: number[] = [];
     for (let i = 0; i < 2000; i++) if (auto.inline(slot, n)) probes.push(i);
-    const gaps = probes.slice(1).map((p, i) => p - probes[i]!);
+    const starts = probes.filter((p, i) => i === 0 || probes[i - 1] !== p - 1);
+    expect(probes.length).toBe(2 * starts.length); // every probe: two calls in a row
+    const gaps = starts.slice(1).map((p, i) => p - starts[i]!);
     expect(gaps.length).toBeGreaterThan(3);
-    expect(gaps.slice(-2)).toEqual([256, 256]);
+    expect(gaps.slice(-2)).toEqual([257, 257]);
     for (let i = 1; i < gaps.length; i++) expect(gaps[i]!).toBeGreaterThanOrEqual(gaps[i - 1]!);
+    // A slow first call after a switch is not recorded: a cold inline call changes nothing.
+    auto.record(slot, true, n, 0.5);
+    expect(auto.inline(slot, n)).toBe(false);
     // Inline now measures faster (load moved): inline is preferred at once, and the gap restarts.
     auto.record(slot, true, n, 0.5);
     const after: boolean[] = [];
-    for (let i = 0; i < 8; i++) after.push(auto.inline(slot, n));
+    for (let i = 0; i < 9; i++) after.push(auto.inline(slot, n));
     expect(after.slice(0, 7).every((x) => x)).toBe(true);
-    expect(after[7]).toBe(false); // the probe, FIRST_GAP calls later
+    expect(after.slice(7)).toEqual([false, false]); // the probe run, FIRST_GAP calls later
     // Other shapes keep their own figures.
     const rank = shapeSlot(METHOD_RANK, n, true, true);
     expect(rank).not.toBe(slot);

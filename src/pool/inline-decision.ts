@@ -11,6 +11,11 @@
  * falls back to `FIRST_GAP` when the preferred path changes. Before a path has a figure, the static
  * threshold decides. A size below `MIN_POOLED` never dispatches (a round trip alone costs more).
  *
+ * A probe is a run of `PROBE_RUN` calls, and the first call after the path changes is not recorded:
+ * a dispatched call after a run of inline ones finds its threads asleep and their caches cold (and
+ * an inline one after dispatched ones, the calling thread's), which measured up to 2x slower than the
+ * steady state, enough to keep a default miner on the slower path for good.
+ *
  * With an explicit threshold (`inlineBelow` option) the decision is static and deterministic.
  */
 
@@ -25,6 +30,9 @@ const SLOTS = 3 * 2 * 2 * BUCKETS;
 const SAMPLES = 4;
 const FIRST_GAP = 8;
 const MAX_GAP = 256;
+/** Calls in one probe of the other path (the first is not recorded, see above). */
+const PROBE_RUN = 2;
+const NO_PATH = 2;
 
 /** A call's shape: method, input kind, whether the result is copied out, and the size's power of two. */
 export function shapeSlot(method: number, n: number, lossShared: boolean, copied: boolean): number {
@@ -51,6 +59,10 @@ export class InlineDecision {
   readonly #countdown = new Int32Array(SLOTS).fill(1);
   /** 0: no preference yet, 1: inline, 2: pooled. */
   readonly #preferred = new Uint8Array(SLOTS);
+  /** Calls left in the current probe run. */
+  readonly #probeLeft = new Uint8Array(SLOTS);
+  /** The path of the last call recorded per shape: 1 inline, 0 pooled, `NO_PATH` none yet. */
+  readonly #lastPath = new Uint8Array(SLOTS).fill(NO_PATH);
 
   constructor(threshold: number, measured: boolean) {
     this.threshold = threshold;
@@ -71,15 +83,24 @@ export class InlineDecision {
       this.#preferred[slot] = preferred;
       this.#countdown[slot] = this.#gap[slot]!;
     }
+    if (this.#probeLeft[slot]! > 0) {
+      this.#probeLeft[slot]!--;
+      return !inline;
+    }
     if (--this.#countdown[slot]! > 0) return inline;
     this.#gap[slot] = Math.min(MAX_GAP, this.#gap[slot]! * 2);
     this.#countdown[slot] = this.#gap[slot]!;
+    this.#probeLeft[slot] = PROBE_RUN - 1;
     return !inline;
   }
 
   /** Records a call of `n` elements with shape `slot` that took `ms` on the given path. */
   record(slot: number, inline: boolean, n: number, ms: number): void {
     if (!this.measured || n < MIN_POOLED || !(ms >= 0)) return;
+    const path = inline ? 1 : 0;
+    const last = this.#lastPath[slot]!;
+    this.#lastPath[slot] = path;
+    if (last !== NO_PATH && last !== path) return; // the first call after a switch: cold, see above
     const perElement = ms / n;
     if (inline) {
       this.#inline[slot * SAMPLES + this.#inlineNext[slot]!] = perElement;

@@ -32,11 +32,19 @@ export type { MineOptions } from './args.ts';
 export type { MinerOptions } from './miner-options.ts';
 
 /**
+ * Dispatched calls of a miner that the inline decision does not record: the first calls start the
+ * threads, and each thread's kernels run cold (V8 compiles wasm with its baseline tier first and
+ * optimises it after a while), measured up to 3x slower than later calls.
+ */
+const WARM_CALLS = 8;
+
+/**
  * Hard negative mining over a pool of worker threads (Piscina) that share memory with the caller.
  *
  * Each call is validated on the calling thread (same errors as the synchronous API, as rejections),
- * its arguments read once, split into contiguous row ranges, a few per thread, and every worker runs
- * the same kernel as {@link hardNegativeMask} on its rows, reading the losses and writing the
+ * its arguments read once, and every worker thread claims rows a few at a time (contiguous row
+ * ranges, a few per thread, for the batch-wide mask) and runs the same kernel as
+ * {@link hardNegativeMask} on them, reading the losses and writing the
  * result in `SharedArrayBuffer`s: results are bit-identical to the synchronous functions. A shared
  * `loss` ({@link allocLoss}) is read in place; any other is first copied into a recycled staging
  * buffer. Workers write into a shared `options.out` directly; otherwise into the staging buffer,
@@ -50,7 +58,8 @@ export type { MinerOptions } from './miner-options.ts';
  *
  * Faults: an error in a worker rejects that call only; a worker thread that dies rejects the calls it
  * was running and is replaced, so later calls succeed. An aborted call rejects at once and its tasks
- * still queued or running stop at their next check (within about 2^18 elements).
+ * still queued or running stop at their next check (within about 2^16 elements for mask and rank,
+ * 2^18 for the batch-wide phases).
  *
  * This class is the pool alone; the package's `HardNegativeMiner` extends it with the SSD front
  * end's `ssdNegatives` (src/miner.ts), so the pool layer knows nothing of SSD.
@@ -293,7 +302,7 @@ export class PooledMiner {
    */
   #timed(slot: number, n: number, start: number): <T>(result: T) => T {
     const calls = this.#calls;
-    const alone = calls.size === 0 && ++this.#dispatched > 2;
+    const alone = calls.size === 0 && ++this.#dispatched > WARM_CALLS;
     return (result) => {
       if (alone && (calls.size as number) === 1)
         this.#decision.record(slot, false, n, performance.now() - start);
