@@ -55,9 +55,24 @@ export function hardNegativeMask(
   // The getters of `options` and `numNeg` ran after `loss` was checked, and may have detached it.
   checkIntact(loss, 'loss', rows * cols);
   if (given !== undefined) checkIntact(given, 'options.out', rows * cols);
-  const out = given ?? new Uint8Array(loss.length);
+  return maskChecked(loss, cols, counts, given ?? new Uint8Array(loss.length), nanLargest);
+}
+
+/**
+ * {@link hardNegativeMask} after its checks, for a caller that has already checked and read its
+ * arguments once (the pool's inline path, whose snapshot in pool/args.ts runs the same checks):
+ * `counts` holds one count per row, each in `0 .. cols`, and `out` has `loss.length` bytes. Throws
+ * the NaN `RangeError`. Not exported from the package.
+ */
+export function maskChecked(
+  loss: Float32Array,
+  cols: number,
+  counts: Int32Array,
+  out: Uint8Array,
+  nanLargest: boolean,
+): Uint8Array {
   callerScratch = scratchFor(callerScratch, cols);
-  const nanAt = selectRows(bitsOf(loss), cols, 0, rows, counts, out, callerScratch, nanLargest);
+  const nanAt = selectRows(bitsOf(loss), cols, 0, counts.length, counts, out, callerScratch, nanLargest);
   if (nanAt >= 0) throw nanError(nanAt, cols);
   return out;
 }

@@ -778,10 +778,10 @@ describe('the measured inline decision', () => {
     for (let i = 0; i < 40; i++) picks.push(auto.inline(slot, n));
     // A probe is a run of two calls of the other path.
     expect(picks.slice(0, 6)).toEqual([false, false, false, true, true, false]);
-    // The pool measured 3x faster than inline: pooled, but for probes at doubling gaps. The first
+    // The pool measured 1.2x faster than inline: pooled, but for probes at doubling gaps. The first
     // call after the path changes is cold and not recorded: record each path twice.
-    auto.record(slot, true, n, 3);
-    auto.record(slot, true, n, 3);
+    auto.record(slot, true, n, 1.2);
+    auto.record(slot, true, n, 1.2);
     auto.record(slot, false, n, 1); // the first after a switch: not recorded
     auto.record(slot, false, n, 1);
     const probes: number[] = [];
@@ -801,6 +801,19 @@ describe('the measured inline decision', () => {
     for (let i = 0; i < 9; i++) after.push(auto.inline(slot, n));
     expect(after.slice(0, 7).every((x) => x)).toBe(true);
     expect(after.slice(7)).toEqual([false, false]); // the probe run, FIRST_GAP calls later
+    // The other path far slower (over 1.5x): its probes come every MAX_GAP calls at once.
+    const far = new InlineDecision(INLINE_BELOW, true);
+    const farSlot = shapeSlot(METHOD_MASK, n, false, true);
+    far.record(farSlot, false, n, 1);
+    far.record(farSlot, false, n, 1);
+    far.record(farSlot, true, n, 3); // first after a switch: not recorded
+    far.record(farSlot, true, n, 3);
+    const farProbes: number[] = [];
+    for (let i = 0; i < 1200; i++) if (far.inline(farSlot, n)) farProbes.push(i);
+    const farStarts = farProbes.filter((p, i) => i === 0 || farProbes[i - 1] !== p - 1);
+    const farGaps = farStarts.slice(1).map((p, i) => p - farStarts[i]!);
+    expect(farGaps.length).toBeGreaterThan(2);
+    expect(farGaps.every((g) => g === 257)).toBe(true);
     // Other shapes keep their own figures.
     const rank = shapeSlot(METHOD_RANK, n, true, true);
     expect(rank).not.toBe(slot);

@@ -8,7 +8,9 @@
  * two) it keeps the best of the last few per-element times of each path, takes the faster, and now
  * and then runs the other path to keep its figure current. The gap between such probes doubles each
  * time the probe loses (up to `MAX_GAP` calls), so once settled they cost at most a few percent; it
- * falls back to `FIRST_GAP` when the preferred path changes. Before a path has a figure, the static
+ * falls back to `FIRST_GAP` when the preferred path changes, and jumps to `MAX_GAP` at once when the
+ * other path measured more than `FAR` times slower (a batch of a few rows sent to the pool, say:
+ * there is nothing to learn soon, and each probe costs a round trip). Before a path has a figure, the static
  * threshold decides. A size below `MIN_POOLED` never dispatches (a round trip alone costs more).
  *
  * A probe is a run of `PROBE_RUN` calls, and the first call after the path changes is not recorded:
@@ -30,6 +32,8 @@ const SLOTS = 3 * 2 * 2 * BUCKETS;
 const SAMPLES = 4;
 const FIRST_GAP = 8;
 const MAX_GAP = 256;
+/** The other path measured this many times slower: probe it only every `MAX_GAP` calls. */
+const FAR = 1.5;
 /** Calls in one probe of the other path (the first is not recorded, see above). */
 const PROBE_RUN = 2;
 const NO_PATH = 2;
@@ -88,7 +92,9 @@ export class InlineDecision {
       return !inline;
     }
     if (--this.#countdown[slot]! > 0) return inline;
-    this.#gap[slot] = Math.min(MAX_GAP, this.#gap[slot]! * 2);
+    const measuredBoth = a !== Number.POSITIVE_INFINITY && b !== Number.POSITIVE_INFINITY;
+    const far = measuredBoth && (inline ? b > FAR * a : a > FAR * b);
+    this.#gap[slot] = far ? MAX_GAP : Math.min(MAX_GAP, this.#gap[slot]! * 2);
     this.#countdown[slot] = this.#gap[slot]!;
     this.#probeLeft[slot] = PROBE_RUN - 1;
     return !inline;

@@ -1,5 +1,5 @@
 import { hardNegativeMaskBatchWide } from '../batch-wide.ts';
-import { hardNegativeMask } from '../mask.ts';
+import { maskChecked } from '../mask.ts';
 import { rankDescending } from '../rank.ts';
 import { nanError } from '../validate.ts';
 import type { CallArgs, MineOptions } from './args.ts';
@@ -166,7 +166,7 @@ export class PooledMiner {
       const start = performance.now();
       if (this.#inline(args, slot)) {
         const out = args.out ?? sharedBytes(args.n);
-        hardNegativeMask(args.loss, args.cols, args.counts, { nan: nanPolicy(args), out });
+        maskChecked(args.loss, args.cols, args.counts, out, args.nanLargest);
         this.#decision.record(slot, true, args.n, performance.now() - start);
         return Promise.resolve(out);
       }
