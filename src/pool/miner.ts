@@ -7,7 +7,14 @@ import { batchWideArgs, maskArgs, rankArgs } from './args.ts';
 import { firstNanAnswer, runBatchWide } from './batch-wide-protocol.ts';
 import type { PoolCall } from './call.ts';
 import { CallRegistry } from './call.ts';
-import { InlineDecision, METHOD_MASK, METHOD_RANK, METHOD_WIDE, shapeSlot } from './inline-decision.ts';
+import {
+  InlineDecision,
+  METHOD_MASK,
+  METHOD_RANK,
+  METHOD_WIDE,
+  MIN_POOLED,
+  shapeSlot,
+} from './inline-decision.ts';
 import { kNextCallId } from './internal.ts';
 import {
   abortError,
@@ -163,11 +170,11 @@ export class PooledMiner {
       this.#counts = args.scratch;
       this.#checkAborted(args.signal);
       const slot = shapeSlot(METHOD_MASK, args.n, args.lossShared, !args.outShared);
-      const start = performance.now();
+      const start = args.n < MIN_POOLED ? 0 : performance.now(); // smaller calls are never recorded
       if (this.#inline(args, slot)) {
         const out = args.out ?? sharedBytes(args.n);
         maskChecked(args.loss, args.cols, args.counts, out, args.nanLargest);
-        this.#decision.record(slot, true, args.n, performance.now() - start);
+        if (start !== 0) this.#decision.record(slot, true, args.n, performance.now() - start);
         return Promise.resolve(out);
       }
       const timed = this.#timed(slot, args.n, start);
@@ -201,11 +208,11 @@ export class PooledMiner {
       this.#checkAborted(args.signal);
       const fresh = () => new Int32Array(new SharedArrayBuffer(args.n * 4));
       const slot = shapeSlot(METHOD_RANK, args.n, args.lossShared, !args.outShared);
-      const start = performance.now();
+      const start = args.n < MIN_POOLED ? 0 : performance.now(); // smaller calls are never recorded
       if (this.#inline(args, slot)) {
         const out = args.out ?? fresh();
         rankDescending(args.loss, args.cols, { nan: nanPolicy(args), out });
-        this.#decision.record(slot, true, args.n, performance.now() - start);
+        if (start !== 0) this.#decision.record(slot, true, args.n, performance.now() - start);
         return Promise.resolve(out);
       }
       const timed = this.#timed(slot, args.n, start);
@@ -234,11 +241,11 @@ export class PooledMiner {
       const args = batchWideArgs(loss, cols, k, options);
       this.#checkAborted(args.signal);
       const slot = shapeSlot(METHOD_WIDE, args.n, args.lossShared, !args.outShared);
-      const start = performance.now();
+      const start = args.n < MIN_POOLED ? 0 : performance.now(); // smaller calls are never recorded
       if (this.#inline(args, slot)) {
         const out = args.out ?? sharedBytes(args.n);
         hardNegativeMaskBatchWide(args.loss, args.cols, args.k, { nan: nanPolicy(args), out });
-        this.#decision.record(slot, true, args.n, performance.now() - start);
+        if (start !== 0) this.#decision.record(slot, true, args.n, performance.now() - start);
         return Promise.resolve(out);
       }
       const timed = this.#timed(slot, args.n, start);
