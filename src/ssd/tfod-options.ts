@@ -168,20 +168,31 @@ export function findBadInput(
   locLoss: Float32Array | undefined,
   boxes: Float32Array,
 ): BadInput | undefined {
-  const nan = (array: Float32Array): number => array.findIndex((x) => Number.isNaN(x));
-  let at = nan(loss);
+  let at = firstNanAt(loss);
   if (at >= 0) return { input: 'loss', anchor: at, coordinate: 0 };
-  at = locLoss === undefined ? -1 : nan(locLoss);
+  at = locLoss === undefined ? -1 : firstNanAt(locLoss);
   if (at >= 0) return { input: 'locLoss', anchor: at, coordinate: 0 };
-  at = nan(boxes);
+  at = firstNanAt(boxes);
   if (at >= 0) return { input: 'boxes', anchor: at >> 2, coordinate: at & 3 };
   for (let o = 0; o < boxes.length; o += 4) {
     const h = Math.fround(boxes[o + 2]! - boxes[o]!);
     const w = Math.fround(boxes[o + 3]! - boxes[o + 1]!);
-    if (Number.isFinite(h) && Number.isFinite(w) && Number.isFinite(Math.fround(h * w))) continue;
+    // No NaN is left, so an infinite side makes the area infinite or NaN (times 0): one test.
+    if (Number.isFinite(Math.fround(h * w))) continue;
     return { input: 'boxes', anchor: o >> 2, coordinate: -1, box: Array.from(boxes.subarray(o, o + 4)) };
   }
   return undefined;
+}
+
+/**
+ * Index of the first NaN in `array`, or -1. A plain loop: `findIndex` with a callback cost ~8 ns per
+ * element here, most of the preset's validation (11 ms of a B = 32 call).
+ */
+function firstNanAt(array: Float32Array): number {
+  for (let i = 0; i < array.length; i++) {
+    if (Number.isNaN(array[i]!)) return i;
+  }
+  return -1;
 }
 
 /** The words for a {@link BadInput}, naming its row (plus `rowOffset`) and column. */
