@@ -5,6 +5,7 @@
  */
 import type { Scalar, Tensor, Tensor3D } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
+import { firstNonBinary } from '../ssd/positives.ts';
 import { tfodNegatives } from '../ssd/tfod.ts';
 import type { TfodOptions } from '../ssd/tfod-options.ts';
 import { TFOD_MINER_OPTIONS } from '../ssd/tfod-options.ts';
@@ -77,7 +78,7 @@ function selectedData(options: MultiboxLossOptions, rows: number, cols: number):
     if (selected.length !== n) {
       throw new RangeError(`\`options.selected\` must have B * N = ${n} bytes, got ${selected.length}`);
     }
-    const bad = selected.findIndex((v) => v > 1);
+    const bad = firstNonBinary(selected, 0, n);
     if (bad >= 0) {
       throw new RangeError(
         `\`options.selected\` at row ${Math.floor(bad / cols)}, column ${bad % cols} must be 0 or 1, got ${selected[bad]}`,
