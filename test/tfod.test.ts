@@ -298,7 +298,7 @@ describe('fixtures made by NumPy (and checked against TensorFlow 2.21) running H
 });
 
 describe("preset 'tf_object_detection' on the pool", () => {
-  it('ssdNegativesPooled = ssdNegatives (several row ranges per thread)', async () => {
+  it('ssdNegativesPooled = ssdNegatives (images claimed by two threads)', async () => {
     await using miner = new HardNegativeMiner({ threads: 2 });
     await fc.assert(
       fc.asyncProperty(boxRecipe(40), optionDraw, fc.integer({ min: 2, max: 12 }), async (r, o, rows) => {

@@ -7,9 +7,11 @@ import { planTfod } from './tfod-options.ts';
 
 /**
  * The `'tf_object_detection'` preset on worker threads. The NMS of one image is a sequential greedy
- * loop, so the parallelism is over images: contiguous row ranges, a few per thread, each mined by the
- * same row kernel as the synchronous call (`mineTfodRows`), so the result is the same bit for bit
- * (the loss sums are added per row, then over rows in order, on every path).
+ * loop, so the parallelism is over images: one task per thread, each claiming images one at a time
+ * from a counter in the arena (as the miner's mask tasks claim rows) and mining them with the same
+ * row kernel as the synchronous call (`mineTfodRows`), so the result is the same bit for bit (the
+ * loss sums are added per row, then over rows in order, on every path) and a thread that runs slower
+ * simply mines fewer images.
  *
  * The ranges run on a small Piscina pool of its own (`workers/nms-worker.ts`), one per thread count,
  * started on first use; its threads exit after two idle seconds and never keep the process alive.
@@ -28,12 +30,13 @@ export interface TfodPoolHost {
 /** Options of the pooled call: the preset's, plus an abort signal. */
 export type TfodPooledOptions = TfodOptions & { signal?: AbortSignal };
 
-/** One task: a row range over the arena's views. */
+/** One task: claims images `0 .. rows - 1` one at a time through `claims[0]` (arena views). */
 export interface TfodTask {
   readonly input: TfodRowsInput;
   readonly output: TfodRowsOutput;
-  readonly rowStart: number;
-  readonly rowEnd: number;
+  /** The call's claim counter: the next image to mine (`Atomics.add` by 1). */
+  readonly claims: Int32Array;
+  readonly rows: number;
 }
 
 /** `dist/workers/nms-worker.js` from the compiled module; the `.ts` entry (through tsx) from source. */
@@ -79,6 +82,7 @@ function layout(plan: TfodPlan): { size: number; place: (arena: SharedArrayBuffe
     return at;
   };
   const at = {
+    claims: take(8),
     loss: take(4 * n),
     loc: take(plan.locLoss === undefined ? 0 : 4 * n),
     boxes: take(16 * n),
@@ -109,7 +113,10 @@ function layout(plan: TfodPlan): { size: number; place: (arena: SharedArrayBuffe
     // The plan's scalar fields as they are, its arrays replaced by their views in the arena (the
     // caller's `out` never travels to a worker).
     const { rows: _rows, out: _out, ...fields } = plan;
+    const claims = new Int32Array(arena, at.claims, 1);
+    Atomics.store(claims, 0, 0);
     return {
+      claims,
       input: { ...fields, loss, locLoss, boxes, positives, ignored },
       output: {
         selected: new Uint8Array(arena, at.selected, n),
@@ -124,6 +131,7 @@ function layout(plan: TfodPlan): { size: number; place: (arena: SharedArrayBuffe
 }
 
 interface TfodTaskViews {
+  readonly claims: Int32Array;
   readonly input: TfodRowsInput;
   readonly output: TfodRowsOutput;
 }
@@ -134,9 +142,9 @@ function abortError(signal: AbortSignal): DOMException {
 
 /**
  * `ssdNegatives({ preset: 'tf_object_detection', ... })` with the images mined on worker threads
- * (`host.threads` of them); the same result, bit for bit. A batch of one image runs on the calling
- * thread. Cost: the synchronous call's work spread over the threads, plus one copy of the inputs into
- * the shared arena and of the results out of it. `selected` is `options.out` when given, else a fresh
+ * (`host.threads` of them, one task each, claiming images); the same result, bit for bit. A batch
+ * of one image runs on the calling thread. Cost: the synchronous call's work spread over the
+ * threads, plus one copy of the inputs into the shared arena and of the results out of it. `selected` is `options.out` when given, else a fresh
  * array.
  *
  * Rejects (never throws) with the synchronous call's errors, an `AbortError` (`options.signal`), a
@@ -163,12 +171,9 @@ export async function tfodNegativesPooled(
   let arena = entry.free.pop();
   if (arena === undefined || arena.byteLength < size) arena = new SharedArrayBuffer(size);
   const views = place(arena);
-  const ranges = Math.min(plan.rows, host.threads * 4);
+  const task: TfodTask = { ...views, rows: plan.rows };
   const tasks: Promise<unknown>[] = [];
-  for (let k = 0; k < ranges; k++) {
-    const rowStart = Math.floor((k * plan.rows) / ranges);
-    const rowEnd = Math.floor(((k + 1) * plan.rows) / ranges);
-    const task: TfodTask = { ...views, rowStart, rowEnd };
+  for (let k = Math.min(plan.rows, host.threads); k > 0; k--) {
     tasks.push(entry.pool.run(task, signal === undefined ? {} : { signal }));
   }
   try {
