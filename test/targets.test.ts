@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -211,6 +212,12 @@ describe('matchTargetsBatch and TargetEncoder', () => {
     }
     await expect(encoder.encode({ images: imgs, priors })).rejects.toThrow(/closed/);
     expect(() => new TargetEncoder({ threads: 0 })).toThrow(RangeError);
+    const tooMany = 4 * availableParallelism() + 1;
+    expect(() => new TargetEncoder({ threads: tooMany })).toThrow(
+      new RangeError(
+        `\`options.threads\` must be at most ${tooMany - 1} (4 × os.availableParallelism()), got ${tooMany}`,
+      ),
+    );
   });
 });
 

@@ -55,7 +55,10 @@ export class TargetEncoder {
   #pool: Piscina | undefined;
   #closed = false;
 
-  /** @throws {TypeError} / {RangeError} a bad `threads` or `inlineBelow`. */
+  /**
+   * @throws {TypeError} / {RangeError} a bad `threads` (an integer from 1 to 4 × the CPU count) or
+   *   `inlineBelow`.
+   */
   constructor(options?: TargetEncoderOptions) {
     if (options !== undefined && (options === null || typeof options !== 'object')) {
       throw new TypeError('`options` must be an object');
@@ -65,6 +68,13 @@ export class TargetEncoder {
       throw new TypeError(`\`options.threads\` must be a number, got ${typeof threads}`);
     if (!Number.isInteger(threads) || threads < 1) {
       throw new RangeError(`\`options.threads\` must be an integer >= 1, got ${threads}`);
+    }
+    // As the miner's bound: more threads only time-slice the cores, each costing its own heap.
+    const maxThreads = 4 * availableParallelism();
+    if (threads > maxThreads) {
+      throw new RangeError(
+        `\`options.threads\` must be at most ${maxThreads} (4 × os.availableParallelism()), got ${threads}`,
+      );
     }
     const inlineBelow = options?.inlineBelow ?? 2 ** 20;
     if (typeof inlineBelow !== 'number' || !(inlineBelow >= 0)) {
