@@ -456,5 +456,10 @@ describe('tf_object_detection keeps the file promises of hnm mine', () => {
     ).toHaveLength(1);
     expect(readFileSync(at('b64.npy'))).toEqual(kept);
     expect((await hnm([...f8, '--out', at('b64q.npy')], T)).stderr).toBe('');
+    r = await hnm([...f8, '--json', '--out', at('b64j.npy')], T);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).converted_from).toEqual({ boxes: '<f8' });
+    r = await hnm([...args(), '--json', '--out', at('f4j.npy')], T);
+    expect(JSON.parse(r.stdout)).not.toHaveProperty('converted_from');
   });
 });

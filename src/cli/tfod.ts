@@ -51,7 +51,8 @@ Options (HardExampleMiner's defaults):
   --max-neg-per-pos X|none   negatives per selected positive (default none: keep the NMS selection)
   --min-neg M                min_negatives_per_image (default 0)
   --threads N, --rows START:END, --shard I/N, --quiet, --json   as for the other presets;
-                             --json adds positives, negatives and the two mined loss sums
+                             --json adds positives, negatives and the two mined loss sums,
+                             and converted_from ({"boxes": "<f8"}, say) for float64 inputs
   --nan error                the only policy: a NaN loss or box is an error naming row and column
 `;
 
@@ -203,14 +204,16 @@ export async function tfodCommand(argv: readonly string[]): Promise<number> {
     refuseWideRows({ file: files.loss, cols, rowBytes });
     const { start, end } = resolveRows(plan.rows, plan.shard, fileRows, files.loss);
     for (const output of plan.outputs) writers.push(await openOutput(output, '|b1', [end - start, cols], 1));
-    if (!plan.quiet) {
-      for (const { key } of INPUTS) {
-        const dtype = readers[key]?.header.dtype;
-        if (dtype?.kind === 'f' && dtype.size === 8) {
-          process.stderr.write(
-            `hnm mine: note: ${files[key]} is float64 ('${dtype.descr}'); values are used after rounding to float32, so values equal in float32 tie\n`,
-          );
-        }
+    // Inputs read as float64 and rounded to float32: a notice each, and `converted_from` in --json.
+    const converted: [string, string][] = [];
+    for (const { key, option } of INPUTS) {
+      const dtype = readers[key]?.header.dtype;
+      if (dtype?.kind !== 'f' || dtype.size !== 8) continue;
+      converted.push([option, dtype.descr]);
+      if (!plan.quiet) {
+        process.stderr.write(
+          `hnm mine: note: ${files[key]} is float64 ('${dtype.descr}'); values are used after rounding to float32, so values equal in float32 tie\n`,
+        );
       }
     }
     miner = new HardNegativeMiner(plan.threads === undefined ? {} : { threads: plan.threads });
@@ -269,6 +272,7 @@ export async function tfodCommand(argv: readonly string[]): Promise<number> {
       seconds: Number(seconds.toFixed(6)),
       ns_per_element: elements > 0 ? Number(((seconds * 1e9) / elements).toFixed(3)) : 0,
       threads: miner.threads,
+      ...(converted.length === 0 ? {} : { converted_from: Object.fromEntries(converted) }),
     };
     if (plan.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else if (!plan.quiet) {
