@@ -26,13 +26,13 @@ export class HardNegativeMiner extends PooledMiner {
    * `ssdNegatives` (the SSD framework presets) with the mining on this pool; the same result, bit for
    * bit. Same as `ssdNegativesPooled(this, options)`. Rejects (never throws) with `ssdNegatives`'
    * errors or {@link PooledMiner.mask}'s. `preset: 'tf_object_detection'` gives that preset's result
-   * (its NMS runs per row range on a worker pool of its own).
+   * (its NMS runs image by image on a worker pool of its own).
    */
   ssdNegatives(options: TfodPooledOptions): Promise<TfodResult>;
   ssdNegatives(options: SsdNegativesPooledOptions): Promise<SsdNegativesResult>;
   ssdNegatives(
     options: SsdNegativesPooledOptions | TfodPooledOptions,
   ): Promise<SsdNegativesResult | TfodResult> {
-    return ssdNegativesPooled(this, options as SsdNegativesPooledOptions);
+    return ssdNegativesPooled(this, options);
   }
 }

@@ -37,6 +37,11 @@ export async function ssdNegativesPooled(
   miner: SsdMiner,
   options: SsdNegativesPooledOptions,
 ): Promise<SsdNegativesResult>;
+/** Either kind of options (a caller that forwards both, as `HardNegativeMiner.ssdNegatives` does). */
+export async function ssdNegativesPooled(
+  miner: SsdMiner,
+  options: SsdNegativesPooledOptions | TfodPooledOptions,
+): Promise<SsdNegativesResult | TfodResult>;
 export async function ssdNegativesPooled(
   miner: SsdMiner,
   options: SsdNegativesPooledOptions | TfodPooledOptions,
