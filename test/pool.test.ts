@@ -191,17 +191,18 @@ describe('callAffinityBalancer', () => {
   });
 });
 
+/** `(rows, cols, threads)` shapes the task planners are checked on. */
+const PLAN_SHAPES = [
+  [1024, 8732, 2],
+  [7, 8732, 2],
+  [1, 8732, 4],
+  [3, 10, 2],
+  [5, 1 << 20, 3],
+] as const;
+
 describe('planClaims', () => {
   it('claims whole rows of about 2^16 elements, at most an even share, one task per thread that gets one', () => {
-    for (const [rows, cols, threads] of [
-      [1024, 8732, 2],
-      [7, 8732, 2],
-      [1, 8732, 4],
-      [3, 10, 2],
-      [5, 1 << 20, 3],
-      [100_000, 1, 4],
-      [2 ** 31 - 1, 1, 2],
-    ] as const) {
+    for (const [rows, cols, threads] of [...PLAN_SHAPES, [100_000, 1, 4], [2 ** 31 - 1, 1, 2]] as const) {
       const { claim, tasks } = planClaims(rows, cols, threads);
       expect(Number.isInteger(claim) && claim >= 1).toBe(true);
       expect(claim).toBeLessThanOrEqual(Math.max(1, Math.ceil(rows / threads)));
@@ -218,13 +219,7 @@ describe('planClaims', () => {
 
 describe('planRanges', () => {
   it('covers the rows with contiguous ranges, a few per thread, none tiny', () => {
-    for (const [rows, cols, threads] of [
-      [1024, 8732, 2],
-      [7, 8732, 2],
-      [1, 8732, 4],
-      [3, 10, 2],
-      [5, 1 << 20, 3],
-    ] as const) {
+    for (const [rows, cols, threads] of PLAN_SHAPES) {
       const bounds = planRanges(rows, cols, threads);
       const tasks = bounds.length - 1;
       expect(bounds[0]).toBe(0);
