@@ -25,8 +25,13 @@ export const METHOD_MASK = 0;
 export const METHOD_RANK = 1;
 export const METHOD_WIDE = 2;
 
-/** Calls with fewer elements than this always run inline when the decision is measured. */
-export const MIN_POOLED = 1 << 14;
+/**
+ * Calls with fewer elements than this always run inline when the decision is measured: a dispatch
+ * round trip alone (~60 us here for B = 1) costs about what the kernel takes for 2^16 elements, so
+ * the pool cannot win below it, and probing it there cost a default miner 10-15% at B = 2
+ * (`node dist/bench/crossover.bench.js --results reused`).
+ */
+export const MIN_POOLED = 1 << 16;
 const BUCKETS = 40;
 const SLOTS = 3 * 2 * 2 * BUCKETS;
 const SAMPLES = 4;
