@@ -256,8 +256,20 @@ describe('SharedStaging', () => {
     expect(staging.acquire(10)).not.toBe(a);
     staging.release(a);
     staging.release(b);
-    staging.release(new SharedArrayBuffer(4096));
+    // Over the count bound: the buffer released longest ago (a) is dropped, not the new one.
+    const c = new SharedArrayBuffer(4096);
+    expect(staging.release(c)).toBe(a.byteLength);
     expect(staging.stats.buffers).toBe(2);
+    expect(staging.acquire(4000)).toBe(c);
+    expect(staging.acquire(4500)).toBe(b);
+    // Over the byte bound: as many old ones as needed go; one larger than the bound is itself dropped.
+    const big = new SharedArrayBuffer(1 << 19);
+    staging.release(b);
+    staging.release(c);
+    expect(staging.release(big)).toBe(b.byteLength); // the count bound again: [c, big]
+    expect(staging.release(new SharedArrayBuffer((1 << 20) - 4096))).toBe(c.byteLength + big.byteLength);
+    expect(staging.stats.buffers).toBe(1);
+    expect(staging.release(new SharedArrayBuffer((1 << 20) + 1))).toBe((1 << 20) + 1);
     staging.clear();
     expect(staging.stats).toEqual({ buffers: 0, bytes: 0 });
   });
@@ -770,9 +782,16 @@ describe('the measured inline decision', () => {
     const auto = new InlineDecision(INLINE_BELOW, true);
     // Before any figure: the static threshold, with a probe of the other path on the fourth call.
     const picks: boolean[] = [];
-    for (let i = 0; i < 40; i++) picks.push(auto.inline(slot, n));
-    // A probe is a run of two calls of the other path.
-    expect(picks.slice(0, 6)).toEqual([false, false, false, true, true, false]);
+    for (let i = 0; i < 80; i++) picks.push(auto.inline(slot, n));
+    // n is 4x the static threshold: the first probe after FIRST_GAP / 2 * 4^2 = 64 calls, a run of
+    // two calls of the other path.
+    expect(picks.indexOf(true)).toBe(63);
+    expect(picks.slice(63, 66)).toEqual([true, true, false]);
+    // Near the threshold, the first probe comes after four calls.
+    const near = new InlineDecision(INLINE_BELOW, true);
+    const nearSlot = shapeSlot(METHOD_MASK, INLINE_BELOW, true, true);
+    const nearPicks = Array.from({ length: 6 }, () => near.inline(nearSlot, INLINE_BELOW));
+    expect(nearPicks).toEqual([false, false, false, true, true, false]);
     // The pool measured 1.2x faster than inline: pooled, but for probes at doubling gaps. The first
     // call after the path changes is cold and not recorded: record each path twice.
     auto.record(slot, true, n, 1.2);

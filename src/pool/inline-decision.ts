@@ -6,7 +6,9 @@
  * result is copied out; no constant fits them all (`node dist/bench/crossover.bench.js`). So the
  * miner times its own calls: per call shape (method, input kind, result kind, and the size's power of
  * two) it keeps the best of the last few per-element times of each path, takes the faster, and now
- * and then runs the other path to keep its figure current. The gap between such probes doubles each
+ * and then runs the other path to keep its figure current. A new shape's first probe comes after
+ * `FIRST_GAP / 2` calls near the static threshold, 4x later per factor of two away from it (see
+ * `#firstGap`). The gap between probes then doubles each
  * time the probe loses (up to `MAX_GAP` calls), so once settled they cost at most a few percent; it
  * falls back to `FIRST_GAP` when the preferred path changes, and jumps to `MAX_GAP` at once when the
  * other path measured more than `FAR` times slower (a batch of a few rows sent to the pool, say:
@@ -64,7 +66,7 @@ export class InlineDecision {
   readonly #pooled = new Float64Array(SLOTS * SAMPLES).fill(Number.POSITIVE_INFINITY);
   readonly #inlineNext = new Uint8Array(SLOTS);
   readonly #pooledNext = new Uint8Array(SLOTS);
-  readonly #gap = new Int32Array(SLOTS).fill(FIRST_GAP / 2);
+  readonly #gap = new Int32Array(SLOTS);
   readonly #countdown = new Int32Array(SLOTS).fill(1);
   /** 0: no preference yet, 1: inline, 2: pooled. */
   readonly #preferred = new Uint8Array(SLOTS);
@@ -88,7 +90,7 @@ export class InlineDecision {
       a === Number.POSITIVE_INFINITY || b === Number.POSITIVE_INFINITY ? n < this.threshold : a <= b;
     const preferred = inline ? 1 : 2;
     if (this.#preferred[slot] !== preferred) {
-      if (this.#preferred[slot] !== 0) this.#gap[slot] = FIRST_GAP;
+      this.#gap[slot] = this.#preferred[slot] === 0 ? this.#firstGap(n) : FIRST_GAP;
       this.#preferred[slot] = preferred;
       this.#countdown[slot] = this.#gap[slot]!;
     }
@@ -103,6 +105,17 @@ export class InlineDecision {
     this.#countdown[slot] = this.#gap[slot]!;
     this.#probeLeft[slot] = PROBE_RUN - 1;
     return !inline;
+  }
+
+  /**
+   * The calls before a new shape's first probe: `FIRST_GAP / 2`, times 4 for every factor of two
+   * between the call's size and the static threshold, up to `MAX_GAP`. Far from the threshold the
+   * static choice is almost surely right and a probe of the other path costs most (a batch of eight
+   * rows sent to the pool takes ~3x the inline time); near it, the measurement decides soon.
+   */
+  #firstGap(n: number): number {
+    const octaves = this.threshold > 0 ? Math.floor(Math.abs(Math.log2(n / this.threshold))) : 0;
+    return Math.min(MAX_GAP, (FIRST_GAP / 2) * 4 ** Math.min(octaves, 8));
   }
 
   /** Records a call of `n` elements with shape `slot` that took `ms` on the given path. */

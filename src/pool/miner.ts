@@ -327,8 +327,9 @@ export class PooledMiner {
     body: (call: PoolCall) => Promise<T>,
   ): Promise<T> {
     const release = (buffer: SharedArrayBuffer) => {
-      if (this.#closing === undefined && !this.#staging.release(buffer))
-        this.#threads.pins(buffer.byteLength);
+      if (this.#closing !== undefined) return;
+      const dropped = this.#staging.release(buffer);
+      if (dropped > 0) this.#threads.pins(dropped);
     };
     return this.#calls.run(ctx, args.signal, release, body);
   }
