@@ -6,9 +6,9 @@
  * result is copied out; no constant fits them all (`node dist/bench/crossover.bench.js`). So the
  * miner times its own calls: per call shape (method, input kind, result kind, and the size's power of
  * two) it keeps the best of the last few per-element times of each path, takes the faster, and now
- * and then runs the other path to keep its figure current. A new shape's first probe comes after
- * `FIRST_GAP / 2` calls near the static threshold, 4x later per factor of two away from it (see
- * `#firstGap`). The gap between probes then doubles each
+ * and then runs the other path to keep its figure current (a new shape's first probe after
+ * `FIRST_GAP / 2` calls: where the static threshold is wrong, the sooner the better). The gap
+ * between probes doubles each
  * time the probe loses (up to `MAX_GAP` calls), so once settled they cost at most a few percent; it
  * falls back to `FIRST_GAP` when the preferred path changes, and jumps to `MAX_GAP` at once when the
  * other path measured more than `FAR` times slower (a batch of a few rows sent to the pool, say:
@@ -90,7 +90,7 @@ export class InlineDecision {
       a === Number.POSITIVE_INFINITY || b === Number.POSITIVE_INFINITY ? n < this.threshold : a <= b;
     const preferred = inline ? 1 : 2;
     if (this.#preferred[slot] !== preferred) {
-      this.#gap[slot] = this.#preferred[slot] === 0 ? this.#firstGap(n) : FIRST_GAP;
+      this.#gap[slot] = this.#preferred[slot] === 0 ? FIRST_GAP / 2 : FIRST_GAP;
       this.#preferred[slot] = preferred;
       this.#countdown[slot] = this.#gap[slot]!;
     }
@@ -105,17 +105,6 @@ export class InlineDecision {
     this.#countdown[slot] = this.#gap[slot]!;
     this.#probeLeft[slot] = PROBE_RUN - 1;
     return !inline;
-  }
-
-  /**
-   * The calls before a new shape's first probe: `FIRST_GAP / 2`, times 4 for every factor of two
-   * between the call's size and the static threshold, up to `MAX_GAP`. Far from the threshold the
-   * static choice is almost surely right and a probe of the other path costs most (a batch of eight
-   * rows sent to the pool takes ~3x the inline time); near it, the measurement decides soon.
-   */
-  #firstGap(n: number): number {
-    const octaves = this.threshold > 0 ? Math.floor(Math.abs(Math.log2(n / this.threshold))) : 0;
-    return Math.min(MAX_GAP, (FIRST_GAP / 2) * 4 ** Math.min(octaves, 8));
   }
 
   /** Records a call of `n` elements with shape `slot` that took `ms` on the given path. */
