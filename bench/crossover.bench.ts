@@ -30,7 +30,8 @@ const { values } = parseArgs({
     results: { type: 'string', default: 'fresh' },
   },
 });
-if (values.results !== 'fresh' && values.results !== 'reused') throw new Error('--results is fresh or reused');
+if (values.results !== 'fresh' && values.results !== 'reused')
+  throw new Error('--results is fresh or reused');
 /** Whether both contenders write into one reused shared `out` (else each returns a fresh result). */
 const reused = values.results === 'reused';
 const rounds = Number(values.rounds);
@@ -124,8 +125,8 @@ for (const b of sizes) {
 console.log(
   `default HardNegativeMiner (threads ${miner.threads}, inlineBelow ${miner.inlineBelow}) vs hardNegativeMask, ` +
     `N = ${cols}, exp losses, Node ${process.version}, ${reused ? 'one reused shared out' : 'fresh results'}, ` +
-      `median of ${rounds} interleaved rounds (static path: where the fixed threshold would send the call; ` +
-      'the default miner decides from its own measurements)',
+    `median of ${rounds} interleaved rounds (static path: where the fixed threshold would send the call; ` +
+    'the default miner decides from its own measurements)',
 );
 console.table(rows);
 console.log(`worst miner / sync ${worst.toFixed(3)}  ${worst <= 1.1 ? 'met' : 'MISSED'} (target <= 1.10)`);

@@ -49,6 +49,8 @@ for (let round = 0; round < rounds; round++) {
 const line = (what: string, ms: number[]): string =>
   `${what} ${median(ms).toFixed(2)} ms (${((median(ms) * 1e6) / bytes).toFixed(2)} ns/byte)`;
 const what = shared ? 'SharedArrayBuffer' : 'ArrayBuffer';
-console.log(`fresh ${(bytes / 1e6).toFixed(2)} MB ${what}, ${rounds} rounds, ${keepAlive} kept alive, medians:`);
+console.log(
+  `fresh ${(bytes / 1e6).toFixed(2)} MB ${what}, ${rounds} rounds, ${keepAlive} kept alive, medians:`,
+);
 console.log(`  allocate + first write: ${line('wall', first.wall)}, ${line('CPU', first.cpu)}`);
 console.log(`  second write:           ${line('wall', second.wall)}, ${line('CPU', second.cpu)}`);
