@@ -1,7 +1,5 @@
 import { getEventListeners } from 'node:events';
 import { availableParallelism } from 'node:os';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -24,25 +22,8 @@ import { INLINE_BELOW, planClaims, planRanges } from '../src/pool/plan.ts';
 import { SharedStaging } from '../src/pool/shared-buffers.ts';
 import { batch, firstDifference, generate, prng, SPECIAL_VALUES } from './support/adversarial.ts';
 import { faultyMiner } from './support/gate.ts';
+import { settledArrayBuffers } from './support/memory.ts';
 import { syncError } from './support/sync-error.ts';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-/**
- * `arrayBuffers` once collected memory has really been freed. V8 releases a shared backing store
- * some time after its last handle is collected (a later turn of the event loop), so a snapshot
- * taken right after `gc()` can still count buffers that are already dead: measured, 117-124 MiB
- * right after `gc()` and 7 MiB a few turns later, on the same run. Collect and yield a few times.
- */
-async function settledArrayBuffers(): Promise<number> {
-  gc();
-  for (let turn = 0; turn < 3; turn++) {
-    await new Promise((resolve) => setImmediate(resolve));
-    gc();
-  }
-  return process.memoryUsage().arrayBuffers;
-}
 
 /** Every call goes to the pool (no inline path), on two threads: most tests share this miner. */
 const pooled = new HardNegativeMiner({ threads: 2, inlineBelow: 0 });

@@ -1,7 +1,9 @@
 /**
- * Piscina worker entry of `TargetEncoder`: encodes a range of images of a packed batch, reading the
- * truths and writing `loc` / `conf` in the call's `SharedArrayBuffer`s in place. No validation (the
- * coordinator validated the batch); the matcher's per-N scratch is kept across tasks.
+ * Piscina worker entry of `TargetEncoder`: claims images of a batch packed in the encoder's shared
+ * arena, a few at a time from the call's counter (one task per thread, all alike), and writes their
+ * `loc` / `conf` there in place. No validation (the coordinator validated the batch); the matcher's
+ * per-N scratch is kept across tasks. The arena is the encoder's and reused, so this thread never
+ * holds a buffer the caller gets.
  */
 import type { MatchScratch } from '../src/ssd/match.ts';
 import type { TargetsTask } from '../src/ssd/target-encoder.ts';
@@ -9,17 +11,15 @@ import { encodeRange } from '../src/ssd/targets.ts';
 
 let scratch: MatchScratch | undefined;
 
+/** Runs a task; answers the number of images this thread encoded. */
 export default function targetsTask(task: TargetsTask): number {
-  const { batch, loc, conf, start, end } = task;
-  const packed = {
-    params: batch.params,
-    priorCount: batch.priorCount,
-    images: batch.images,
-    priors: new Float32Array(batch.priors),
-    offsets: new Int32Array(batch.offsets),
-    truths: new Float32Array(batch.truths),
-    labels: new Int32Array(batch.labels),
-  };
-  scratch = encodeRange(packed, start, end, new Float32Array(loc), new Int32Array(conf), scratch);
-  return end - start;
+  const { batch, loc, conf, claims, claim } = task;
+  let done = 0;
+  for (;;) {
+    const start = Atomics.add(claims, 0, 1) * claim;
+    if (start >= batch.images) return done;
+    const end = Math.min(batch.images, start + claim);
+    scratch = encodeRange(batch, start, end, loc, conf, scratch);
+    done += end - start;
+  }
 }

@@ -1,25 +1,20 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { defaultWorker } from '../pool/worker-location.ts';
-import type { MatchParams } from './match.ts';
 import type { MatchBatchOptions, MatchBatchResult, PackedBatch } from './targets.ts';
 import { encodeRange, packBatch } from './targets.ts';
 
-/** A task of the targets worker: images `start .. end` of a batch in shared memory. */
+/**
+ * A task of the targets worker: a batch packed in the encoder's arena (views over one
+ * `SharedArrayBuffer`), its results' views there, and the call's claim counter. Every task of a call
+ * is the same: each claims `claim` images at a time through `claims[0]` until none are left.
+ */
 export interface TargetsTask {
-  batch: {
-    params: MatchParams;
-    priorCount: number;
-    images: number;
-    priors: SharedArrayBuffer;
-    offsets: SharedArrayBuffer;
-    truths: SharedArrayBuffer;
-    labels: SharedArrayBuffer;
-  };
-  loc: SharedArrayBuffer;
-  conf: SharedArrayBuffer;
-  start: number;
-  end: number;
+  batch: PackedBatch;
+  loc: Float32Array;
+  conf: Int32Array;
+  claims: Int32Array;
+  claim: number;
 }
 
 /** Options of {@link TargetEncoder}. */
@@ -36,15 +31,47 @@ export interface TargetEncoderOptions {
 /** `dist/workers/targets-worker.js` from the compiled module; the `.ts` entry (through tsx) from source. */
 const WORKER = defaultWorker('targets-worker');
 
-function shared(bytes: number): SharedArrayBuffer {
-  return new SharedArrayBuffer(bytes);
+/** Arenas kept per encoder for the next calls (more run at once only with concurrent calls). */
+const FREE_ARENAS = 4;
+
+/** Byte offsets of a batch's regions in an arena (8-byte aligned), and its size. */
+interface ArenaLayout {
+  readonly claims: number;
+  readonly priors: number;
+  readonly offsets: number;
+  readonly truths: number;
+  readonly labels: number;
+  readonly loc: number;
+  readonly conf: number;
+  readonly size: number;
+}
+
+function arenaLayout(batch: PackedBatch): ArenaLayout {
+  let size = 0;
+  const take = (bytes: number): number => {
+    const at = size;
+    size += Math.ceil(bytes / 8) * 8;
+    return at;
+  };
+  const results = batch.images * batch.priorCount;
+  const claims = take(4);
+  const priors = take(batch.priors.byteLength);
+  const offsets = take(batch.offsets.byteLength);
+  const truths = take(batch.truths.byteLength);
+  const labels = take(batch.labels.byteLength);
+  const loc = take(16 * results);
+  const conf = take(4 * results);
+  return { claims, priors, offsets, truths, labels, loc, conf, size };
 }
 
 /**
  * Batch SSD target encoding (`matchTargets` per image, stacked) on a Piscina worker pool: a dataset's
- * targets are a large preprocessing job. The images are split into contiguous ranges, a few per
- * thread; the truths are packed once into shared memory and the workers write `loc` / `conf` in
- * place, so nothing is copied back. Small batches run inline. The result equals
+ * targets are a large preprocessing job. One task per thread claims images a few at a time from a
+ * counter the call's tasks share. The batch is copied into a shared arena the encoder owns and
+ * reuses call after call, the workers write `loc` / `conf` there, and the result is copied out into
+ * plain arrays: the workers never hold a buffer the caller gets (a fresh shared result per call stayed
+ * pinned in the workers' heaps, ~350-730 MB of RSS after a few hundred calls, and its pages were
+ * faulted in by the workers on every call). Small batches run inline. The result equals
  * `matchTargetsBatch(options)` bit for bit (the same kernel runs in both places).
  *
  * Own it like a file handle: `await encoder.close()` ends its threads (later calls reject).
@@ -54,6 +81,8 @@ export class TargetEncoder {
   readonly #inlineBelow: number;
   #pool: Piscina | undefined;
   #closed = false;
+  /** Arenas free for the next call (a call that fails never returns its arena: a worker may still write). */
+  readonly #free: SharedArrayBuffer[] = [];
 
   /**
    * @throws {TypeError} / {RangeError} a bad `threads` (an integer from 1 to 4 × the CPU count) or
@@ -99,18 +128,14 @@ export class TargetEncoder {
 
   /**
    * Encodes every image of `options.images` against `options.priors`. Resolves to `loc` `(B, N, 4)`
-   * and `conf` `(B, N)` (backed by `SharedArrayBuffer`s when the pool ran). Rejects (never throws)
-   * with `matchTargetsBatch`'s errors, a closed-encoder error, or a worker failure.
-   * Cost: O(Σ M_i × N) spread over the threads, plus one O(Σ M_i) copy of the truths.
+   * and `conf` `(B, N)`, plain arrays. Rejects (never throws) with `matchTargetsBatch`'s errors, a
+   * closed-encoder error, or a worker failure.
+   * Cost: O(Σ M_i × N) spread over the threads, plus copies of the batch into the arena (O(N + Σ M_i))
+   * and of the results out of it (20 bytes per image and prior).
    */
   async encode(options: MatchBatchOptions): Promise<MatchBatchResult> {
     if (this.#closed) throw new Error('this TargetEncoder is closed; create a new one');
-    // Packed straight into shared memory, so the pool path copies nothing more.
-    const probe = packBatch(
-      options,
-      (n) => new Float32Array(shared(n * 4)),
-      (n) => new Int32Array(shared(n * 4)),
-    );
+    const probe = packBatch(options);
     const pairs = (probe.truths.length / 4) * probe.priorCount;
     if (pairs < this.#inlineBelow || probe.images < 2) {
       const loc = new Float32Array(probe.images * probe.priorCount * 4);
@@ -121,24 +146,41 @@ export class TargetEncoder {
     return this.#encodePooled(probe);
   }
 
-  async #encodePooled(plain: PackedBatch): Promise<MatchBatchResult> {
-    const { images, priorCount } = plain;
-    const priors = plain.priors.buffer as SharedArrayBuffer;
-    const offsets = plain.offsets.buffer as SharedArrayBuffer;
-    const truths = plain.truths.buffer as SharedArrayBuffer;
-    const labels = plain.labels.buffer as SharedArrayBuffer;
-    const loc = shared(images * priorCount * 16);
-    const conf = shared(images * priorCount * 4);
-    const batch = { params: plain.params, priorCount, images, priors, offsets, truths, labels };
+  async #encodePooled(packed: PackedBatch): Promise<MatchBatchResult> {
+    const { images, priorCount } = packed;
+    const at = arenaLayout(packed);
+    let arena = this.#free.pop();
+    if (arena === undefined || arena.byteLength < at.size) arena = new SharedArrayBuffer(at.size);
+    const copy = <T extends Float32Array | Int32Array>(
+      make: new (buffer: SharedArrayBuffer, offset: number, length: number) => T,
+      offset: number,
+      from: T,
+    ): T => {
+      const view = new make(arena!, offset, from.length);
+      view.set(from);
+      return view;
+    };
+    const claims = new Int32Array(arena, at.claims, 1);
+    Atomics.store(claims, 0, 0);
+    const task: TargetsTask = {
+      batch: {
+        params: packed.params,
+        priorCount,
+        images,
+        priors: copy(Float32Array, at.priors, packed.priors),
+        offsets: copy(Int32Array, at.offsets, packed.offsets),
+        truths: copy(Float32Array, at.truths, packed.truths),
+        labels: copy(Int32Array, at.labels, packed.labels),
+      },
+      loc: new Float32Array(arena, at.loc, images * priorCount * 4),
+      conf: new Int32Array(arena, at.conf, images * priorCount),
+      claims,
+      // A few claims per thread: each one re-derives the priors' corners (O(N)), an image costs O(M × N).
+      claim: Math.max(1, Math.floor(images / (8 * this.threads))),
+    };
     const pool = this.#getPool();
-    const tasks = Math.min(images, this.threads * 4);
     const runs: Promise<unknown>[] = [];
-    for (let t = 0; t < tasks; t++) {
-      const start = Math.floor((t * images) / tasks);
-      const end = Math.floor(((t + 1) * images) / tasks);
-      const task: TargetsTask = { batch, loc, conf, start, end };
-      runs.push(pool.run(task));
-    }
+    for (let t = Math.min(images, this.threads); t > 0; t--) runs.push(pool.run(task));
     try {
       await Promise.all(runs);
     } catch (cause) {
@@ -146,7 +188,9 @@ export class TargetEncoder {
       const message = cause instanceof Error ? cause.message : String(cause);
       throw new Error(`target encoding failed in a worker thread: ${message}`, { cause });
     }
-    return { loc: new Float32Array(loc), conf: new Int32Array(conf) };
+    const result = { loc: new Float32Array(task.loc), conf: new Int32Array(task.conf) };
+    if (this.#free.length < FREE_ARENAS) this.#free.push(arena);
+    return result;
   }
 
   /** Ends the worker threads; later `encode` calls reject. Idempotent. */
