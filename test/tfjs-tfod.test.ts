@@ -1,31 +1,13 @@
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { confidenceLoss, HardNegativeMiner, ssdNegatives } from '../src/index.ts';
-import { readNpy } from '../src/npy/small.ts';
 import type { MultiboxLossOptions } from '../src/tfjs/index.ts';
 import { multiboxLoss, ssdNegativesTensor, ssdNegativesTensorPooled } from '../src/tfjs/index.ts';
 import { crossEntropy } from '../src/tfjs/ops.ts';
+import { firstOff, load, loadMultibox, type MultiboxFixture } from './support/tfjs-fixtures.ts';
 
-const FIXTURES = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures', 'tfjs');
-const load = async (name: string) => (await readNpy(join(FIXTURES, name))).data;
-
-/** Elementwise within `rel` relative with an absolute floor `abs`; the first index that is off, or -1. */
-function firstOff(a: ArrayLike<number>, b: ArrayLike<number>, rel: number, abs: number): number {
-  if (a.length !== b.length) return Math.min(a.length, b.length);
-  for (let i = 0; i < b.length; i++) {
-    if (!(Math.abs(a[i]! - b[i]!) <= Math.max(rel * Math.abs(b[i]!), abs))) return i;
-  }
-  return -1;
-}
-
-interface Fixture {
-  locPred: tf.Tensor3D;
-  locTarget: tf.Tensor3D;
-  logits: tf.Tensor3D;
-  labels: tf.Tensor2D;
+interface Fixture extends MultiboxFixture {
   boxes: tf.Tensor3D;
   ignored: tf.Tensor2D;
 }
@@ -34,15 +16,11 @@ let fx: Fixture;
 let shape: [number, number, number];
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
-  const logits = await readNpy(join(FIXTURES, 'tfod_logits.npy'));
-  shape = logits.shape as [number, number, number];
-  const [b, n, c] = shape;
+  const base = await loadMultibox('tfod');
+  shape = base.shape;
+  const [b, n] = shape;
   fx = {
-    locPred: tf.tensor3d((await load('tfod_loc_pred.npy')) as Float32Array, [b, n, 4]),
-    locTarget: tf.tensor3d((await load('tfod_loc_target.npy')) as Float32Array, [b, n, 4]),
-    logits: tf.tensor3d(logits.data as Float32Array, [b, n, c]),
-    labels: tf.tensor2d((await load('tfod_labels.npy')) as Int32Array, [b, n], 'int32'),
+    ...base.fx,
     boxes: tf.tensor3d((await load('tfod_boxes.npy')) as Float32Array, [b, n, 4]),
     ignored: tf.tensor2d((await load('tfod_ignored.npy')) as Uint8Array, [b, n], 'bool'),
   };
