@@ -16,6 +16,7 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
+import { mulberry32 } from '../src/bench/data.ts';
 import { HardNegativeMiner, tfodNegativesPooled } from '../src/index.ts';
 import type { TfodRowsOutput } from '../src/ssd/tfod.ts';
 import { mineTfodRows } from '../src/ssd/tfod.ts';
@@ -30,16 +31,6 @@ const { values } = parseArgs({
 });
 const time = Number(values.time);
 const batches = values.rows.split(',').map(Number);
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t = (t + Math.imul(t ^ (t >>> 7), t | 61)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** SSD300's 8732 priors as (cy, cx, h, w), ssd.pytorch's PriorBox configuration. */
 function priors(): number[][] {
@@ -71,7 +62,7 @@ function priors(): number[][] {
 function makeInputs(rows: number): TfodOptions {
   const p = priors();
   const cols = p.length;
-  const rand = rng(rows);
+  const rand = mulberry32(rows);
   const boxes = new Float32Array(rows * cols * 4);
   const loss = new Float32Array(rows * cols);
   const positives = new Uint8Array(rows * cols);

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { mulberry32 } from '../../src/bench/data.ts';
 
 /** Float32 values that break naive rankers: signed zeros, infinities, denormals, extremes, ties. */
 export const SPECIAL_VALUES: readonly number[] = [
@@ -69,16 +70,8 @@ export function batch(options: { maxRows?: number; maxCols?: number; nan?: boole
     .map(({ rows, cols, values, counts }) => ({ rows, cols, loss: Float32Array.from(values), counts }));
 }
 
-/** Deterministic PRNG (mulberry32) so large generated rows are reproducible. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t = (t + Math.imul(t ^ (t >>> 7), t | 61)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32, the benchmark data's) so large generated rows are reproducible. */
+export const prng: (seed: number) => () => number = mulberry32;
 
 /** Rows of `cols` losses drawn by `draw`, as one float32 batch. */
 export function generate(rows: number, cols: number, draw: (i: number) => number): Float32Array {
