@@ -240,19 +240,13 @@ describe('the wasm select (wasm-kernel.ts, wasm/kernel.wat)', () => {
   });
 });
 
+/** Float bits every bit-level property draws from: +0, -0, +Inf, -Inf, a NaN of each sign, a denormal. */
+const SPECIAL_BITS = [0, 0x80000000 | 0, 0x7f800000, 0xff800000 | 0, 0x7fc00000, 0xffc00001 | 0, 1];
+
 describe('the fused wasm gather and select, gatherPrimed and selectPrimed (wasm-kernel.ts, wasm/kernel.wat)', () => {
   it('marks the k elements ranked first when at least k are candidates, else nothing (fast-check)', () => {
     const bitPattern = fc.oneof(
-      fc.constantFrom(
-        0,
-        0x80000000 | 0,
-        0x7f800000,
-        0xff800000 | 0,
-        0x7fc00000,
-        0xffc00001 | 0,
-        1,
-        0x7f7fffff,
-      ),
+      fc.constantFrom(...SPECIAL_BITS, 0x7f7fffff), // and the largest finite
       fc.integer({ min: 0, max: 2 ** 31 - 1 }), // any positive bits, NaN included
       fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
       fc.integer({ min: 0, max: 5 }).map((v) => new Int32Array(Float32Array.of(v).buffer)[0]!), // ties
@@ -301,16 +295,7 @@ describe('the fused wasm gather and select, gatherPrimed and selectPrimed (wasm-
 describe('the wasm rank (wasm-kernel.ts, wasm/kernel.wat)', () => {
   it('ranks any float bits exactly as the stable double sort, NaN included (fast-check)', () => {
     const bitPattern = fc.oneof(
-      fc.constantFrom(
-        0,
-        0x80000000 | 0,
-        0x7f800000,
-        0xff800000 | 0,
-        0x7fc00000,
-        0xffc00001 | 0,
-        1,
-        0x80000001 | 0,
-      ),
+      fc.constantFrom(...SPECIAL_BITS, 0x80000001 | 0), // and the smallest negative denormal
       fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
       fc.integer({ min: -3, max: 3 }).map((v) => new Int32Array(Float32Array.of(v).buffer)[0]!), // ties
       fc.integer({ min: 0, max: 2 ** 12 }).map((v) => v << 20), // equal in the low digits: skipped passes
