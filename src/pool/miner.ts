@@ -46,6 +46,14 @@ export type { MinerOptions } from './miner-options.ts';
 const WARM_CALLS = 8;
 
 /**
+ * A call's start time for the inline decision, or 0 for calls too small to ever be recorded (below
+ * `MIN_POOLED` they always run inline), which then skip the clock.
+ */
+function clockFor(n: number): number {
+  return n < MIN_POOLED ? 0 : performance.now();
+}
+
+/**
  * Hard negative mining over a pool of worker threads (Piscina) that share memory with the caller.
  *
  * Each call is validated on the calling thread (same errors as the synchronous API, as rejections),
@@ -170,11 +178,11 @@ export class PooledMiner {
       this.#counts = args.scratch;
       this.#checkAborted(args.signal);
       const slot = shapeSlot(METHOD_MASK, args.n, args.lossShared, !args.outShared);
-      const start = args.n < MIN_POOLED ? 0 : performance.now(); // smaller calls are never recorded
+      const start = clockFor(args.n);
       if (this.#inline(args, slot)) {
         const out = args.out ?? sharedBytes(args.n);
         maskChecked(args.loss, args.cols, args.counts, out, args.nanLargest);
-        if (start !== 0) this.#decision.record(slot, true, args.n, performance.now() - start);
+        this.#recordInline(slot, args.n, start);
         return Promise.resolve(out);
       }
       const timed = this.#timed(slot, args.n, start);
@@ -208,11 +216,11 @@ export class PooledMiner {
       this.#checkAborted(args.signal);
       const fresh = () => new Int32Array(new SharedArrayBuffer(args.n * 4));
       const slot = shapeSlot(METHOD_RANK, args.n, args.lossShared, !args.outShared);
-      const start = args.n < MIN_POOLED ? 0 : performance.now(); // smaller calls are never recorded
+      const start = clockFor(args.n);
       if (this.#inline(args, slot)) {
         const out = args.out ?? fresh();
         rankDescending(args.loss, args.cols, { nan: nanPolicy(args), out });
-        if (start !== 0) this.#decision.record(slot, true, args.n, performance.now() - start);
+        this.#recordInline(slot, args.n, start);
         return Promise.resolve(out);
       }
       const timed = this.#timed(slot, args.n, start);
@@ -241,11 +249,11 @@ export class PooledMiner {
       const args = batchWideArgs(loss, cols, k, options);
       this.#checkAborted(args.signal);
       const slot = shapeSlot(METHOD_WIDE, args.n, args.lossShared, !args.outShared);
-      const start = args.n < MIN_POOLED ? 0 : performance.now(); // smaller calls are never recorded
+      const start = clockFor(args.n);
       if (this.#inline(args, slot)) {
         const out = args.out ?? sharedBytes(args.n);
         hardNegativeMaskBatchWide(args.loss, args.cols, args.k, { nan: nanPolicy(args), out });
-        if (start !== 0) this.#decision.record(slot, true, args.n, performance.now() - start);
+        this.#recordInline(slot, args.n, start);
         return Promise.resolve(out);
       }
       const timed = this.#timed(slot, args.n, start);
@@ -300,6 +308,11 @@ export class PooledMiner {
 
   #inline(args: CallArgs<Uint8Array | Int32Array>, slot: number): boolean {
     return args.rows === 0 || this.#decision.inline(slot, args.n);
+  }
+
+  /** Records an inline call's time, from {@link clockFor}'s start (0: not timed). */
+  #recordInline(slot: number, n: number, start: number): void {
+    if (start !== 0) this.#decision.record(slot, true, n, performance.now() - start);
   }
 
   /**

@@ -38,22 +38,19 @@ export function rowTasks(
   const lossByte = args.lossShared ? loss.byteOffset : layout.lossAt * 4;
   const outBuffer = target.buffer as SharedArrayBuffer;
   const claiming = kind === TASK_MASK || kind === TASK_RANK;
-  let bounds: Int32Array;
-  let claim = 0;
+  // Claiming tasks all cover rows 0 .. rows - 1; range tasks cover their planned range.
+  const plan = claiming ? planClaims(rows, cols, threads) : undefined;
+  const bounds = plan === undefined ? planRanges(rows, cols, threads) : undefined;
+  const claim = plan?.claim ?? 0;
   if (claiming) {
-    const plan = planClaims(rows, cols, threads);
-    claim = plan.claim;
-    bounds = new Int32Array(plan.tasks + 1).fill(rows); // every task: rows up to `rows`
-    bounds[0] = 0;
     const ctrl = new Int32Array(ctx, 0, CTRL_WORDS);
     Atomics.store(ctrl, CTRL_NEXT_CLAIM, 0);
     Atomics.store(ctrl, CTRL_NAN_MET, 0);
     Atomics.store(ctrl, CTRL_STAGED_ROWS, args.lossShared ? rows : 0);
-  } else {
-    bounds = planRanges(rows, cols, threads);
   }
+  const count = plan?.tasks ?? bounds!.length - 1;
   const tasks: MineTask[] = [];
-  for (let t = 0; t + 1 < bounds.length; t++) {
+  for (let t = 0; t < count; t++) {
     tasks.push({
       kind,
       loss: lossBuffer,
@@ -63,8 +60,8 @@ export function rowTasks(
       out: outBuffer,
       outAt: target.byteOffset,
       cols,
-      rowStart: claiming ? 0 : bounds[t]!,
-      rowEnd: bounds[t + 1]!,
+      rowStart: bounds === undefined ? 0 : bounds[t]!,
+      rowEnd: bounds === undefined ? rows : bounds[t + 1]!,
       nanLargest: args.nanLargest,
       slot: 0,
       level: 0,
