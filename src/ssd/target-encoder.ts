@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
+import { SharedStaging } from '../pool/shared-buffers.ts';
 import { defaultWorker } from '../pool/worker-location.ts';
 import type { MatchBatchOptions, MatchBatchResult, PackedBatch } from './targets.ts';
 import { encodeRange, packBatch } from './targets.ts';
@@ -82,7 +83,7 @@ export class TargetEncoder {
   #pool: Piscina | undefined;
   #closed = false;
   /** Arenas free for the next call (a call that fails never returns its arena: a worker may still write). */
-  readonly #free: SharedArrayBuffer[] = [];
+  readonly #free = new SharedStaging(FREE_ARENAS);
 
   /**
    * @throws {TypeError} / {RangeError} a bad `threads` (an integer from 1 to 4 × the CPU count) or
@@ -149,14 +150,13 @@ export class TargetEncoder {
   async #encodePooled(packed: PackedBatch): Promise<MatchBatchResult> {
     const { images, priorCount } = packed;
     const at = arenaLayout(packed);
-    let arena = this.#free.pop();
-    if (arena === undefined || arena.byteLength < at.size) arena = new SharedArrayBuffer(at.size);
+    const arena = this.#free.acquire(at.size);
     const copy = <T extends Float32Array | Int32Array>(
       make: new (buffer: SharedArrayBuffer, offset: number, length: number) => T,
       offset: number,
       from: T,
     ): T => {
-      const view = new make(arena!, offset, from.length);
+      const view = new make(arena, offset, from.length);
       view.set(from);
       return view;
     };
@@ -189,7 +189,7 @@ export class TargetEncoder {
       throw new Error(`target encoding failed in a worker thread: ${message}`, { cause });
     }
     const result = { loc: new Float32Array(task.loc), conf: new Int32Array(task.conf) };
-    if (this.#free.length < FREE_ARENAS) this.#free.push(arena);
+    this.#free.release(arena);
     return result;
   }
 

@@ -1,4 +1,5 @@
 import { Piscina } from 'piscina';
+import { SharedStaging } from '../pool/shared-buffers.ts';
 import { defaultWorker } from '../pool/worker-location.ts';
 import type { TfodRowsOutput } from './tfod.ts';
 import { finishTfod, mineTfodRows, tfodOutput } from './tfod.ts';
@@ -45,10 +46,13 @@ const WORKER = defaultWorker('nms-worker');
 interface PoolEntry {
   readonly pool: Piscina;
   /** Arenas not in use by a call; a call that did not end normally never returns its arena. */
-  readonly free: SharedArrayBuffer[];
+  readonly free: SharedStaging;
 }
 
 const pools = new Map<number, PoolEntry>();
+
+/** Arenas kept per pool for the next calls (more are in use only while calls overlap). */
+const ARENAS = 4;
 
 function poolFor(threads: number): PoolEntry {
   let entry = pools.get(threads);
@@ -63,7 +67,7 @@ function poolFor(threads: number): PoolEntry {
     });
     // Failures reach the calls through run(); without a listener the 'error' event would throw.
     pool.on('error', () => {});
-    entry = { pool, free: [] };
+    entry = { pool, free: new SharedStaging(ARENAS) };
     pools.set(threads, entry);
   }
   return entry;
@@ -168,8 +172,7 @@ export async function tfodNegativesPooled(
   }
   const entry = poolFor(host.threads);
   const { size, place } = layout(plan);
-  let arena = entry.free.pop();
-  if (arena === undefined || arena.byteLength < size) arena = new SharedArrayBuffer(size);
+  const arena = entry.free.acquire(size);
   const views = place(arena);
   const task: TfodTask = { ...views, rows: plan.rows };
   const tasks: Promise<unknown>[] = [];
@@ -193,6 +196,6 @@ export async function tfodNegativesPooled(
     clsSums: out.clsSums.slice(),
     locSums: out.locSums.slice(),
   });
-  entry.free.push(arena);
+  entry.free.release(arena);
   return result;
 }
