@@ -196,6 +196,37 @@ describe('matchTargetsBatch and TargetEncoder', () => {
     ).toThrow(/options\.images\[0\]\.labels/);
   });
 
+  it('reads every array once: getters that hand back other arrays later cannot bypass the checks', () => {
+    const one = Float32Array.from([0.1, 0.1, 0.4, 0.5]);
+    const three = Float32Array.from([0.1, 0.1, 0.4, 0.5, 0.5, 0.5, 0.9, 0.8, 0.2, 0.2, 0.3, 0.3]);
+    let truthReads = 0;
+    const sneaky = {
+      get truths() {
+        return truthReads++ === 0 ? one : three;
+      },
+      labels: Int32Array.from([4]),
+    };
+    let priorReads = 0;
+    const options = {
+      images: [sneaky, { truths: one, labels: Int32Array.from([2]) }],
+      get priors() {
+        return priorReads++ === 0 ? priors : new Float32Array(8);
+      },
+    };
+    const r = matchTargetsBatch(options);
+    const expected = matchTargetsBatch({
+      images: [
+        { truths: one, labels: Int32Array.from([4]) },
+        { truths: one, labels: Int32Array.from([2]) },
+      ],
+      priors,
+    });
+    expect(truthReads).toBe(1);
+    expect(priorReads).toBe(1);
+    expect(r.conf).toEqual(expected.conf);
+    expect(r.loc).toEqual(expected.loc);
+  });
+
   it('the pool gives the same targets as the calling thread, and closes', async () => {
     const imgs = images(24, 11);
     const expected = matchTargetsBatch({ images: imgs, priors });

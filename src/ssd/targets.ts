@@ -52,34 +52,39 @@ export function packBatch(
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`\`options\` must be an object, got ${options === null ? 'null' : typeof options}`);
   }
-  const priorCount = checkPriors(options.priors);
+  // Every array is read once and kept: a getter that hands back another array on a second read
+  // (or grows the list) cannot bypass the checks.
+  const priorsIn = options.priors;
+  const priorCount = checkPriors(priorsIn);
   const params = checkMatchParams(options.threshold, options.variances);
   const list = options.images;
   if (!Array.isArray(list)) throw new TypeError('`options.images` must be an array of { truths, labels }');
-  const offsets = ints(list.length + 1);
+  const images = list.length;
+  const offsets = ints(images + 1);
+  const truthsIn: Float32Array[] = [];
+  const labelsIn: Int32Array[] = [];
   let total = 0;
-  for (let i = 0; i < list.length; i++) {
+  for (let i = 0; i < images; i++) {
     const img = list[i] as ImageTruths | undefined;
     if (img === null || typeof img !== 'object') {
       throw new TypeError(`\`options.images[${i}]\` must be an object { truths, labels }`);
     }
-    total += checkTruths(
-      img.truths,
-      img.labels,
-      `options.images[${i}].truths`,
-      `options.images[${i}].labels`,
-    );
+    const t = img.truths;
+    const l = img.labels;
+    total += checkTruths(t, l, `options.images[${i}].truths`, `options.images[${i}].labels`);
+    truthsIn.push(t);
+    labelsIn.push(l);
     offsets[i + 1] = total;
   }
   const truths = floats(total * 4);
   const labels = ints(total);
-  for (let i = 0; i < list.length; i++) {
-    truths.set(list[i]!.truths, offsets[i]! * 4);
-    labels.set(list[i]!.labels, offsets[i]!);
+  for (let i = 0; i < images; i++) {
+    truths.set(truthsIn[i]!, offsets[i]! * 4);
+    labels.set(labelsIn[i]!, offsets[i]!);
   }
-  const priors = floats(options.priors.length);
-  priors.set(options.priors);
-  return { params, priors, priorCount, images: list.length, offsets, truths, labels };
+  const priors = floats(priorsIn.length);
+  priors.set(priorsIn);
+  return { params, priors, priorCount, images, offsets, truths, labels };
 }
 
 /** Encodes images `start .. end` of a packed batch into `loc` / `conf` (the kernel the workers run). */
