@@ -7,21 +7,24 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { assemble, GENERATED, generatedSource, watFiles } from '../scripts/assemble-wasm.ts';
-import { referenceRank } from '../src/index.ts';
+import { hardNegativeMask, referenceMask, referenceRank } from '../src/index.ts';
 import { createFloorPass, floorRunner } from '../src/kernel/floor.ts';
 import { isNanBits, orderKey } from '../src/kernel/keys.ts';
 import { sampleNeed, samplePivot } from '../src/kernel/sample.ts';
 import { createScratch } from '../src/kernel/scratch.ts';
 import * as modules from '../src/kernel/wasm/modules.ts';
 import {
+  copyMaskOut,
   decodeBase64,
-  gatherSelectStaged,
   gatherStaged,
   histogramStaged,
+  MINE_MAX_COLS,
   markBucketStaged,
   markedAbove,
   markSelected,
   markStaged,
+  maskRowAt,
+  mineStaged,
   rankStaged,
   sampleStaged,
   setWasmKernel,
@@ -140,7 +143,7 @@ describe('the wasm gathers, gather and gatherPositive for positive pivots (wasm-
   ];
   const PIVOT_ALL = -(1 << 18);
 
-  /** The gather's contract, element by element. */
+  /** The gather's contract, element by element (candidates by column). */
   function expectedGather(bits: Int32Array, base: number, n: number, pivot: number) {
     const cand: number[] = [];
     const keys: number[] = [];
@@ -148,7 +151,7 @@ describe('the wasm gathers, gather and gatherPositive for positive pivots (wasm-
       const b = bits[i]!;
       if (isNanBits(b)) return { count: -1, cand: [], keys: [] };
       if ((b ^ ((b >> 31) & 0x7fffffff)) >> 13 >= pivot) {
-        cand.push(i);
+        cand.push(i - base);
         keys.push(orderKey(b));
       }
     }
@@ -159,7 +162,7 @@ describe('the wasm gathers, gather and gatherPositive for positive pivots (wasm-
     const g = wasmKernelFor(n);
     expect(g).not.toBeNull();
     stageRow(bits, base, n, g!);
-    const count = gatherStaged(g!, base, n, pivot);
+    const count = gatherStaged(g!, n, pivot);
     const c = Math.max(count, 0);
     return { count, cand: Array.from(g!.cand.subarray(0, c)), keys: Array.from(g!.candKeys.subarray(0, c)) };
   }
@@ -224,16 +227,19 @@ describe('the wasm select (wasm-kernel.ts, wasm/kernel.wat)', () => {
         const k = kSeed % (c + 2);
         const w = wasmKernelFor(2 * c + 2)!;
         for (let j = 0; j < c; j++) {
-          w.cand[j] = 2 * j + 1; // flat indices, increasing, with gaps
+          w.cand[j] = 2 * j + 1; // columns, increasing, with gaps
           w.candKeys[j] = keys[j]!;
         }
-        const out = new Uint8Array(2 * c + 2);
-        markSelected(w, c, k, out);
+        const mask = w.at.mask;
+        w.bytes.fill(0, mask, mask + 2 * c + 2);
+        markSelected(w, c, k, mask);
+        const out = w.bytes.subarray(mask, mask + 2 * c + 2);
         // Oracle: stable descending order of (key, index), first k.
         const order = keys.map((_, j) => j).sort((a, b) => keys[b]! - keys[a]! || a - b);
         const expected = new Uint8Array(2 * c + 2);
         for (const j of order.slice(0, k)) expected[2 * j + 1] = 1;
         expect(firstDifference(out, expected)).toBe(-1);
+        expect(w.selectHist.every((v) => v === 0)).toBe(true);
       }),
       { numRuns: 600 },
     );
@@ -243,8 +249,8 @@ describe('the wasm select (wasm-kernel.ts, wasm/kernel.wat)', () => {
 /** Float bits every bit-level property draws from: +0, -0, +Inf, -Inf, a NaN of each sign, a denormal. */
 const SPECIAL_BITS = [0, 0x80000000 | 0, 0x7f800000, 0xff800000 | 0, 0x7fc00000, 0xffc00001 | 0, 1];
 
-describe('the fused wasm gather and select, gatherPrimed and selectPrimed (wasm-kernel.ts, wasm/kernel.wat)', () => {
-  it('marks the k elements ranked first when at least k are candidates, else nothing (fast-check)', () => {
+describe('the usual row whole in wasm, mine (wasm-kernel.ts, wasm/kernel.wat)', () => {
+  it('marks the k elements ranked first when at least k are candidates, else reports which (fast-check)', () => {
     const bitPattern = fc.oneof(
       fc.constantFrom(...SPECIAL_BITS, 0x7f7fffff), // and the largest finite
       fc.integer({ min: 0, max: 2 ** 31 - 1 }), // any positive bits, NaN included
@@ -268,27 +274,94 @@ describe('the fused wasm gather and select, gatherPrimed and selectPrimed (wasm-
           const k = 1 + (kSeed % (n + 1));
           const w = wasmKernelFor(n)!;
           stageRow(bits, base, n, w);
-          const out = new Uint8Array(base + n + 3);
-          const done = gatherSelectStaged(w, base, n, p, k, out);
+          const mask = w.at.mask + (kSeed & 7);
+          w.bytes.fill(7, mask - 8, mask + n + 24); // the mask row, its padding and a little more
+          const done = mineStaged(w, n, p, k, mask);
           expect(w.selectHist.every((v) => v === 0)).toBe(true);
           const nan = row.some(isNanBits);
           const count = row.filter((v) => (v ^ ((v >> 31) & 0x7fffffff)) >> 13 >= p).length;
-          expect(done).toBe(!nan && count >= k);
-          const expected = new Uint8Array(base + n + 3);
-          const keys = row.map(orderKey);
-          if (done) {
+          expect(done).toBe(nan ? -1 : count >= k ? 0 : 1);
+          const expected = new Uint8Array(n);
+          if (done === 0) {
+            const keys = row.map(orderKey);
             const order = keys.map((_, j) => j).sort((x, y) => keys[y]! - keys[x]! || x - y);
-            for (const j of order.slice(0, k)) expected[base + j] = 1;
-            // The candidates, as gatherStaged leaves them: in index order, with their keys.
-            const cand = row.map((_, j) => j).filter((j) => row[j]! >> 13 >= p);
-            expect(Array.from(w.cand.subarray(0, count))).toEqual(cand.map((j) => base + j));
-            expect(Array.from(w.candKeys.subarray(0, count))).toEqual(cand.map((j) => keys[j]!));
+            for (const j of order.slice(0, k)) expected[j] = 1;
           }
-          expect(firstDifference(out, expected)).toBe(-1);
+          expect(firstDifference(w.bytes.subarray(mask, mask + n), expected)).toBe(-1);
+          // It writes the row and its padding to 16 (zeros), nothing before or past them.
+          const n16 = (n + 15) & ~15;
+          expect(w.bytes.subarray(mask + n, mask + n16).every((v) => v === 0)).toBe(true);
+          expect(w.bytes.subarray(mask - 8, mask).every((v) => v === 7)).toBe(true);
+          expect(w.bytes.subarray(mask + n16, mask + n + 24).every((v) => v === 7)).toBe(true);
         },
       ),
       { numRuns: 800 },
     );
+  });
+
+  it('takes rows up to MINE_MAX_COLS (16-bit columns), the last column included', () => {
+    const n = MINE_MAX_COLS;
+    const bits = new Int32Array(n).fill(0x3f800000); // 1.0
+    bits[n - 1] = 0x40000000; // 2.0, the largest, in the last column
+    bits[0] = 0x40000000;
+    const w = wasmKernelFor(n)!;
+    stageRow(bits, 0, n, w);
+    const mask = w.at.mask;
+    expect(mineStaged(w, n, 0x3f800000 >> 13, 3, mask)).toBe(0);
+    const marked = [...w.bytes.subarray(mask, mask + n).keys()].filter((i) => w.bytes[mask + i] === 1);
+    expect(marked).toEqual([0, 1, n - 1]);
+  });
+});
+
+describe('the mask row copied out (wasm-kernel.ts copyMaskOut)', () => {
+  it('copies any row to any offset of a plain or shared out, and nothing else (fast-check)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 80 }),
+        fc.integer({ min: 0, max: 23 }),
+        fc.integer({ min: 0, max: 9 }),
+        fc.boolean(),
+        (n, byteOffset, base, shared) => {
+          const length = base + n + 5;
+          const buffer = shared
+            ? new SharedArrayBuffer(byteOffset + length)
+            : new ArrayBuffer(byteOffset + length);
+          const out = new Uint8Array(buffer, byteOffset, length).fill(7);
+          const w = wasmKernelFor(Math.max(n, 1))!;
+          const at = maskRowAt(w, out, base);
+          expect((at - (out.byteOffset + base)) & 7).toBe(0);
+          for (let i = 0; i < n; i++) w.bytes[at + i] = (i * 7) % 3 === 0 ? 1 : 0;
+          const words = shared ? new Float64Array(buffer, 0, Math.floor(buffer.byteLength / 8)) : null;
+          copyMaskOut(w, at, n, out, words, base);
+          const expected = new Uint8Array(length).fill(7);
+          for (let i = 0; i < n; i++) expected[base + i] = (i * 7) % 3 === 0 ? 1 : 0;
+          expect(firstDifference(out, expected)).toBe(-1);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('a row whose sample misleads (too few candidates) takes the whole-row path: the same bytes', () => {
+    // The sample reads 32 runs of 8 at multiples of n / 32: there distinct values from 2.0 up,
+    // elsewhere 1.0, so the pivot sits among the sampled values and fewer than k = 300 elements
+    // (some of the 256 sampled) are candidates.
+    const n = 8192;
+    const loss = new Float32Array(n).fill(1);
+    for (let j = 0; j < 256; j++) loss[(j >> 3) * (n / 32) + (j & 7)] = 2 + j / 256;
+    const numNeg = Int32Array.of(300);
+    const w = wasmKernelFor(n)!;
+    stageRow(new Int32Array(loss.buffer), 0, n, w);
+    const pivot = sampleStaged(w, n, sampleNeed(n, 300));
+    expect(pivot).toBeGreaterThan(0x40000000 >> 13);
+    expect(pivot).toBeLessThan(1 << 20);
+    expect(mineStaged(w, n, pivot, 300, w.at.mask)).toBe(1);
+    const expected = referenceMask(loss, n, numNeg);
+    for (const shared of [false, true]) {
+      const out = new Uint8Array(shared ? new SharedArrayBuffer(n) : new ArrayBuffer(n));
+      hardNegativeMask(loss, n, numNeg, { out });
+      expect(firstDifference(out, expected)).toBe(-1);
+    }
   });
 });
 
@@ -396,7 +469,8 @@ describe('the wasm whole-row passes (wasm-kernel.ts, wasm/kernel.wat histRow, ma
           const top = histogramStaged(w, n);
           const nan = bits.some(isNanBits); // also from the random patterns
           const dHi = nan ? -1020 : bucketOf(bits[pick % n]!);
-          const m = markStaged(w, n, dHi);
+          const maskAt = w.at.mask;
+          const m = markStaged(w, n, dHi, maskAt);
           if (nan) {
             expect(top).toBe(-1);
             expect(m).toBe(-1);
@@ -422,13 +496,13 @@ describe('the wasm whole-row passes (wasm-kernel.ts, wasm/kernel.wat histRow, ma
           expect(Array.from(w.workKeys.subarray(0, m))).toEqual(inBucket.map((i) => orderKey(bits[i]!)));
           const mask = new Uint8Array(n);
           for (const i of above) mask[i] = 1;
-          expect(firstDifference(w.mask.subarray(0, n), mask)).toBe(-1);
+          expect(firstDifference(w.bytes.subarray(maskAt, maskAt + n), mask)).toBe(-1);
           // The bucket's select: the need ranked first among its entries, by key then column.
           const need = 1 + (kSeed % m);
-          markBucketStaged(w, m, need);
+          markBucketStaged(w, m, need, maskAt);
           const order = [...inBucket].sort((a, b) => orderKey(bits[b]!) - orderKey(bits[a]!) || a - b);
           for (const i of order.slice(0, need)) mask[i] = 1;
-          expect(firstDifference(w.mask.subarray(0, n), mask)).toBe(-1);
+          expect(firstDifference(w.bytes.subarray(maskAt, maskAt + n), mask)).toBe(-1);
         },
       ),
       { numRuns: 500 },

@@ -12,13 +12,16 @@ import {
 import type { KernelScratch } from './scratch.ts';
 import type { WasmKernel } from './wasm-kernel.ts';
 import {
-  gatherSelectStaged,
+  copyMaskOut,
   gatherStaged,
   histogramStaged,
+  MINE_MAX_COLS,
   markBucketStaged,
   markedAbove,
   markSelected,
   markStaged,
+  maskRowAt,
+  mineStaged,
   sampleStaged,
   stageRow,
   wasmKernelFor,
@@ -65,8 +68,8 @@ export function selectRows(
 ): number {
   const hist = scratch.hist;
   const wasm = wasmKernelFor(cols);
-  const cand = wasm === null ? scratch.cand : wasm.cand;
-  const candKeys = wasm === null ? scratch.candKeys : wasm.candKeys;
+  const cand = scratch.cand;
+  const candKeys = scratch.candKeys;
   const work = scratch.work;
   const workIdx = scratch.idxA;
   const words = wordsOf(out);
@@ -111,71 +114,108 @@ function selectRow(
     fillMask(out, words, k <= 0 ? 0 : 1, base, end);
     return nanLargest ? -1 : firstNan(bits, base, end);
   }
+  if (wasm !== null) return selectRowStaged(bits, base, n, k, out, words, nanLargest, wasm);
   let pivot = PIVOT_ALL;
-  if (wasm !== null) {
-    // Staged first, so the sample reads the copy in cache, not 32 scattered lines of the caller's row.
-    stageRow(bits, base, n, wasm);
-    if (n >= SAMPLE_MIN_COLS) {
-      const need = sampleNeed(n, k);
-      pivot = need > SAMPLE >> 2 ? PIVOT_WHOLE_ROW : sampleStaged(wasm, n, need);
-    }
-  } else if (n >= SAMPLE_MIN_COLS) pivot = samplePivot(bits, base, n, k, hist, work);
+  if (n >= SAMPLE_MIN_COLS) pivot = samplePivot(bits, base, n, k, hist, work);
   if (pivot === PIVOT_WHOLE_ROW) {
-    if (wasm !== null) {
-      // In wasm over the staged copy, into the wasm mask row, then one copy out. The sample names
-      // the threshold's bucket; the mark pass counts what lies above it and in it, which proves it
-      // (or not: then a histogram of the row finds the bucket, and the mark runs again).
-      let dHi = sampleBucket(wasm.row, n, k, hist);
-      let m = markStaged(wasm, n, dHi);
-      if (m >= 0 && !(markedAbove[0]! < k && k <= markedAbove[0]! + m)) {
-        dHi = thresholdBucket(wasm.hist, 0, histogramStaged(wasm, n), k, needBox) - 1024;
-        m = markStaged(wasm, n, dHi);
-      }
-      if (m >= 0) {
-        markBucketStaged(wasm, m, k - markedAbove[0]!);
-        out.set(wasm.mask.subarray(0, n), base);
-        return -1;
-      }
-    } else {
-      const top = histogramRow(bits, base, n, hist);
-      if (top >= 0) {
-        markRow(bits, base, n, k, hist, top, work, workIdx, out);
-        return -1;
-      }
-      hist.fill(0);
+    const top = histogramRow(bits, base, n, hist);
+    if (top >= 0) {
+      markRow(bits, base, n, k, hist, top, work, workIdx, out);
+      return -1;
     }
+    hist.fill(0);
     if (!nanLargest) return firstNan(bits, base, end);
   }
   fillMask(out, words, 0, base, end);
-  // The usual case, fused in wasm; a NaN or too few candidates take the general path below.
-  if (
-    wasm !== null &&
-    pivot > 0 &&
-    pivot !== PIVOT_WHOLE_ROW &&
-    gatherSelectStaged(wasm, base, n, pivot, k, out)
-  )
-    return -1;
-  let c: number;
-  if (pivot === PIVOT_WHOLE_ROW) c = -1;
-  else if (wasm !== null) c = gatherStaged(wasm, base, n, pivot);
-  else c = pivot > 0 ? gatherPositive(bits, base, n, pivot, cand) : gather(bits, base, n, pivot, cand);
+  let c =
+    pivot === PIVOT_WHOLE_ROW
+      ? -1
+      : pivot > 0
+        ? gatherPositive(bits, base, n, pivot, cand)
+        : gather(bits, base, n, pivot, cand);
   // Every candidate's top-11-bit bucket is at least the pivot's (fixed key >= the compared one).
   let bottom = (pivot >> 8) + 1024;
   const nanRow = c < 0;
   if (nanRow) {
     if (!nanLargest) return firstNan(bits, base, end);
-    c = gatherAllWithNan(bits, base, n, cand, candKeys);
+    c = gatherAllWithNan(bits, base, n, base, cand, candKeys);
     bottom = 0;
   } else if (c < k) {
-    c = wasm !== null ? gatherStaged(wasm, base, n, PIVOT_ALL) : gather(bits, base, n, PIVOT_ALL, cand);
+    c = gather(bits, base, n, PIVOT_ALL, cand);
     bottom = 0;
-  }
-  if (wasm !== null) {
-    markSelected(wasm, c, k, out); // the wasm select, over the candidates' keys already written
-    return -1;
   }
   const top = nanRow ? topHistogram(candKeys, c, hist) : keysAndTopHistogram(bits, cand, c, candKeys, hist);
   markCandidates(candKeys, cand, c, k, hist, bottom, top, work, workIdx, out);
+  return -1;
+}
+
+/**
+ * {@link selectRow} (`0 < k < n`) with the wasm kernel: the row is staged in this thread's wasm
+ * memory, its mask row is built there ({@link maskRowAt}: zeroed, then marked by the wasm select)
+ * and copied out once. The same candidates and selection as the JavaScript passes, so the same
+ * bytes; returns as {@link selectRow} does, and writes nothing to `out` when it reports a NaN.
+ */
+function selectRowStaged(
+  bits: Int32Array,
+  base: number,
+  n: number,
+  k: number,
+  out: Uint8Array,
+  words: Float64Array | null,
+  nanLargest: boolean,
+  wasm: WasmKernel,
+): number {
+  const end = base + n;
+  // Staged first, so the sample reads the copy in cache, not 32 scattered lines of the caller's row.
+  stageRow(bits, base, n, wasm);
+  let pivot = PIVOT_ALL;
+  if (n >= SAMPLE_MIN_COLS) {
+    const need = sampleNeed(n, k);
+    pivot = need > SAMPLE >> 2 ? PIVOT_WHOLE_ROW : sampleStaged(wasm, n, need);
+  }
+  const mask = maskRowAt(wasm, out, base);
+  let nanRow = false;
+  if (pivot !== PIVOT_WHOLE_ROW) {
+    if (pivot > 0 && n <= MINE_MAX_COLS) {
+      // The usual row: gather and select, whole in wasm.
+      const done = mineStaged(wasm, n, pivot, k, mask);
+      if (done === 0) {
+        copyMaskOut(wasm, mask, n, out, words, base);
+        return -1;
+      }
+      nanRow = done < 0;
+    } else {
+      wasm.bytes.fill(0, mask, mask + n);
+      const c = gatherStaged(wasm, n, pivot);
+      if (c >= k) {
+        markSelected(wasm, c, k, mask); // the wasm select, over the candidates' keys already written
+        copyMaskOut(wasm, mask, n, out, words, base);
+        return -1;
+      }
+      nanRow = c < 0;
+    }
+    // Too few candidates (the sample misled): the whole-row path, which does not depend on it.
+  }
+  if (!nanRow) {
+    // The sample names the threshold's bucket; the mark pass counts what lies above it and in it,
+    // which proves it (or not: then a histogram of the row finds the bucket, and the mark runs again).
+    let dHi = sampleBucket(wasm.row, n, k, wasm.hist);
+    let m = markStaged(wasm, n, dHi, mask);
+    if (m >= 0 && !(markedAbove[0]! < k && k <= markedAbove[0]! + m)) {
+      dHi = thresholdBucket(wasm.hist, 0, histogramStaged(wasm, n), k, needBox) - 1024;
+      m = markStaged(wasm, n, dHi, mask);
+    }
+    if (m >= 0) {
+      markBucketStaged(wasm, m, k - markedAbove[0]!, mask);
+      copyMaskOut(wasm, mask, n, out, words, base);
+      return -1;
+    }
+  }
+  if (!nanLargest) return firstNan(bits, base, end);
+  // NaN ranks above +Inf: every element is a candidate.
+  wasm.bytes.fill(0, mask, mask + n);
+  markSelected(wasm, gatherAllWithNan(wasm.row, 0, n, 0, wasm.cand, wasm.candKeys), k, mask);
+  copyMaskOut(wasm, mask, n, out, words, base);
   return -1;
 }
 
@@ -271,17 +311,21 @@ function histogramRow(bits: Int32Array, base: number, n: number, hist: Int32Arra
   return top | (probe >> 31);
 }
 
-/** Every element is a candidate; NaN gets `NAN_KEY` (above `+Inf`, all tied). */
+/**
+ * Every element of `bits[base .. base + n)` is a candidate, numbered from `first` (the flat index
+ * `base`, or column 0); NaN gets `NAN_KEY` (above `+Inf`, all tied).
+ */
 function gatherAllWithNan(
   bits: Int32Array,
   base: number,
   n: number,
+  first: number,
   cand: Int32Array,
   candKeys: Int32Array,
 ): number {
   for (let i = 0; i < n; i++) {
     const b = bits[base + i]!;
-    cand[i] = base + i;
+    cand[i] = first + i;
     candKeys[i] = (b & 0x7fffffff) > 0x7f800000 ? NAN_KEY : (b ^ ((b >> 31) & 0x7fffffff)) - (b >> 31);
   }
   return n;

@@ -25,13 +25,12 @@ import { KERNEL_WASM, SIMD_PROBE_WASM } from './wasm/modules.ts';
 
 import type {
   GatherFn,
-  GatherPrimedFn,
   HistRowFn,
   MarkRowFn,
+  MineFn,
   RankFn,
   SampleFn,
   SelectFn,
-  SelectPrimedFn,
   WasmApi,
   WasmMemory,
 } from './wasm-types.ts';
@@ -43,13 +42,13 @@ const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/
 export interface WasmKernel {
   /** Longest row the views fit. */
   readonly capacity: number;
-  /** Staging copy of the row (`capacity + 8` entries: the row, then padding to a multiple of 8). */
+  /** Staging copy of the row (`capacity + 16` entries: the row, then padding to a multiple of 16). */
   readonly row: Int32Array;
-  /** Candidate flat indices, in index order (`capacity + 8` entries: the gather stores 4 at a time). */
+  /** Candidate columns, in index order (`capacity + 16` entries: the gathers store 4 or 8 at a time). */
   readonly cand: Int32Array;
   /** The candidates' order keys (`-0` on `+0`), parallel to `cand`. */
   readonly candKeys: Int32Array;
-  /** Flat indices of the selected candidates, written by the select. */
+  /** The rank's output row and the sample's keys. */
   readonly sel: Int32Array;
   readonly at: Layout;
   readonly gather: GatherFn;
@@ -57,42 +56,48 @@ export interface WasmKernel {
   readonly rank: RankFn;
   /** The whole-row path's interleaved top-11-bit histogram (2048 x 4 entries; zero between calls). */
   readonly hist: Int32Array;
-  /** The whole-row path's mask row (`capacity + 16` bytes). */
-  readonly mask: Uint8Array;
-  /** The whole-row path's threshold-bucket keys and columns (`capacity + 8` entries each). */
+  /** All of this thread's memory, as bytes and as 8-byte words (the mask row's copy out). */
+  readonly bytes: Uint8Array;
+  readonly words: Float64Array;
+  /** The threshold-bucket keys and columns, and the select's scratch (`capacity + 16` entries each). */
   readonly workKeys: Int32Array;
   readonly workIdx: Int32Array;
   readonly histRow: HistRowFn;
   readonly markRow: MarkRowFn;
   readonly sample: SampleFn;
   readonly gatherPositive: GatherFn;
-  readonly gatherPrimed: GatherPrimedFn;
-  readonly selectPrimed: SelectPrimedFn;
-  /** The select's 256-entry histogram (zero between calls). */
+  readonly mine: MineFn;
+  /** The select's 256 x 4 histogram (zero between calls). */
   readonly selectHist: Int32Array;
 }
 
 /** Byte offsets of the regions of a thread's memory. */
 interface Layout {
   readonly row: number;
+  /** `mine`'s 16-bit candidate columns. */
+  readonly cols: number;
   readonly cand: number;
   readonly keys: number;
   readonly workKeys: number;
   readonly workIdx: number;
   readonly sel: number;
+  /** The mask row (`capacity + 32` bytes: up to 7 of alignment, then the row and its padding). */
   readonly mask: number;
 }
 
 /**
- * Memory layout: the gather's 16 shuffle masks (16 bytes each), the select's 256-entry histogram,
- * the rank sort's four 256-entry histograms, the whole-row path's 2048 x 4 histogram, then the regions (the rank sort's 8-byte pairs span
- * two adjacent regions: `cand` + `keys`, then `workKeys` + `workIdx`).
+ * Memory layout: the gather's 16 shuffle masks (16 bytes each), the select's 256 x 4 histogram,
+ * the rank sort's four 256-entry histograms, the whole-row path's 2048 x 4 histogram, `mine`'s
+ * 256-entry table of 16-bit lane numbers, then the regions (the rank sort's 8-byte pairs span two
+ * adjacent regions: `cand` + `keys`, then `workKeys` + `workIdx`).
  */
 const TABLE_AT = 0;
 const HIST_AT = 256;
-const RANK_HIST_AT = 1280;
+const RANK_HIST_AT = HIST_AT + 256 * 4 * 4;
 const ROW_HIST_AT = RANK_HIST_AT + 4 * 256 * 4;
-const ROW_AT = ROW_HIST_AT + 2048 * 4 * 4;
+/** kernel.wat's `mine` reads this table at this literal offset (41216). */
+export const TABLE16_AT = ROW_HIST_AT + 2048 * 4 * 4;
+const ROW_AT = TABLE16_AT + 256 * 16;
 const PAGE_BYTES = 65536;
 /** Padding for the gather's last step: `-Inf` bits, never a candidate above `PIVOT_ALL` and not a NaN. */
 const NEG_INF_BITS = -8388608;
@@ -113,8 +118,7 @@ interface Thread {
   readonly markRow: MarkRowFn;
   readonly sample: SampleFn;
   readonly gatherPositive: GatherFn;
-  readonly gatherPrimed: GatherPrimedFn;
-  readonly selectPrimed: SelectPrimedFn;
+  readonly mine: MineFn;
   kernel: WasmKernel | null;
 }
 
@@ -202,16 +206,16 @@ export function wasmKernelFor(cols: number): WasmKernel | null {
         markRow: exports.markRow as MarkRowFn,
         sample: exports.sample as SampleFn,
         gatherPositive: exports.gatherPositive as GatherFn,
-        gatherPrimed: exports.gatherPrimed as GatherPrimedFn,
-        selectPrimed: exports.selectPrimed as SelectPrimedFn,
+        mine: exports.mine as MineFn,
         kernel: null,
       };
       writeShuffleTable(new Uint8Array(memory.buffer, TABLE_AT, 256));
+      writeLaneTable(new Uint16Array(memory.buffer, TABLE16_AT, 256 * 8));
     }
     const grown = current === null ? 4096 : current.capacity * 2;
     // A multiple of 4, so that every region starts 16-byte aligned (the gather's stores are 16 bytes).
     const capacity = (Math.max(cols, Math.min(grown, WASM_MAX_COLS)) + 3) & ~3;
-    const region = (capacity + 8) * 4;
+    const region = (capacity + 16) * 4;
     const at: Layout = {
       row: ROW_AT,
       cand: ROW_AT + region,
@@ -219,33 +223,34 @@ export function wasmKernelFor(cols: number): WasmKernel | null {
       workKeys: ROW_AT + 3 * region,
       workIdx: ROW_AT + 4 * region,
       sel: ROW_AT + 5 * region,
-      mask: ROW_AT + 6 * region,
+      cols: ROW_AT + 6 * region,
+      mask: ROW_AT + 7 * region,
     };
-    const bytes = ROW_AT + 7 * region;
+    const bytes = ROW_AT + 8 * region;
     const have = thread.memory.buffer.byteLength;
     if (bytes > have) thread.memory.grow(Math.ceil((bytes - have) / PAGE_BYTES));
     const buffer = thread.memory.buffer;
     thread.kernel = {
       capacity,
-      row: new Int32Array(buffer, at.row, capacity + 8),
-      cand: new Int32Array(buffer, at.cand, capacity + 8),
-      candKeys: new Int32Array(buffer, at.keys, capacity + 8),
-      sel: new Int32Array(buffer, at.sel, capacity + 8),
+      row: new Int32Array(buffer, at.row, capacity + 16),
+      cand: new Int32Array(buffer, at.cand, capacity + 16),
+      candKeys: new Int32Array(buffer, at.keys, capacity + 16),
+      sel: new Int32Array(buffer, at.sel, capacity + 16),
       at,
       gather: thread.gather,
       select: thread.select,
       rank: thread.rank,
       hist: new Int32Array(buffer, ROW_HIST_AT, 2048 * 4),
-      mask: new Uint8Array(buffer, at.mask, capacity + 16),
-      workKeys: new Int32Array(buffer, at.workKeys, capacity + 8),
-      workIdx: new Int32Array(buffer, at.workIdx, capacity + 8),
+      bytes: new Uint8Array(buffer),
+      words: new Float64Array(buffer),
+      workKeys: new Int32Array(buffer, at.workKeys, capacity + 16),
+      workIdx: new Int32Array(buffer, at.workIdx, capacity + 16),
       histRow: thread.histRow,
       markRow: thread.markRow,
       sample: thread.sample,
       gatherPositive: thread.gatherPositive,
-      gatherPrimed: thread.gatherPrimed,
-      selectPrimed: thread.selectPrimed,
-      selectHist: new Int32Array(buffer, HIST_AT, 256),
+      mine: thread.mine,
+      selectHist: new Int32Array(buffer, HIST_AT, 256 * 4),
     };
     return thread.kernel;
   } catch {
@@ -268,6 +273,14 @@ function writeShuffleTable(table: Uint8Array): void {
   }
 }
 
+/** Entry `m` (8 lanes of 16 bits) lists the lanes set in the 8-bit mask `m`, in lane order. */
+function writeLaneTable(table: Uint16Array): void {
+  for (let m = 0; m < 256; m++) {
+    let out = 0;
+    for (let lane = 0; lane < 8; lane++) if ((m & (1 << lane)) !== 0) table[m * 8 + out++] = lane;
+  }
+}
+
 /**
  * Turns the wasm kernel on or off for this thread (tests and benchmarks compare both paths; the
  * results are identical). Returns the previous setting.
@@ -284,83 +297,107 @@ export function wasmKernelAvailable(): boolean {
 }
 
 /**
- * Copies row `bits[base .. base + n)` into `w.row` and pads it with 7 `-Inf` (the gathers read up
- * to a multiple of 8). `n <= w.capacity`.
+ * Copies row `bits[base .. base + n)` into `w.row` and pads it with 15 `-Inf` (the gathers read up
+ * to a multiple of 16). `n <= w.capacity`.
  */
 export function stageRow(bits: Int32Array, base: number, n: number, w: WasmKernel): void {
   const row = w.row;
   row.set(bits.subarray(base, base + n));
-  row.fill(NEG_INF_BITS, n, n + 7);
+  row.fill(NEG_INF_BITS, n, n + 15);
+}
+
+/** Longest row {@link mineStaged} takes: its columns are 16 bits, padding included. */
+export const MINE_MAX_COLS = 65536 - 16;
+
+/**
+ * Where the mask row of `out[base ..]` is built in `w`'s memory: at the same offset modulo 8 as
+ * that row in `out`'s buffer, so that {@link copyMaskOut} copies whole 8-byte words.
+ */
+export function maskRowAt(w: WasmKernel, out: Uint8Array, base: number): number {
+  return w.at.mask + ((out.byteOffset + base) & 7);
 }
 
 /**
- * The gather over the staged row (see {@link stageRow}): writes to `w.cand` the flat indices
- * `base + i` of the elements with `(key >> 13) >= pivot` (key without the `-0` fix), in increasing
- * order, and to `w.candKeys` their order keys; returns their count, or -1 if the row holds a NaN.
- * Same candidates as `gather` in select-rows.ts, and the keys `keysAndTopHistogram` would compute.
+ * Copies the mask row built at byte `at` of `w`'s memory ({@link maskRowAt}) to
+ * `out[base .. base + n)`: one `TypedArray#set` for a plain `out`; for a shared one, whose byte
+ * copies go one relaxed store at a time, the 8-byte-aligned middle through `words` (`wordsOf(out)`:
+ * 8-byte words over `out`'s buffer) and the few bytes around it one by one. Mask bytes are 0 or 1,
+ * so no word read as a double is a NaN, whose bits a copy might not keep.
  */
-export function gatherStaged(w: WasmKernel, base: number, n: number, pivot: number): number {
+export function copyMaskOut(
+  w: WasmKernel,
+  at: number,
+  n: number,
+  out: Uint8Array,
+  words: Float64Array | null,
+  base: number,
+): void {
+  const bytes = w.bytes;
+  if (words === null) {
+    out.set(bytes.subarray(at, at + n), base);
+    return;
+  }
+  const start = out.byteOffset + base;
+  const head = (8 - (start & 7)) & 7;
+  const count = Math.floor((n - head) / 8);
+  if (count <= 0) {
+    for (let i = 0; i < n; i++) out[base + i] = bytes[at + i]!;
+    return;
+  }
+  for (let i = 0; i < head; i++) out[base + i] = bytes[at + i]!;
+  const from = (at + head) / 8;
+  words.set(w.words.subarray(from, from + count), (start + head) / 8);
+  for (let i = head + count * 8; i < n; i++) out[base + i] = bytes[at + i]!;
+}
+
+/**
+ * The gather over the staged row (see {@link stageRow}): writes to `w.cand` the columns `i` of the
+ * elements with `(key >> 13) >= pivot` (key without the `-0` fix), in increasing order, and to
+ * `w.candKeys` their order keys; returns their count, or -1 if the row holds a NaN. Same
+ * candidates as `gather` in select-rows.ts (which gives flat indices), and the keys
+ * `keysAndTopHistogram` would compute.
+ */
+export function gatherStaged(w: WasmKernel, n: number, pivot: number): number {
   const at = w.at;
   let c =
     pivot > 0
-      ? w.gatherPositive(at.row, (n + 7) & ~7, pivot << 13, at.cand, at.keys, base)
-      : w.gather(at.row, (n + 3) & ~3, pivot << 13, at.cand, at.keys, base);
+      ? w.gatherPositive(at.row, (n + 7) & ~7, pivot << 13, at.cand, at.keys, 0)
+      : w.gather(at.row, (n + 3) & ~3, pivot << 13, at.cand, at.keys, 0);
   if (c < 0) return -1;
-  // The padding is -Inf: a candidate only under PIVOT_ALL; its indices come last.
+  // The padding is -Inf: a candidate only under PIVOT_ALL; its columns come last.
   const cand = w.cand;
-  const end = base + n;
-  while (c > 0 && cand[c - 1]! >= end) c--;
+  while (c > 0 && cand[c - 1]! >= n) c--;
   return c;
 }
 
 /**
- * Marks in `out` the `k` of the `c` candidates in `w.cand` / `w.candKeys` ranked first in stable
- * descending order (the others' bytes are left as they are: zero). Any `k >= 0`.
+ * Marks in the mask row at byte `mask` of `w`'s memory the `k` of the `c` candidates in `w.cand`
+ * (columns) / `w.candKeys` ranked first in stable descending order; the other candidates' bytes
+ * are set to 0, and no other byte is touched. Any `k >= 0`.
  */
-export function markSelected(w: WasmKernel, c: number, k: number, out: Uint8Array): void {
+export function markSelected(w: WasmKernel, c: number, k: number, mask: number): void {
+  const bytes = w.bytes;
+  const cand = w.cand;
   if (k >= c) {
-    const cand = w.cand;
-    for (let j = 0; j < c; j++) out[cand[j]!] = 1;
+    for (let j = 0; j < c; j++) bytes[mask + cand[j]!] = 1;
     return;
   }
   if (k <= 0) return;
   const at = w.at;
-  w.select(at.keys, at.cand, c, k, at.workKeys, at.workIdx, HIST_AT, at.sel);
-  const sel = w.sel;
-  for (let j = 0; j < k; j++) out[sel[j]!] = 1;
+  w.select(at.keys, at.cand, c, k, at.workKeys, at.workIdx, HIST_AT, mask);
 }
 
 /**
- * The gather and the select for a positive pivot (`0 < pivot < PIVOT_WHOLE_ROW`) over the staged
- * row, fused: `gatherPrimed` does the select's first-level counting as it writes the candidates'
- * keys, and `selectPrimed` starts from it. Marks in `out` the `k` (`0 < k`) elements ranked first
- * when at least `k` elements are candidates and returns true (`w.cand` / `w.candKeys` then hold the
- * candidates, as after {@link gatherStaged}); returns false, writing nothing to `out`, when the row
- * holds a NaN or too few candidates (the caller takes the general path).
+ * The usual row, whole, in wasm (kernel.wat's `mine`): the gather for a positive pivot
+ * (`0 < pivot < PIVOT_WHOLE_ROW`) over the staged row of `n <= MINE_MAX_COLS` elements, then the
+ * select of the `k > 0` ranked first, marked in a mask row it builds at byte `mask` of `w`'s memory
+ * (`n` bytes, the rest zero). Returns 0 when it is written; 1 when fewer than `k` elements are
+ * candidates, or -1 when the row holds a NaN (the caller then takes another path; the mask row is
+ * zero).
  */
-export function gatherSelectStaged(
-  w: WasmKernel,
-  base: number,
-  n: number,
-  pivot: number,
-  k: number,
-  out: Uint8Array,
-): boolean {
+export function mineStaged(w: WasmKernel, n: number, pivot: number, k: number, mask: number): number {
   const at = w.at;
-  const limit = pivot << 13;
-  const [c, hi] = w.gatherPrimed(at.row, (n + 7) & ~7, limit, at.cand, at.keys, base, HIST_AT);
-  // The padding (-Inf) is never at or above a positive limit: every candidate is in the row.
-  if (c <= k) {
-    if (c > 0) w.selectHist.fill(0);
-    if (c < k) return false;
-    const cand = w.cand;
-    for (let j = 0; j < c; j++) out[cand[j]!] = 1;
-    return true;
-  }
-  w.selectPrimed(at.keys, at.cand, c, k, at.workKeys, at.workIdx, HIST_AT, at.sel, limit ^ 0x80000000, hi);
-  const sel = w.sel;
-  for (let j = 0; j < k; j++) out[sel[j]!] = 1;
-  return true;
+  return w.mine(at.row, (n + 15) & ~15, pivot << 13, k, at.cols, at.workKeys, at.workIdx, HIST_AT, mask);
 }
 
 /**
@@ -395,14 +432,15 @@ export function histogramStaged(w: WasmKernel, n: number): number {
 export const markedAbove = new Int32Array(1);
 
 /**
- * The whole-row mark over the staged row: `w.mask[i] = 1` where the key's top 11 bits exceed `dHi`
- * (`>= -1020`, the bucket of `-Inf`), else 0, for `i < n`; the keys and columns of the elements of
- * bucket `dHi` go to `w.workKeys` / `w.workIdx` in index order. Returns their count, and sets
- * {@link markedAbove}; or returns -1 if the row holds a NaN.
+ * The whole-row mark over the staged row, into the mask row at byte `mask` of `w`'s memory:
+ * `mask[i] = 1` where the key's top 11 bits exceed `dHi` (`>= -1020`, the bucket of `-Inf`), else
+ * 0, for `i < n`; the keys and columns of the elements of bucket `dHi` go to `w.workKeys` /
+ * `w.workIdx` in index order. Returns their count, and sets {@link markedAbove}; or returns -1 if
+ * the row holds a NaN.
  */
-export function markStaged(w: WasmKernel, n: number, dHi: number): number {
+export function markStaged(w: WasmKernel, n: number, dHi: number, mask: number): number {
   const at = w.at;
-  let [m, above] = w.markRow(at.row, (n + 3) & ~3, dHi, at.mask, at.workKeys, at.workIdx);
+  let [m, above] = w.markRow(at.row, (n + 3) & ~3, dHi, mask, at.workKeys, at.workIdx);
   if (m < 0) return -1;
   markedAbove[0] = above;
   // The padding (-Inf) can fall in -Inf's bucket (never above it); its columns come last.
@@ -412,20 +450,19 @@ export function markStaged(w: WasmKernel, n: number, dHi: number): number {
 }
 
 /**
- * Sets `w.mask[column] = 1` for the `need` entries of `w.workKeys` / `w.workIdx` (`m` of them, in
- * index order) ranked first in stable descending order. `0 < need <= m`.
+ * Sets the mask row's byte (at byte `mask` of `w`'s memory) to 1 for the `need` entries of
+ * `w.workKeys` / `w.workIdx` (`m` of them, columns in index order) ranked first in stable
+ * descending order. `0 < need <= m`; the bucket's bytes must be 0.
  */
-export function markBucketStaged(w: WasmKernel, m: number, need: number): void {
-  const mask = w.mask;
+export function markBucketStaged(w: WasmKernel, m: number, need: number, mask: number): void {
   if (need >= m) {
+    const bytes = w.bytes;
     const idx = w.workIdx;
-    for (let j = 0; j < m; j++) mask[idx[j]!] = 1;
+    for (let j = 0; j < m; j++) bytes[mask + idx[j]!] = 1;
     return;
   }
   const at = w.at;
-  w.select(at.workKeys, at.workIdx, m, need, at.cand, at.keys, HIST_AT, at.sel);
-  const sel = w.sel;
-  for (let j = 0; j < need; j++) mask[sel[j]!] = 1;
+  w.select(at.workKeys, at.workIdx, m, need, at.cand, at.keys, HIST_AT, mask);
 }
 
 /**

@@ -23,7 +23,7 @@ export type GatherFn = (
   keys: number,
   base: number,
 ) => number;
-/** kernel.wat: `select(keys, cand, c, k, wk, wi, hist, sel) -> k`. */
+/** kernel.wat: `select(keys, cand, c, k, wk, wi, hist, mask)`. */
 export type SelectFn = (
   keys: number,
   cand: number,
@@ -32,31 +32,19 @@ export type SelectFn = (
   wk: number,
   wi: number,
   hist: number,
-  sel: number,
-) => number;
-
-/** kernel.wat: `gatherPrimed(row, n8, limit, cand, keys, base, hist) -> [count, hi]` (`[-1, 0]`: NaN). */
-export type GatherPrimedFn = (
+  mask: number,
+) => void;
+/** kernel.wat: `mine(row, n16, limit, k, cols, wk, wi, hist, mask) -> 0, 1 (too few) or -1 (NaN)`. */
+export type MineFn = (
   row: number,
-  n8: number,
+  n16: number,
   limit: number,
-  cand: number,
-  keys: number,
-  base: number,
-  hist: number,
-) => [number, number];
-/** kernel.wat: `selectPrimed(keys, cand, c, k, wk, wi, hist, sel, lo, hi) -> k`. */
-export type SelectPrimedFn = (
-  keys: number,
-  cand: number,
-  c: number,
   k: number,
+  cols: number,
   wk: number,
   wi: number,
   hist: number,
-  sel: number,
-  lo: number,
-  hi: number,
+  mask: number,
 ) => number;
 /** kernel.wat: `sample(row, n, need, hist, keys) -> pivot or 0x100000 (whole row)`. */
 export type SampleFn = (row: number, n: number, need: number, hist: number, keys: number) => number;

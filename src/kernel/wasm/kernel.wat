@@ -116,131 +116,174 @@
       (then (return (i32.const -1))))
     (local.get $count))
 
-  ;; gatherPrimed(row, n8, limit, cand, keys, base, hist) -> [count, hi], or [-1, 0] on a NaN
+  ;; mine(row, n16, limit, k, cols, wk, wi, hist, mask) -> 0, 1 (too few candidates) or -1 (a NaN)
   ;;
-  ;; `gatherPositive` (same `cand` and `keys`) that also does the first level's counting of
-  ;; `selectPrimed`: the scan stores only the indices and tracks the row's largest bits; then one
-  ;; scalar pass over the candidates (few: the pivot sits near the k-th largest) re-reads their keys
-  ;; (the bits) and histograms their first-level digit, with `lo` = the limit and `hi` = the row's
-  ;; largest key (unsigned order) in place of the select's min/max pass. `hist` (256 i32) must be
-  ;; zero; with `count > 0` it holds that histogram, for `selectPrimed(..., limit ^ 0x80000000, hi)`
-  ;; (which zeroes it), or must be zeroed by the caller. `hi` is only meaningful when `count > 0`.
-  (func $gatherPrimed (export "gatherPrimed")
-    (param $row i32) (param $n8 i32) (param $limit i32) (param $cand i32) (param $keys i32)
-    (param $base i32) (param $hist i32) (result i32 i32)
-    (local $at i32) (local $end i32) (local $count i32) (local $mask i32) (local $j i32) (local $b i32)
-    (local $lo i32) (local $hi i32) (local $shift i32) (local $d i32) (local $max v128)
-    (local $indices v128) (local $limits v128) (local $probe v128) (local $v v128) (local $shuffle v128)
+  ;; The usual row, whole: gather and select for a positive limit (`limit = pivot << 13 > 0`), the
+  ;; `k` (`0 < k`) elements ranked first marked in the mask row at `mask` (`n16` bytes, zeroed here;
+  ;; on 1 or -1 it is left zero). Rows of at most 65520 elements (columns fit 16 bits), staged at
+  ;; `row` and padded with -Inf to `n16`, a multiple of 16.
+  ;;
+  ;; The scan, 16 elements a step: the raw bits of a non-negative float order like its key and every
+  ;; negative float lies below a positive limit, so the compare is on the bits (`bits > limit - 1`).
+  ;; The 16 compares narrow to one 16-bit mask; each half's columns are written as 8 lanes of 16 bits
+  ;; (the half's set lanes, in order, from the 256-entry table at byte 41216, TABLE16_AT in
+  ;; wasm-kernel.ts, plus the half's first column), and the count advances by the half's popcount:
+  ;; branch-free, one table load, one add and one store per 8 elements. The running signed maximum
+  ;; gives the largest key and catches a positive NaN (above +Inf's bits); the unsigned maximum
+  ;; catches a negative one (above -Inf's).
+  ;;
+  ;; With more than `k` candidates, the select's first level runs over the columns (two scalar
+  ;; passes: histogram, then mark and keep), and `select` finishes on the kept digit in place.
+  ;; `hist` (256 x 4 i32, as for `select`) must be zero and is left zero. `cols` (u16) needs 8
+  ;; entries of slack; `wk` / `wi` room for the candidates.
+  (func $mine (export "mine")
+    (param $row i32) (param $n16 i32) (param $limit i32) (param $k i32) (param $cols i32)
+    (param $wk i32) (param $wi i32) (param $hist i32) (param $mask i32) (result i32)
+    (local $at i32) (local $end i32) (local $count i32) (local $bits i32) (local $half i32) (local $j i32)
+    (local $col i32) (local $b i32) (local $lo i32) (local $hi i32) (local $shift i32) (local $d i32)
+    (local $digit i32) (local $kept i32)
+    (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128) (local $limits v128)
+    (local $maxS v128) (local $maxU v128) (local $lanes v128) (local $lanesHi v128)
+    (memory.fill (local.get $mask) (i32.const 0) (local.get $n16))
     (local.set $at (local.get $row))
-    (local.set $end (i32.add (local.get $row) (i32.shl (local.get $n8) (i32.const 2))))
-    (local.set $max (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
-    (local.set $limits (i32x4.splat (local.get $limit)))
-    (local.set $indices
-      (i32x4.add (i32x4.splat (local.get $base)) (v128.const i32x4 0 1 2 3)))
+    (local.set $end (i32.add (local.get $row) (i32.shl (local.get $n16) (i32.const 2))))
+    (local.set $limits (i32x4.splat (i32.sub (local.get $limit) (i32.const 1))))
+    (local.set $maxS (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
+    (local.set $lanesHi (v128.const i16x8 8 8 8 8 8 8 8 8))
     (loop $step
-      ;; elements 0-3 of the step
-      (local.set $v (v128.load (local.get $at)))
-      (local.set $max (i32x4.max_s (local.get $max) (local.get $v)))
-      (local.set $probe
-        (i32x4.max_u (local.get $probe)
-          (v128.and (local.get $v) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))))
-      (local.set $mask (i32x4.bitmask (i32x4.ge_s (local.get $v) (local.get $limits))))
-      (local.set $shuffle (v128.load (i32.shl (local.get $mask) (i32.const 4))))
-      (v128.store align=4
-        (i32.add (local.get $cand) (i32.shl (local.get $count) (i32.const 2)))
-        (i8x16.swizzle (local.get $indices) (local.get $shuffle)))
-      (local.set $count (i32.add (local.get $count) (i32.popcnt (local.get $mask))))
-      ;; elements 4-7
-      (local.set $v (v128.load offset=16 (local.get $at)))
-      (local.set $max (i32x4.max_s (local.get $max) (local.get $v)))
-      (local.set $probe
-        (i32x4.max_u (local.get $probe)
-          (v128.and (local.get $v) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))))
-      (local.set $mask (i32x4.bitmask (i32x4.ge_s (local.get $v) (local.get $limits))))
-      (local.set $shuffle (v128.load (i32.shl (local.get $mask) (i32.const 4))))
-      (v128.store align=4
-        (i32.add (local.get $cand) (i32.shl (local.get $count) (i32.const 2)))
-        (i8x16.swizzle
-          (i32x4.add (local.get $indices) (v128.const i32x4 4 4 4 4))
-          (local.get $shuffle)))
-      (local.set $count (i32.add (local.get $count) (i32.popcnt (local.get $mask))))
-      (local.set $indices (i32x4.add (local.get $indices) (v128.const i32x4 8 8 8 8)))
+      (local.set $v0 (v128.load offset=0 (local.get $at)))
+      (local.set $v1 (v128.load offset=16 (local.get $at)))
+      (local.set $v2 (v128.load offset=32 (local.get $at)))
+      (local.set $v3 (v128.load offset=48 (local.get $at)))
+      (local.set $maxS
+        (i32x4.max_s
+          (i32x4.max_s (local.get $maxS) (i32x4.max_s (local.get $v0) (local.get $v1)))
+          (i32x4.max_s (local.get $v2) (local.get $v3))))
+      (local.set $maxU
+        (i32x4.max_u
+          (i32x4.max_u (local.get $maxU) (i32x4.max_u (local.get $v0) (local.get $v1)))
+          (i32x4.max_u (local.get $v2) (local.get $v3))))
+      (local.set $bits
+        (i8x16.bitmask
+          (i8x16.narrow_i16x8_s
+            (i16x8.narrow_i32x4_s
+              (i32x4.gt_s (local.get $v0) (local.get $limits))
+              (i32x4.gt_s (local.get $v1) (local.get $limits)))
+            (i16x8.narrow_i32x4_s
+              (i32x4.gt_s (local.get $v2) (local.get $limits))
+              (i32x4.gt_s (local.get $v3) (local.get $limits))))))
+      ;; elements 0-7, then 8-15: their set lanes' columns, in order
+      (local.set $half (i32.and (local.get $bits) (i32.const 255)))
+      (v128.store align=2
+        (i32.add (local.get $cols) (i32.shl (local.get $count) (i32.const 1)))
+        (i16x8.add (local.get $lanes) (v128.load offset=41216 (i32.shl (local.get $half) (i32.const 4)))))
+      (local.set $count (i32.add (local.get $count) (i32.popcnt (local.get $half))))
+      (local.set $half (i32.shr_u (local.get $bits) (i32.const 8)))
+      (v128.store align=2
+        (i32.add (local.get $cols) (i32.shl (local.get $count) (i32.const 1)))
+        (i16x8.add (local.get $lanesHi) (v128.load offset=41216 (i32.shl (local.get $half) (i32.const 4)))))
+      (local.set $count (i32.add (local.get $count) (i32.popcnt (local.get $half))))
+      (local.set $lanes (i16x8.add (local.get $lanes) (v128.const i16x8 16 16 16 16 16 16 16 16)))
+      (local.set $lanesHi (i16x8.add (local.get $lanesHi) (v128.const i16x8 16 16 16 16 16 16 16 16)))
       (br_if $step
-        (i32.lt_u
-          (local.tee $at (i32.add (local.get $at) (i32.const 32)))
-          (local.get $end))))
-    (if (i32x4.bitmask
-          (i32x4.gt_u (local.get $probe) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000)))
-      (then (return (i32.const -1) (i32.const 0))))
-    (if (i32.eqz (local.get $count)) (then (return (i32.const 0) (i32.const 0))))
-    ;; the bounds `select` would find at its first level (unsigned order): lo <= every key <= hi
-    (local.set $max (i32x4.max_s (local.get $max) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $max) (local.get $max))))
-    (local.set $max (i32x4.max_s (local.get $max) (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $max) (local.get $max))))
-    (local.set $lo (i32.xor (local.get $limit) (i32.const 0x80000000)))
-    (local.set $hi (i32.xor (i32x4.extract_lane 0 (local.get $max)) (i32.const 0x80000000)))
-    (local.set $shift (i32.sub (i32.const 24) (i32.clz (i32.xor (local.get $lo) (local.get $hi)))))
+        (i32.lt_u (local.tee $at (i32.add (local.get $at) (i32.const 64))) (local.get $end))))
+    ;; a NaN: signed bits above +Inf's, or unsigned above -Inf's
+    (if (i32.or
+          (i32x4.bitmask
+            (i32x4.gt_s (local.get $maxS) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000)))
+          (i32x4.bitmask
+            (v128.not
+              (i32x4.eq
+                (i32x4.max_u (local.get $maxU) (v128.const i32x4 0xff800000 0xff800000 0xff800000 0xff800000))
+                (v128.const i32x4 0xff800000 0xff800000 0xff800000 0xff800000)))))
+      (then (return (i32.const -1))))
+    (if (i32.lt_u (local.get $count) (local.get $k)) (then (return (i32.const 1))))
+    (if (i32.eq (local.get $count) (local.get $k))
+      (then
+        (loop $all
+          (i32.store8
+            (i32.add (local.get $mask)
+              (i32.load16_u (i32.add (local.get $cols) (i32.shl (local.get $j) (i32.const 1)))))
+            (i32.const 1))
+          (br_if $all (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $count))))
+        (return (i32.const 0))))
+    ;; The select's first level, here over the 16-bit columns and the staged row (no key or index
+    ;; copied out first). Every candidate is positive, so its bits are its key, and those of the
+    ;; limit and of the row's maximum bound them: the digit is the 8 bits below the highest bit
+    ;; where the bounds differ (the bits above it are the same for every candidate).
+    (local.set $maxS (i32x4.max_s (local.get $maxS) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $maxS) (local.get $maxS))))
+    (local.set $maxS (i32x4.max_s (local.get $maxS) (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $maxS) (local.get $maxS))))
+    (local.set $hi (i32x4.extract_lane 0 (local.get $maxS)))
+    (local.set $shift (i32.sub (i32.const 24) (i32.clz (i32.xor (local.get $limit) (local.get $hi)))))
     (local.set $shift (select (local.get $shift) (i32.const 0) (i32.gt_s (local.get $shift) (i32.const 0))))
-    ;; the candidates' keys (the bits, re-read from the row) and their first-level digit histogram
-    (loop $key
+    ;; the digits' histogram, each digit counted four ways (entry 4 * digit + (j & 3))
+    (local.set $at (local.get $cols))
+    (local.set $end (i32.add (local.get $cols) (i32.shl (local.get $count) (i32.const 1))))
+    (loop $count
       (local.set $b
-        (i32.load
-          (i32.add (local.get $row)
-            (i32.shl
-              (i32.sub
-                (i32.load (i32.add (local.get $cand) (i32.shl (local.get $j) (i32.const 2))))
-                (local.get $base))
-              (i32.const 2)))))
-      (i32.store (i32.add (local.get $keys) (i32.shl (local.get $j) (i32.const 2))) (local.get $b))
+        (i32.load (i32.add (local.get $row) (i32.shl (i32.load16_u (local.get $at)) (i32.const 2)))))
       (local.set $d
-        (i32.add (local.get $hist)
-          (i32.shl
-            (i32.and
-              (i32.shr_u (i32.xor (local.get $b) (i32.const 0x80000000)) (local.get $shift))
-              (i32.const 255))
-            (i32.const 2))))
+        (i32.add
+          (i32.add (local.get $hist)
+            (i32.shl (i32.and (i32.shr_u (local.get $b) (local.get $shift)) (i32.const 255)) (i32.const 4)))
+          (i32.shl (i32.and (local.get $at) (i32.const 6)) (i32.const 1))))
       (i32.store (local.get $d) (i32.add (i32.load (local.get $d)) (i32.const 1)))
-      (br_if $key
-        (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $count))))
-    (local.get $count)
-    (local.get $hi))
+      (br_if $count (i32.lt_u (local.tee $at (i32.add (local.get $at) (i32.const 2))) (local.get $end))))
+    ;; the digit holding the k-th largest, scanning down from the maximum's; then zero the histogram
+    (local.set $lo (i32.and (i32.shr_u (local.get $limit) (local.get $shift)) (i32.const 255)))
+    (local.set $hi (i32.and (i32.shr_u (local.get $hi) (local.get $shift)) (i32.const 255)))
+    (local.set $digit (local.get $hi))
+    (block $found
+      (loop $scan
+        (local.set $d (i32.add (local.get $hist) (i32.shl (local.get $digit) (i32.const 4))))
+        (local.set $b
+          (i32.add
+            (i32.add (i32.load offset=0 (local.get $d)) (i32.load offset=4 (local.get $d)))
+            (i32.add (i32.load offset=8 (local.get $d)) (i32.load offset=12 (local.get $d)))))
+        (br_if $found (i32.ge_u (local.get $b) (local.get $k)))
+        (local.set $k (i32.sub (local.get $k) (local.get $b)))
+        (local.set $digit (i32.sub (local.get $digit) (i32.const 1)))
+        (br $scan)))
+    (memory.fill
+      (i32.add (local.get $hist) (i32.shl (local.get $lo) (i32.const 4)))
+      (i32.const 0)
+      (i32.shl (i32.add (i32.sub (local.get $hi) (local.get $lo)) (i32.const 1)) (i32.const 4)))
+    ;; mark the candidates of higher digits; keep that digit's keys and columns, in index order
+    (local.set $at (local.get $cols))
+    (loop $split
+      (local.set $col (i32.load16_u (local.get $at)))
+      (local.set $b (i32.load (i32.add (local.get $row) (i32.shl (local.get $col) (i32.const 2)))))
+      (local.set $d (i32.and (i32.shr_u (local.get $b) (local.get $shift)) (i32.const 255)))
+      (i32.store8 (i32.add (local.get $mask) (local.get $col)) (i32.gt_u (local.get $d) (local.get $digit)))
+      (i32.store (i32.add (local.get $wk) (i32.shl (local.get $kept) (i32.const 2))) (local.get $b))
+      (i32.store (i32.add (local.get $wi) (i32.shl (local.get $kept) (i32.const 2))) (local.get $col))
+      (local.set $kept (i32.add (local.get $kept) (i32.eq (local.get $d) (local.get $digit))))
+      (br_if $split (i32.lt_u (local.tee $at (i32.add (local.get $at) (i32.const 2))) (local.get $end))))
+    ;; the k still needed among them (the select works in place)
+    (call $select (local.get $wk) (local.get $wi) (local.get $kept) (local.get $k) (local.get $wk)
+      (local.get $wi) (local.get $hist) (local.get $mask))
+    (i32.const 0))
 
-  ;; select(keys, cand, c, k, wk, wi, hist, sel) -> count
+  ;; select(keys, cand, c, k, wk, wi, hist, mask)
   ;;
-  ;; The radix select over `c` candidates (their order keys at `keys`, flat indices at `cand`, in
-  ;; index order). For `0 < k < c`: writes at `sel` the flat indices of the `k` candidates ranked
-  ;; first in stable descending order (larger key first, equal keys by index) and returns `k`; as a
-  ;; set: `sel` holds the entries above the threshold level by level (each level in index order),
-  ;; then the first ties. `wk`/`wi` (`c` entries each) and `sel` (`k` entries) are scratch; `hist`
-  ;; (256 i32) must be zero and is left zero.
+  ;; The radix select over `c` candidates (their order keys at `keys`, columns at `cand`, in index
+  ;; order). For `0 < k < c`: sets the byte `mask + column` to 1 for the `k` candidates ranked first
+  ;; in stable descending order (larger key first, equal keys by index) and to 0 for the others
+  ;; (those bytes must be 0 or are overwritten; no other byte is touched). `wk`/`wi` (`c` entries
+  ;; each) are scratch; `hist` (256 x 4 i32: each digit counted four ways, entry `4 * digit + (j & 3)`,
+  ;; so runs of equal digits do not wait on one counter's last store) must be zero and is left zero.
   ;;
   ;; Each level takes the highest 8 bits where the kept keys differ (keys read in unsigned order,
   ;; `key ^ 0x80000000`), histograms that digit, finds the digit holding the need-th largest,
-  ;; appends every kept entry of a higher digit to `sel` and keeps those of that digit, in index
-  ;; order. It stops once the kept keys are all equal (they are the threshold) or all needed, and
-  ;; appends the first `need` of them: the stable tie-break. Each level narrows the kept keys'
-  ;; range, so there are at most four. Appends are branch-free (always store, advance by the compare).
+  ;; marks every kept entry of a higher digit and keeps those of that digit, in index order. It
+  ;; stops once the kept keys are all equal (they are the threshold) or all needed, and marks the
+  ;; first `need` of them: the stable tie-break. Each level narrows the kept keys' range, so there
+  ;; are at most four. Branch-free: every kept entry's byte is stored (1 above the digit, else 0)
+  ;; and the kept count advances by the compare.
   (func $select (export "select")
     (param $keys i32) (param $cand i32) (param $c i32) (param $k i32) (param $wk i32)
-    (param $wi i32) (param $hist i32) (param $sel i32) (result i32)
-    (call $selectFrom (local.get $keys) (local.get $cand) (local.get $c) (local.get $k) (local.get $wk)
-      (local.get $wi) (local.get $hist) (local.get $sel) (i32.const 0) (i32.const 0) (i32.const 0)))
-
-  ;; selectPrimed(keys, cand, c, k, wk, wi, hist, sel, lo, hi) -> count
-  ;;
-  ;; `select` after `gatherPrimed`: its first level takes `lo` / `hi` (bounds of the keys, unsigned
-  ;; order, from which `gatherPrimed` took its shift) and the histogram already in `hist`. Same
-  ;; output as `select`; leaves `hist` zero.
-  (func $selectPrimed (export "selectPrimed")
-    (param $keys i32) (param $cand i32) (param $c i32) (param $k i32) (param $wk i32)
-    (param $wi i32) (param $hist i32) (param $sel i32) (param $lo0 i32) (param $hi0 i32) (result i32)
-    (call $selectFrom (local.get $keys) (local.get $cand) (local.get $c) (local.get $k) (local.get $wk)
-      (local.get $wi) (local.get $hist) (local.get $sel) (i32.const 1) (local.get $lo0) (local.get $hi0)))
-
-  (func $selectFrom
-    (param $keys i32) (param $cand i32) (param $c i32) (param $k i32) (param $wk i32)
-    (param $wi i32) (param $hist i32) (param $sel i32) (param $primed i32) (param $lo0 i32)
-    (param $hi0 i32) (result i32)
-    (local $srcK i32) (local $srcI i32) (local $m i32) (local $need i32) (local $s i32)
+    (param $wi i32) (param $hist i32) (param $mask i32)
+    (local $srcK i32) (local $srcI i32) (local $m i32) (local $need i32)
     (local $j i32) (local $lo i32) (local $hi i32) (local $shift i32) (local $digit i32)
     (local $kept i32) (local $u i32) (local $d i32) (local $idx i32) (local $loD i32)
     (local $hiD i32)
@@ -250,11 +293,8 @@
     (local.set $need (local.get $k))
     (block $done
       (loop $level ;; m >= need >= 1 here
-        ;; lo, hi = min, max of the kept keys (unsigned order); primed: the given bounds
-        (local.set $lo (local.get $lo0))
-        (local.set $hi (local.get $hi0))
+        ;; lo, hi = min, max of the kept keys (unsigned order)
         (local.set $j (i32.const 0))
-        (if (i32.eqz (local.get $primed)) (then
         (local.set $lo (i32.const -1))
         (local.set $hi (i32.const 0))
         (loop $minmax
@@ -267,7 +307,7 @@
           (local.set $hi
             (select (local.get $u) (local.get $hi) (i32.gt_u (local.get $u) (local.get $hi))))
           (br_if $minmax
-            (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $m))))))
+            (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $m))))
         ;; all equal (they are the threshold), or all needed: done
         (br_if $done
           (i32.or
@@ -278,43 +318,48 @@
           (i32.sub (i32.const 24) (i32.clz (i32.xor (local.get $lo) (local.get $hi)))))
         (local.set $shift
           (select (local.get $shift) (i32.const 0) (i32.gt_s (local.get $shift) (i32.const 0))))
-        ;; hist[digit(key)]++ for every kept key (primed: already counted)
+        ;; hist[digit(key)]++ for every kept key
         (local.set $j (i32.const 0))
-        (if (i32.eqz (local.get $primed)) (then
         (loop $count
           (local.set $d
             (i32.add (local.get $hist)
               (i32.shl
-                (i32.and
-                  (i32.shr_u
-                    (i32.xor
-                      (i32.load (i32.add (local.get $srcK) (i32.shl (local.get $j) (i32.const 2))))
-                      (i32.const 0x80000000))
-                    (local.get $shift))
-                  (i32.const 255))
+                (i32.or
+                  (i32.shl
+                    (i32.and
+                      (i32.shr_u
+                        (i32.xor
+                          (i32.load (i32.add (local.get $srcK) (i32.shl (local.get $j) (i32.const 2))))
+                          (i32.const 0x80000000))
+                        (local.get $shift))
+                      (i32.const 255))
+                    (i32.const 2))
+                  (i32.and (local.get $j) (i32.const 3)))
                 (i32.const 2))))
           (i32.store (local.get $d) (i32.add (i32.load (local.get $d)) (i32.const 1)))
           (br_if $count
-            (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $m))))))
-        (local.set $primed (i32.const 0))
+            (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $m))))
         ;; digit = the one holding the need-th largest, scanning down from hi's
         (local.set $loD (i32.and (i32.shr_u (local.get $lo) (local.get $shift)) (i32.const 255)))
         (local.set $hiD (i32.and (i32.shr_u (local.get $hi) (local.get $shift)) (i32.const 255)))
         (local.set $digit (local.get $hiD))
         (block $found
           (loop $scan
+            (local.set $d (i32.add (local.get $hist) (i32.shl (local.get $digit) (i32.const 4))))
             (local.set $u
-              (i32.load (i32.add (local.get $hist) (i32.shl (local.get $digit) (i32.const 2)))))
+              (i32.add
+                (i32.add (i32.load offset=0 (local.get $d)) (i32.load offset=4 (local.get $d)))
+                (i32.add (i32.load offset=8 (local.get $d)) (i32.load offset=12 (local.get $d)))))
             (br_if $found (i32.ge_u (local.get $u) (local.get $need)))
             (local.set $need (i32.sub (local.get $need) (local.get $u)))
             (local.set $digit (i32.sub (local.get $digit) (i32.const 1)))
             (br $scan)))
         ;; hist[lo's digit .. hi's digit] = 0
         (memory.fill
-          (i32.add (local.get $hist) (i32.shl (local.get $loD) (i32.const 2)))
+          (i32.add (local.get $hist) (i32.shl (local.get $loD) (i32.const 4)))
           (i32.const 0)
-          (i32.shl (i32.add (i32.sub (local.get $hiD) (local.get $loD)) (i32.const 1)) (i32.const 2)))
-        ;; higher digits go to sel; this digit's entries are kept (in wk / wi, in index order)
+          (i32.shl (i32.add (i32.sub (local.get $hiD) (local.get $loD)) (i32.const 1)) (i32.const 4)))
+        ;; higher digits are marked; this digit's entries are kept (in wk / wi, in index order)
         (local.set $kept (i32.const 0))
         (local.set $j (i32.const 0))
         (loop $split
@@ -324,8 +369,7 @@
             (i32.and
               (i32.shr_u (i32.xor (local.get $u) (i32.const 0x80000000)) (local.get $shift))
               (i32.const 255)))
-          (i32.store (i32.add (local.get $sel) (i32.shl (local.get $s) (i32.const 2))) (local.get $idx))
-          (local.set $s (i32.add (local.get $s) (i32.gt_u (local.get $d) (local.get $digit))))
+          (i32.store8 (i32.add (local.get $mask) (local.get $idx)) (i32.gt_u (local.get $d) (local.get $digit)))
           (i32.store (i32.add (local.get $wk) (i32.shl (local.get $kept) (i32.const 2))) (local.get $u))
           (i32.store (i32.add (local.get $wi) (i32.shl (local.get $kept) (i32.const 2))) (local.get $idx))
           (local.set $kept (i32.add (local.get $kept) (i32.eq (local.get $d) (local.get $digit))))
@@ -335,18 +379,15 @@
         (local.set $srcK (local.get $wk))
         (local.set $srcI (local.get $wi))
         (br $level)))
-    ;; a primed first level that stopped at once leaves its histogram: zero it
-    (if (local.get $primed) (then (memory.fill (local.get $hist) (i32.const 0) (i32.const 1024))))
     ;; the first `need` kept entries, in index order
     (local.set $j (i32.const 0))
     (loop $take
-      (i32.store
-        (i32.add (local.get $sel) (i32.shl (local.get $s) (i32.const 2)))
-        (i32.load (i32.add (local.get $srcI) (i32.shl (local.get $j) (i32.const 2)))))
-      (local.set $s (i32.add (local.get $s) (i32.const 1)))
+      (i32.store8
+        (i32.add (local.get $mask)
+          (i32.load (i32.add (local.get $srcI) (i32.shl (local.get $j) (i32.const 2)))))
+        (i32.const 1))
       (br_if $take
-        (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $need))))
-    (local.get $s))
+        (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $need)))))
 
   ;; sample(row, n, need, hist, keys) -> pivot (`key >> 13`), or 0x100000 for the whole-row path
   ;;
@@ -400,16 +441,20 @@
     ;; second level: the next 8 bits of the sample keys in that bucket
     (local.set $dHi (i32.sub (local.get $d) (i32.const 1024)))
     (local.set $j (i32.const 0))
+    ;; (branch-free: every key adds its match, 0 or 1, so a mispredicted branch per key is avoided;
+    ;; the largest matching digit starts the scan below)
+    (local.set $top (i32.const 0))
     (loop $second
       (local.set $key (i32.load (i32.add (local.get $keys) (i32.shl (local.get $j) (i32.const 2)))))
-      (if (i32.eq (i32.shr_s (local.get $key) (i32.const 21)) (local.get $dHi))
-        (then
-          (local.set $at
-            (i32.add (local.get $hist)
-              (i32.shl (i32.and (i32.shr_s (local.get $key) (i32.const 13)) (i32.const 255)) (i32.const 2))))
-          (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))))
+      (local.set $h (i32.eq (i32.shr_s (local.get $key) (i32.const 21)) (local.get $dHi)))
+      (local.set $sub (i32.and (i32.shr_s (local.get $key) (i32.const 13)) (i32.const 255)))
+      (local.set $at (i32.add (local.get $hist) (i32.shl (local.get $sub) (i32.const 2))))
+      (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (local.get $h)))
+      (local.set $top
+        (select (local.get $sub) (local.get $top)
+          (i32.and (local.get $h) (i32.gt_u (local.get $sub) (local.get $top)))))
       (br_if $second (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (i32.const 256))))
-    (local.set $sub (i32.const 255))
+    (local.set $sub (local.get $top))
     (block $found2
       (loop $scan2
         (local.set $above
