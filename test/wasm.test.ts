@@ -10,7 +10,7 @@ import { assemble, GENERATED, generatedSource, watFiles } from '../scripts/assem
 import { hardNegativeMask, referenceMask, referenceRank } from '../src/index.ts';
 import { createFloorPass, floorRunner } from '../src/kernel/floor.ts';
 import { isNanBits, orderKey } from '../src/kernel/keys.ts';
-import { sampleNeed, samplePivot } from '../src/kernel/sample.ts';
+import { sampleBucket, sampleNeed, samplePivot } from '../src/kernel/sample.ts';
 import { createScratch } from '../src/kernel/scratch.ts';
 import * as modules from '../src/kernel/wasm/modules.ts';
 import {
@@ -432,6 +432,26 @@ describe('the wasm sample (wasm-kernel.ts, wasm/kernel.wat sample)', () => {
       ),
       { numRuns: 400 },
     );
+  });
+});
+
+describe("the whole-row path's bucket guess (sample.ts sampleBucket)", () => {
+  it('names the bucket of the sample element of rank k * 256 / n and the sample buckets next to it', () => {
+    // Four tie groups (0, 1, 2, 3), a quarter of the row each, in a repeating pattern: the sample
+    // holds 64 of each; k = n / 2 ends the top two groups.
+    const n = 4096;
+    const loss = Float32Array.from({ length: n }, (_, i) => i % 4);
+    const bits = new Int32Array(loss.buffer);
+    const neighbours = new Int32Array(2);
+    const hist = new Int32Array(2048);
+    const bucket = (v: number) => orderKey(new Int32Array(Float32Array.of(v).buffer)[0]!) >> 21;
+    expect(sampleBucket(bits, n, n / 2, hist, neighbours)).toBe(bucket(2));
+    expect(Array.from(neighbours)).toEqual([bucket(3), bucket(1)]);
+    expect(sampleBucket(bits, n, 1, hist, neighbours)).toBe(bucket(3));
+    expect(Array.from(neighbours)).toEqual([bucket(3), bucket(2)]); // nothing above: itself
+    expect(sampleBucket(bits, n, n, hist, neighbours)).toBe(bucket(0));
+    expect(Array.from(neighbours)).toEqual([bucket(1), bucket(0)]); // nothing below: itself
+    expect(hist.every((h) => h === 0)).toBe(true);
   });
 });
 

@@ -91,9 +91,18 @@ export function samplePivot(
 /**
  * The top-11-bit bucket (`key >> 21`) of the sample element of rank `k * SAMPLE / n`: where the k-th
  * largest key most likely lies, for the whole-row path (which checks it). Same sample positions as
- * {@link samplePivot}; leaves `hist` zeroed.
+ * {@link samplePivot}. Also writes to `neighbours` the nearest buckets the sample holds above and
+ * below it (the bucket itself where there is none), the next guesses when the check shows the k-th
+ * largest above or below: a threshold on the edge between two tie groups (the sample cannot tell
+ * which) then costs one more mark pass, not a histogram of the row. Leaves `hist` zeroed.
  */
-export function sampleBucket(bits: Int32Array, n: number, k: number, hist: Int32Array): number {
+export function sampleBucket(
+  bits: Int32Array,
+  n: number,
+  k: number,
+  hist: Int32Array,
+  neighbours: Int32Array,
+): number {
   const need = Math.min(Math.max(Math.round((k * SAMPLE) / n), 1), SAMPLE);
   const step = (n / (SAMPLE >> 3)) | 0;
   let top = 0;
@@ -110,6 +119,12 @@ export function sampleBucket(bits: Int32Array, n: number, k: number, hist: Int32
   let above = 0;
   let d = top;
   while (d > bottom && above + hist[d]! < need) above += hist[d--]!;
+  let higher = d + 1;
+  while (higher < top && hist[higher] === 0) higher++;
+  let lower = d - 1;
+  while (lower > bottom && hist[lower] === 0) lower--;
+  neighbours[0] = (higher <= top ? higher : d) - 1024;
+  neighbours[1] = (lower >= bottom ? lower : d) - 1024;
   hist.fill(0, bottom, top + 1);
   return d - 1024;
 }

@@ -198,12 +198,20 @@ function selectRowStaged(
   }
   if (!nanRow) {
     // The sample names the threshold's bucket; the mark pass counts what lies above it and in it,
-    // which proves it (or not: then a histogram of the row finds the bucket, and the mark runs again).
-    let dHi = sampleBucket(wasm.row, n, k, wasm.hist);
+    // which proves it (or not: then the sample's next bucket on the side the counts point to, and
+    // failing that a histogram of the row finds the bucket, and the mark runs again).
+    let dHi = sampleBucket(wasm.row, n, k, wasm.hist, neighbours);
     let m = markStaged(wasm, n, dHi, mask);
     if (m >= 0 && !(markedAbove[0]! < k && k <= markedAbove[0]! + m)) {
-      dHi = thresholdBucket(wasm.hist, 0, histogramStaged(wasm, n), k, needBox) - 1024;
-      m = markStaged(wasm, n, dHi, mask);
+      const next = neighbours[k <= markedAbove[0]! ? 0 : 1]!;
+      if (next !== dHi) {
+        dHi = next;
+        m = markStaged(wasm, n, dHi, mask);
+      }
+      if (m >= 0 && !(markedAbove[0]! < k && k <= markedAbove[0]! + m)) {
+        dHi = thresholdBucket(wasm.hist, 0, histogramStaged(wasm, n), k, needBox) - 1024;
+        m = markStaged(wasm, n, dHi, mask);
+      }
     }
     if (m >= 0) {
       markBucketStaged(wasm, m, k - markedAbove[0]!, mask);
@@ -358,6 +366,8 @@ function thresholdBucket(
 }
 
 const needBox = new Int32Array(1);
+/** {@link sampleBucket}'s second answer: the sample's buckets next above and below its guess. */
+const neighbours = new Int32Array(2);
 
 /**
  * Among `c` candidates (keys in `candKeys`, flat indices in `cand`, in index order), sets
