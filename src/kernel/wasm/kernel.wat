@@ -399,32 +399,69 @@
   ;; at or above it, answers the whole-row path. A pivot of 0 becomes -1 (so -0 stays with +0).
   (func $sample (export "sample")
     (param $row i32) (param $n i32) (param $need i32) (param $hist i32) (param $keys i32) (result i32)
-    (local $step i32) (local $run i32) (local $runEnd i32) (local $i i32) (local $j i32) (local $b i32)
-    (local $key i32) (local $d i32) (local $top i32) (local $bottom i32) (local $above i32) (local $h i32)
+    (local $step i32) (local $run i32) (local $runEnd i32) (local $j i32)
+    (local $d i32) (local $top i32) (local $bottom i32) (local $above i32) (local $h i32)
     (local $at i32) (local $dHi i32) (local $sub i32)
+    (local $v0 v128) (local $v1 v128) (local $s0 v128) (local $s1 v128) (local $vTop v128) (local $vBottom v128)
     (local.set $step (i32.shl (i32.div_u (local.get $n) (i32.const 32)) (i32.const 2)))
     (local.set $runEnd (i32.add (local.get $row) (i32.shl (local.get $step) (i32.const 5))))
-    (local.set $bottom (i32.const 2047))
     (local.set $run (local.get $row))
+    (local.set $vTop (v128.const i32x4 0 0 0 0))
+    (local.set $vBottom (v128.const i32x4 2047 2047 2047 2047))
+    ;; Eight keys a run, in SIMD: the key transform, the stores, the 11-bit buckets and their bounds;
+    ;; only the histogram increments are scalar.
     (loop $runs
-      (local.set $i (i32.const 0))
-      (loop $eight
-        (local.set $b (i32.load (i32.add (local.get $run) (i32.shl (local.get $i) (i32.const 2)))))
-        (local.set $key
-          (i32.sub
-            (i32.xor (local.get $b) (i32.and (i32.shr_s (local.get $b) (i32.const 31)) (i32.const 0x7fffffff)))
-            (i32.shr_s (local.get $b) (i32.const 31))))
-        (i32.store (i32.add (local.get $keys) (i32.shl (local.get $j) (i32.const 2))) (local.get $key))
-        (local.set $j (i32.add (local.get $j) (i32.const 1)))
-        (local.set $d (i32.add (i32.shr_s (local.get $key) (i32.const 21)) (i32.const 1024)))
-        (local.set $at (i32.add (local.get $hist) (i32.shl (local.get $d) (i32.const 2))))
-        (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
-        (local.set $top (select (local.get $d) (local.get $top) (i32.gt_s (local.get $d) (local.get $top))))
-        (local.set $bottom
-          (select (local.get $d) (local.get $bottom) (i32.lt_s (local.get $d) (local.get $bottom))))
-        (br_if $eight (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 8))))
+      (local.set $v0 (v128.load (local.get $run)))
+      (local.set $v1 (v128.load offset=16 (local.get $run)))
+      (local.set $s0 (i32x4.shr_s (local.get $v0) (i32.const 31)))
+      (local.set $s1 (i32x4.shr_s (local.get $v1) (i32.const 31)))
+      (local.set $v0
+        (i32x4.sub
+          (v128.xor (local.get $v0) (v128.and (local.get $s0) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+          (local.get $s0)))
+      (local.set $v1
+        (i32x4.sub
+          (v128.xor (local.get $v1) (v128.and (local.get $s1) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+          (local.get $s1)))
+      (v128.store (i32.add (local.get $keys) (i32.shl (local.get $j) (i32.const 2))) (local.get $v0))
+      (v128.store offset=16 (i32.add (local.get $keys) (i32.shl (local.get $j) (i32.const 2))) (local.get $v1))
+      (local.set $j (i32.add (local.get $j) (i32.const 8)))
+      (local.set $s0 (i32x4.add (i32x4.shr_s (local.get $v0) (i32.const 21)) (v128.const i32x4 1024 1024 1024 1024)))
+      (local.set $s1 (i32x4.add (i32x4.shr_s (local.get $v1) (i32.const 21)) (v128.const i32x4 1024 1024 1024 1024)))
+      (local.set $vTop (i32x4.max_s (local.get $vTop) (i32x4.max_s (local.get $s0) (local.get $s1))))
+      (local.set $vBottom (i32x4.min_s (local.get $vBottom) (i32x4.min_s (local.get $s0) (local.get $s1))))
+      (local.set $at
+        (i32.add (local.get $hist) (i32.shl (i32x4.extract_lane 0 (local.get $s0)) (i32.const 2))))
+      (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
+      (local.set $at
+        (i32.add (local.get $hist) (i32.shl (i32x4.extract_lane 1 (local.get $s0)) (i32.const 2))))
+      (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
+      (local.set $at
+        (i32.add (local.get $hist) (i32.shl (i32x4.extract_lane 2 (local.get $s0)) (i32.const 2))))
+      (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
+      (local.set $at
+        (i32.add (local.get $hist) (i32.shl (i32x4.extract_lane 3 (local.get $s0)) (i32.const 2))))
+      (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
+      (local.set $at
+        (i32.add (local.get $hist) (i32.shl (i32x4.extract_lane 0 (local.get $s1)) (i32.const 2))))
+      (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
+      (local.set $at
+        (i32.add (local.get $hist) (i32.shl (i32x4.extract_lane 1 (local.get $s1)) (i32.const 2))))
+      (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
+      (local.set $at
+        (i32.add (local.get $hist) (i32.shl (i32x4.extract_lane 2 (local.get $s1)) (i32.const 2))))
+      (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
+      (local.set $at
+        (i32.add (local.get $hist) (i32.shl (i32x4.extract_lane 3 (local.get $s1)) (i32.const 2))))
+      (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
       (br_if $runs
         (i32.lt_u (local.tee $run (i32.add (local.get $run) (local.get $step))) (local.get $runEnd))))
+    (local.set $vTop (i32x4.max_s (local.get $vTop) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $vTop) (local.get $vTop))))
+    (local.set $vTop (i32x4.max_s (local.get $vTop) (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $vTop) (local.get $vTop))))
+    (local.set $top (i32x4.extract_lane 0 (local.get $vTop)))
+    (local.set $vBottom (i32x4.min_s (local.get $vBottom) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $vBottom) (local.get $vBottom))))
+    (local.set $vBottom (i32x4.min_s (local.get $vBottom) (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $vBottom) (local.get $vBottom))))
+    (local.set $bottom (i32x4.extract_lane 0 (local.get $vBottom)))
     ;; the bucket holding the need-th largest sample key
     (local.set $d (local.get $top))
     (block $found
@@ -441,19 +478,36 @@
     ;; second level: the next 8 bits of the sample keys in that bucket
     (local.set $dHi (i32.sub (local.get $d) (i32.const 1024)))
     (local.set $j (i32.const 0))
-    ;; (branch-free: every key adds its match, 0 or 1, so a mispredicted branch per key is avoided;
-    ;; the largest matching digit starts the scan below)
-    (local.set $top (i32.const 0))
+    ;; (four keys a step, branch-free: every key adds its match, 0 or 1, to its digit's count, so no
+    ;; branch per key is mispredicted; the largest matching digit starts the scan below)
+    (local.set $vTop (v128.const i32x4 0 0 0 0))
+    (local.set $v1 (i32x4.splat (local.get $dHi)))
     (loop $second
-      (local.set $key (i32.load (i32.add (local.get $keys) (i32.shl (local.get $j) (i32.const 2)))))
-      (local.set $h (i32.eq (i32.shr_s (local.get $key) (i32.const 21)) (local.get $dHi)))
-      (local.set $sub (i32.and (i32.shr_s (local.get $key) (i32.const 13)) (i32.const 255)))
-      (local.set $at (i32.add (local.get $hist) (i32.shl (local.get $sub) (i32.const 2))))
-      (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (local.get $h)))
-      (local.set $top
-        (select (local.get $sub) (local.get $top)
-          (i32.and (local.get $h) (i32.gt_u (local.get $sub) (local.get $top)))))
-      (br_if $second (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (i32.const 256))))
+      (local.set $v0 (v128.load (i32.add (local.get $keys) (i32.shl (local.get $j) (i32.const 2)))))
+      (local.set $s0 (i32x4.eq (i32x4.shr_s (local.get $v0) (i32.const 21)) (local.get $v1)))
+      (local.set $s1
+        (v128.and (i32x4.shr_s (local.get $v0) (i32.const 13)) (v128.const i32x4 255 255 255 255)))
+      (local.set $vTop (i32x4.max_s (local.get $vTop) (v128.and (local.get $s1) (local.get $s0))))
+      (local.set $at
+        (i32.add (local.get $hist) (i32.shl (i32x4.extract_lane 0 (local.get $s1)) (i32.const 2))))
+      (i32.store (local.get $at)
+        (i32.sub (i32.load (local.get $at)) (i32x4.extract_lane 0 (local.get $s0))))
+      (local.set $at
+        (i32.add (local.get $hist) (i32.shl (i32x4.extract_lane 1 (local.get $s1)) (i32.const 2))))
+      (i32.store (local.get $at)
+        (i32.sub (i32.load (local.get $at)) (i32x4.extract_lane 1 (local.get $s0))))
+      (local.set $at
+        (i32.add (local.get $hist) (i32.shl (i32x4.extract_lane 2 (local.get $s1)) (i32.const 2))))
+      (i32.store (local.get $at)
+        (i32.sub (i32.load (local.get $at)) (i32x4.extract_lane 2 (local.get $s0))))
+      (local.set $at
+        (i32.add (local.get $hist) (i32.shl (i32x4.extract_lane 3 (local.get $s1)) (i32.const 2))))
+      (i32.store (local.get $at)
+        (i32.sub (i32.load (local.get $at)) (i32x4.extract_lane 3 (local.get $s0))))
+      (br_if $second (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 4))) (i32.const 256))))
+    (local.set $vTop (i32x4.max_s (local.get $vTop) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $vTop) (local.get $vTop))))
+    (local.set $vTop (i32x4.max_s (local.get $vTop) (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $vTop) (local.get $vTop))))
+    (local.set $top (i32x4.extract_lane 0 (local.get $vTop)))
     (local.set $sub (local.get $top))
     (block $found2
       (loop $scan2
