@@ -5,7 +5,7 @@
  * `Float32Array` is staged into shared memory, an `allocLoss` batch is read in place) and whether the
  * result is copied out; no constant fits them all (`node dist/bench/crossover.bench.js`). So the
  * miner times its own calls: per call shape (method, input kind, result kind, and the size's power of
- * two) it keeps the best of the last few per-element times of each path, takes the faster, and now
+ * two) it keeps the second best of the last few per-element times of each path, takes the faster, and now
  * and then runs the other path to keep its figure current (a new shape's first probe after
  * `FIRST_GAP / 2` calls: where the static threshold is wrong, the sooner the better). The gap
  * between probes doubles each
@@ -51,10 +51,24 @@ export function shapeSlot(method: number, n: number, lossShared: boolean, copied
   return ((method * 2 + (lossShared ? 1 : 0)) * 2 + (copied ? 1 : 0)) * BUCKETS + bucket;
 }
 
-function best(samples: Float64Array, slot: number): number {
+/**
+ * A path's figure for a shape: the second best of its last `SAMPLES` per-element times (the best while
+ * it has only one). Not the best: dispatched calls vary far more than inline ones (a call that finds
+ * both threads awake and their caches warm can take half the usual time), and comparing one lucky
+ * dispatch against steady inline calls sent a default miner to the pool at B = 16, where its calls
+ * took 1.7x the inline time (`node dist/bench/crossover.bench.js --results reused --sizes 8,16`).
+ */
+function figure(samples: Float64Array, slot: number): number {
   let min = Number.POSITIVE_INFINITY;
-  for (let i = slot * SAMPLES; i < (slot + 1) * SAMPLES; i++) min = Math.min(min, samples[i]!);
-  return min;
+  let second = Number.POSITIVE_INFINITY;
+  for (let i = slot * SAMPLES; i < (slot + 1) * SAMPLES; i++) {
+    const v = samples[i]!;
+    if (v < min) {
+      second = min;
+      min = v;
+    } else if (v < second) second = v;
+  }
+  return second === Number.POSITIVE_INFINITY ? min : second;
 }
 
 export class InlineDecision {
@@ -84,8 +98,8 @@ export class InlineDecision {
   inline(slot: number, n: number): boolean {
     if (!this.measured) return n < this.threshold;
     if (n < MIN_POOLED) return true;
-    const a = best(this.#inline, slot);
-    const b = best(this.#pooled, slot);
+    const a = figure(this.#inline, slot);
+    const b = figure(this.#pooled, slot);
     const inline =
       a === Number.POSITIVE_INFINITY || b === Number.POSITIVE_INFINITY ? n < this.threshold : a <= b;
     const preferred = inline ? 1 : 2;
