@@ -4,8 +4,9 @@
  * - B >= 256: 2 threads >= 1.7x faster than 1 thread;
  * - B = 1: a call answers in <= 50 us.
  * Side by side in one run: the synchronous `hardNegativeMask` on the calling thread, and
- * `HardNegativeMiner.mask` with 1 and 2 worker threads on an `allocLoss` batch (no copy), writing a
- * reused shared `out` or returning a fresh shared mask per call (see `scaling`). Every miner is created and warmed (threads started,
+ * `HardNegativeMiner.mask` with 1 and 2 worker threads, every call dispatched, on an `allocLoss`
+ * batch (no copy), writing a reused shared `out` or returning a fresh shared mask per call (see
+ * `scaling`). Every miner is created and warmed (threads started,
  * kernels JIT-compiled) before timing; start-up is never timed. A last table probes the inline
  * threshold: the same small batches on the calling thread and forced through the pool.
  *
@@ -34,10 +35,15 @@ const { values } = parseArgs({
 const time = Number(values.time);
 const cols = Number(values.cols);
 
+/**
+ * `pool1` / `pool2`: every call dispatched (`inlineBelow: 0`), so pool@N is the pool with N threads
+ * (a default miner may run a call inline; crossover.bench.ts measures that decision); `auto`: a
+ * default miner with 2 threads, for the inline path at B = 1.
+ */
 const miners = {
-  pool1: new HardNegativeMiner({ threads: 1 }),
-  pool2: new HardNegativeMiner({ threads: 2 }),
-  forced2: new HardNegativeMiner({ threads: 2, inlineBelow: 0 }),
+  pool1: new HardNegativeMiner({ threads: 1, inlineBelow: 0 }),
+  pool2: new HardNegativeMiner({ threads: 2, inlineBelow: 0 }),
+  auto: new HardNegativeMiner({ threads: 2 }),
 };
 
 function sharedBatch(rows: number): Batch {
@@ -186,15 +192,15 @@ const scaling256 = await interleavedScaling(256, 100);
   const batch = sharedBatch(1);
   await measure('B=1', 1, {
     sync: () => hardNegativeMask(batch.loss, cols, batch.numNeg),
-    'pool@2 (inline)': () => miners.pool2.mask(batch.loss, cols, batch.numNeg),
-    'pool@2 (dispatched)': () => miners.forced2.mask(batch.loss, cols, batch.numNeg),
+    'pool@2 (inline)': () => miners.auto.mask(batch.loss, cols, batch.numNeg),
+    'pool@2 (dispatched)': () => miners.pool2.mask(batch.loss, cols, batch.numNeg),
   });
 }
 for (const rows of [16, 24, 32, 48, 64]) {
   const batch = sharedBatch(rows);
   await measure(`threshold B=${rows}`, rows, {
     'inline (sync)': () => hardNegativeMask(batch.loss, cols, batch.numNeg),
-    'dispatched @2': () => miners.forced2.mask(batch.loss, cols, batch.numNeg),
+    'dispatched @2': () => miners.pool2.mask(batch.loss, cols, batch.numNeg),
   });
 }
 for (const miner of Object.values(miners)) await miner.close();
