@@ -188,6 +188,16 @@ describe.each(['wasm', 'js'] as const)('with the %s kernel', (kernel) => {
       for (const k of [200, 256, 257, 1000, 3000]) expectExact(loss, cols, k);
     });
 
+    it('is exact on either side of the 16-bit column limit of the fused wasm row (65520)', () => {
+      // Rows up to MINE_MAX_COLS run whole in wasm with 16-bit columns; longer ones take the
+      // general gather and select (32-bit columns). The largest losses sit in the last columns.
+      const random = prng(31);
+      for (const cols of [65520, 65521, 70000]) {
+        const loss = generate(1, cols, (i) => (i >= cols - 3 ? 50 + i - cols : -Math.log(random() + 1e-12)));
+        for (const k of [1, 3, 300, 5000]) expectExact(loss, cols, k);
+      }
+    });
+
     it('stays exact when every element is a candidate (all equal, -0 and +0 mixed)', () => {
       const cols = 5000;
       const loss = generate(1, cols, (i) => (i % 3 === 0 ? -0 : 0));
