@@ -16,6 +16,7 @@ import {
   METHOD_MASK,
   METHOD_RANK,
   MIN_POOLED,
+  minPooled,
   shapeSlot,
 } from '../src/pool/inline-decision.ts';
 import { INLINE_BELOW, planClaims, planRanges } from '../src/pool/plan.ts';
@@ -748,6 +749,20 @@ describe('the measured inline decision', () => {
       expect(fixed.inline(slot, 999)).toBe(true);
       expect(fixed.inline(slot, n)).toBe(false);
     }
+  });
+
+  it('dispatches no call a pool cannot shorten by a round trip (minPooled)', () => {
+    expect(minPooled(1)).toBe(2 * MIN_POOLED);
+    expect(minPooled(2)).toBe(2 * MIN_POOLED);
+    expect(minPooled(3)).toBe(1.5 * MIN_POOLED);
+    expect(minPooled(16)).toBe(Math.ceil((16 / 15) * MIN_POOLED));
+    const two = new InlineDecision(0, true, minPooled(2));
+    const small = shapeSlot(METHOD_MASK, minPooled(2) - 1, true, true);
+    for (let i = 0; i < 600; i++) {
+      two.record(small, true, minPooled(2) - 1, 1e6);
+      expect(two.inline(small, minPooled(2) - 1)).toBe(true);
+    }
+    expect(two.inline(shapeSlot(METHOD_MASK, minPooled(2), true, true), minPooled(2))).toBe(false);
   });
 
   it('keeps calls below MIN_POOLED inline, whatever it records', () => {

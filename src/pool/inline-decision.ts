@@ -13,7 +13,8 @@
  * falls back to `FIRST_GAP` when the preferred path changes, and jumps to `MAX_GAP` at once when the
  * other path measured more than `FAR` times slower (a batch of a few rows sent to the pool, say:
  * there is nothing to learn soon, and each probe costs a round trip). Before a path has a figure, the static
- * threshold decides. A size below `MIN_POOLED` never dispatches (a round trip alone costs more).
+ * threshold decides. A size below `minPooled(threads)` never dispatches (a round trip alone costs
+ * more than the threads can save).
  *
  * A probe is a run of `PROBE_RUN` calls, and the first call after the path changes is not recorded:
  * a dispatched call after a run of inline ones finds its threads asleep and their caches cold (and
@@ -34,6 +35,18 @@ export const METHOD_WIDE = 2;
  * (`node dist/bench/crossover.bench.js --results reused`).
  */
 export const MIN_POOLED = 1 << 16;
+
+/**
+ * The smallest call the measured decision dispatches on a pool of `threads`: a dispatch saves at
+ * most the share of the kernel time the other threads take, `n * t * (1 - 1 / threads)`, and must
+ * save more than its round trip, about the kernel time of `MIN_POOLED` elements (`t` per element),
+ * so `n > MIN_POOLED * threads / (threads - 1)`: 2^17 on 2 threads (where probing B = 8 of SSD's
+ * 8732 cost a default miner 10-14%, `node dist/bench/crossover.bench.js --results reused`), close to
+ * 2^16 on many. A 1-thread pool saves no kernel time; it keeps the 2-thread bound.
+ */
+export function minPooled(threads: number): number {
+  return threads <= 2 ? 2 * MIN_POOLED : Math.ceil((MIN_POOLED * threads) / (threads - 1));
+}
 const BUCKETS = 40;
 const SLOTS = 3 * 2 * 2 * BUCKETS;
 const SAMPLES = 4;
@@ -89,15 +102,19 @@ export class InlineDecision {
   /** The path of the last call recorded per shape: 1 inline, 0 pooled, `NO_PATH` none yet. */
   readonly #lastPath = new Uint8Array(SLOTS).fill(NO_PATH);
 
-  constructor(threshold: number, measured: boolean) {
+  /** Calls with fewer elements always run inline when the decision is measured ({@link minPooled}). */
+  readonly minPooled: number;
+
+  constructor(threshold: number, measured: boolean, minPooledElements = MIN_POOLED) {
     this.threshold = threshold;
     this.measured = measured;
+    this.minPooled = minPooledElements;
   }
 
   /** Whether a call of `n` elements with shape `slot` runs inline. Cost: O(1). */
   inline(slot: number, n: number): boolean {
     if (!this.measured) return n < this.threshold;
-    if (n < MIN_POOLED) return true;
+    if (n < this.minPooled) return true;
     const a = figure(this.#inline, slot);
     const b = figure(this.#pooled, slot);
     const inline =
@@ -123,7 +140,7 @@ export class InlineDecision {
 
   /** Records a call of `n` elements with shape `slot` that took `ms` on the given path. */
   record(slot: number, inline: boolean, n: number, ms: number): void {
-    if (!this.measured || n < MIN_POOLED || !(ms >= 0)) return;
+    if (!this.measured || n < this.minPooled || !(ms >= 0)) return;
     const path = inline ? 1 : 0;
     const last = this.#lastPath[slot]!;
     this.#lastPath[slot] = path;

@@ -12,7 +12,7 @@ import {
   METHOD_MASK,
   METHOD_RANK,
   METHOD_WIDE,
-  MIN_POOLED,
+  minPooled,
   shapeSlot,
 } from './inline-decision.ts';
 import { kNextCallId } from './internal.ts';
@@ -47,10 +47,10 @@ const WARM_CALLS = 8;
 
 /**
  * A call's start time for the inline decision, or 0 for calls too small to ever be recorded (below
- * `MIN_POOLED` they always run inline), which then skip the clock.
+ * the decision's `minPooled` they always run inline), which then skip the clock.
  */
-function clockFor(n: number): number {
-  return n < MIN_POOLED ? 0 : performance.now();
+function clockFor(n: number, decision: InlineDecision): number {
+  return n < decision.minPooled ? 0 : performance.now();
 }
 
 /**
@@ -117,7 +117,7 @@ export class PooledMiner {
     this.threads = threads;
     this.inlineBelow = inlineBelow;
     this.inlineMeasured = inlineMeasured;
-    this.#decision = new InlineDecision(inlineBelow, this.inlineMeasured);
+    this.#decision = new InlineDecision(inlineBelow, this.inlineMeasured, minPooled(threads));
   }
 
   /** Whether {@link close} has been called. */
@@ -178,7 +178,7 @@ export class PooledMiner {
       this.#counts = args.scratch;
       this.#checkAborted(args.signal);
       const slot = shapeSlot(METHOD_MASK, args.n, args.lossShared, !args.outShared);
-      const start = clockFor(args.n);
+      const start = clockFor(args.n, this.#decision);
       if (this.#inline(args, slot)) {
         const out = args.out ?? sharedBytes(args.n);
         maskChecked(args.loss, args.cols, args.counts, out, args.nanLargest);
@@ -216,7 +216,7 @@ export class PooledMiner {
       this.#checkAborted(args.signal);
       const fresh = () => new Int32Array(new SharedArrayBuffer(args.n * 4));
       const slot = shapeSlot(METHOD_RANK, args.n, args.lossShared, !args.outShared);
-      const start = clockFor(args.n);
+      const start = clockFor(args.n, this.#decision);
       if (this.#inline(args, slot)) {
         const out = args.out ?? fresh();
         rankDescending(args.loss, args.cols, { nan: nanPolicy(args), out });
@@ -249,7 +249,7 @@ export class PooledMiner {
       const args = batchWideArgs(loss, cols, k, options);
       this.#checkAborted(args.signal);
       const slot = shapeSlot(METHOD_WIDE, args.n, args.lossShared, !args.outShared);
-      const start = clockFor(args.n);
+      const start = clockFor(args.n, this.#decision);
       if (this.#inline(args, slot)) {
         const out = args.out ?? sharedBytes(args.n);
         hardNegativeMaskBatchWide(args.loss, args.cols, args.k, { nan: nanPolicy(args), out });
