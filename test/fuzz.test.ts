@@ -594,8 +594,9 @@ describe('CLI round trip through .npy files', () => {
             '--quiet',
           ];
           if (c.slice !== null && !batchWide) {
-            const lo = Math.floor(Math.min(c.slice.a, c.slice.b) * rows);
-            // Beyond the row count is a usage error (exit 2, test/cli.test.ts): stay within it here.
+            // Beyond the row count is a usage error (exit 2, test/cli.test.ts): stay within it here,
+            // both ends (a and b both above 1 once gave `--rows 7:6` for 6 rows).
+            const lo = Math.min(rows, Math.floor(Math.min(c.slice.a, c.slice.b) * rows));
             const hi = Math.min(rows, Math.floor(Math.max(c.slice.a, c.slice.b) * rows));
             args.push('--rows', `${lo}:${hi}`);
             end = Math.min(hi, rows);
