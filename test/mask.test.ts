@@ -137,6 +137,37 @@ describe.each(['wasm', 'js'] as const)('with the %s kernel', (kernel) => {
       );
     });
 
+    it('writes the same bytes into a shared or plain options.out at any byte offset, nothing around them', () => {
+      // The wasm kernel builds each mask row in its own memory and copies it out: 8-byte words into
+      // shared memory (the row placed at the same offset modulo 8), one TypedArray#set otherwise.
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 3 }),
+          fc.integer({ min: 1, max: 2100 }),
+          fc.integer({ min: 0, max: 15 }),
+          fc.boolean(),
+          fc.integer({ min: 0, max: 2 ** 31 }),
+          (rows, cols, offset, shared, seed) => {
+            const random = prng(seed);
+            const loss = generate(rows, cols, () => -Math.log(random() + 1e-12));
+            const counts = Array.from({ length: rows }, () => Math.floor(random() * (cols + 2)));
+            const length = rows * cols;
+            const buffer = shared
+              ? new SharedArrayBuffer(offset + length + 9)
+              : new ArrayBuffer(offset + length + 9);
+            new Uint8Array(buffer).fill(7);
+            const out = new Uint8Array(buffer, offset, length);
+            hardNegativeMask(loss, cols, counts, { out });
+            expect(firstDifference(out, referenceMask(loss, cols, counts))).toBe(-1);
+            const all = new Uint8Array(buffer);
+            expect(all.subarray(0, offset).every((v) => v === 7)).toBe(true);
+            expect(all.subarray(offset + length).every((v) => v === 7)).toBe(true);
+          },
+        ),
+        { numRuns: 150 },
+      );
+    });
+
     it('matches on long rows that take the sampled-pivot path', () => {
       fc.assert(
         fc.property(
