@@ -828,6 +828,35 @@ describe('the measured inline decision', () => {
     expect(shapeSlot(METHOD_MASK, 2 * n, true, true)).not.toBe(slot);
   });
 
+  it('spaces the probes of a far slower path so that they cost about 1% of the time, up to 4096 calls', () => {
+    for (const [probeCallMs, expectedGap] of [
+      [20, 4001], // a probe run of 2 x 20 ms against 1 ms calls: 100 x 40 / 1 = 4000 calls apart
+      [50, 4097], // 10000 calls apart by the same rule: capped
+      [1.6, 321], // 100 x 3.2 / 1 = 320
+    ] as const) {
+      const d = new InlineDecision(INLINE_BELOW, true);
+      const s = shapeSlot(METHOD_RANK, n, false, false);
+      d.record(s, false, n, 3); // pooled: 3 ms a call
+      d.record(s, false, n, 3);
+      d.record(s, true, n, 1); // inline: 1 ms (the first after a switch is not recorded)
+      d.record(s, true, n, 1);
+      const starts: number[] = [];
+      let previous = true;
+      for (let i = 0; i < 13000; i++) {
+        const inline = d.inline(s, n);
+        if (!inline) {
+          if (previous) starts.push(i);
+          d.record(s, false, n, probeCallMs); // each probe call of the pool
+        } else d.record(s, true, n, 1);
+        previous = inline;
+      }
+      const gaps = starts.slice(1).map((p, i) => p - starts[i]!);
+      expect(gaps[0]).toBe(257); // no probe measured yet: MAX_GAP
+      expect(gaps.slice(1).every((g) => g === expectedGap)).toBe(true);
+      expect(gaps.length).toBeGreaterThan(2);
+    }
+  });
+
   it('gives the same bytes as hardNegativeMask whichever path a default miner takes', async () => {
     await using miner = new HardNegativeMiner({ threads: 2 });
     const rows = 40; // above the static threshold: the first call dispatches, the second probes inline

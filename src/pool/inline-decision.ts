@@ -52,8 +52,17 @@ const SLOTS = 3 * 2 * 2 * BUCKETS;
 const SAMPLES = 4;
 const FIRST_GAP = 8;
 const MAX_GAP = 256;
-/** The other path measured this many times slower: probe it only every `MAX_GAP` calls. */
+/** The other path measured this many times slower: probe it only every `MAX_GAP` calls or more. */
 const FAR = 1.5;
+/**
+ * Probes of a far slower path cost at most about 1 / `PROBE_SHARE` of the time: the gap grows past
+ * `MAX_GAP` (up to `MAX_FAR_GAP` calls) when the last probe run took more than `MAX_GAP /
+ * PROBE_SHARE` calls' time. A probe's first call is cold, so where calls are short its cost is mostly
+ * waking the other path: at B = 16 on 2 threads a probe run took ~1.5 ms against 0.13 ms a call, and
+ * probes every 256 calls cost ~5%.
+ */
+const PROBE_SHARE = 100;
+const MAX_FAR_GAP = 4096;
 /** Calls in one probe of the other path (the first is not recorded, see above). */
 const PROBE_RUN = 2;
 const NO_PATH = 2;
@@ -101,6 +110,8 @@ export class InlineDecision {
   readonly #probeLeft = new Uint8Array(SLOTS);
   /** The path of the last call recorded per shape: 1 inline, 0 pooled, `NO_PATH` none yet. */
   readonly #lastPath = new Uint8Array(SLOTS).fill(NO_PATH);
+  /** Milliseconds the probe calls since the last scheduled probe took (cold first calls included). */
+  readonly #probeMs = new Float64Array(SLOTS);
 
   /** Calls with fewer elements always run inline when the decision is measured ({@link minPooled}). */
   readonly minPooled: number;
@@ -132,7 +143,13 @@ export class InlineDecision {
     if (--this.#countdown[slot]! > 0) return inline;
     const measuredBoth = a !== Number.POSITIVE_INFINITY && b !== Number.POSITIVE_INFINITY;
     const far = measuredBoth && (inline ? b > FAR * a : a > FAR * b);
-    this.#gap[slot] = far ? MAX_GAP : Math.min(MAX_GAP, this.#gap[slot]! * 2);
+    let gap = far ? MAX_GAP : Math.min(MAX_GAP, this.#gap[slot]! * 2);
+    if (far) {
+      const callMs = (inline ? a : b) * n;
+      gap = Math.min(MAX_FAR_GAP, Math.max(gap, Math.ceil((PROBE_SHARE * this.#probeMs[slot]!) / callMs)));
+    }
+    this.#probeMs[slot] = 0;
+    this.#gap[slot] = gap;
     this.#countdown[slot] = this.#gap[slot]!;
     this.#probeLeft[slot] = PROBE_RUN - 1;
     return !inline;
@@ -142,6 +159,7 @@ export class InlineDecision {
   record(slot: number, inline: boolean, n: number, ms: number): void {
     if (!this.measured || n < this.minPooled || !(ms >= 0)) return;
     const path = inline ? 1 : 0;
+    if (this.#preferred[slot] === (inline ? 2 : 1)) this.#probeMs[slot]! += ms; // a probe
     const last = this.#lastPath[slot]!;
     this.#lastPath[slot] = path;
     if (last !== NO_PATH && last !== path) return; // the first call after a switch: cold, see above
