@@ -44,13 +44,14 @@ import {
  * the k-th largest key and not far below it. One pass over the row appends every element at or
  * above the pivot to a candidate list (branch-free, in index order), after a memset of the mask row.
  * A radix select over the few candidates finds the exact threshold key `T` and how many elements
- * equal to `T` to take. If the sample misled (fewer candidates than `k`), the row is redone with
- * every element a candidate, so the result never depends on the sample. When the sample predicts
- * that more than a quarter of the row would be candidates (large k, heavy ties), the row is
- * histogrammed directly instead. Cost: about one read of the row, one memset and O(candidates).
- * Where the engine has WebAssembly SIMD, the gather and the select over the candidates run in wasm
- * over a copy of the row (wasm-kernel.ts); the candidates and the selection, and so the bytes
- * written, are the same.
+ * equal to `T` to take. When the sample predicts that more than a quarter of the row would be
+ * candidates (large k, heavy ties), the row is histogrammed directly instead. If the sample misled
+ * (fewer candidates than `k`), the JavaScript kernel redoes the row with every element a candidate
+ * and the wasm one takes the whole-row path, so the result never depends on the sample. Cost: about
+ * one read of the row, one write of the mask row and O(candidates). Where the engine has
+ * WebAssembly SIMD, all of it runs in wasm over a copy of the row, the mask row built in wasm memory
+ * and copied out once (`selectRowStaged`, wasm-kernel.ts); the candidates and the selection, and so
+ * the bytes written, are the same.
  *
  * (This file is past the ~400-line guideline on purpose: it is one idea, the row selection, and
  * its JavaScript passes are the reference the wasm functions are tested against, so they stay

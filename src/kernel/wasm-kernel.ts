@@ -1,15 +1,16 @@
 /**
- * The mask kernel's per-candidate-heavy steps in WebAssembly: the gather (SIMD) and the radix select
- * over the candidates, written as text in wasm/kernel.wat and run by `select-rows.ts` over a copy of
- * each row in this thread's wasm memory.
+ * The mask kernel in WebAssembly: the sample, the gather (SIMD), the radix select over the
+ * candidates and the mask row they mark, written as text in wasm/kernel.wat and run by
+ * `select-rows.ts` over a copy of each row in this thread's wasm memory; the usual row runs whole in
+ * one call (`mine`), and its mask row is copied out once ({@link copyMaskOut}).
  *
  * Why: in JavaScript every typed-array access in these loops re-checks the array's map, length and
  * data pointer, and every counter its int32 overflow (TurboFan does not hoist those checks across
- * the loops' stores). WebAssembly has none of that, and the gather takes four elements a step.
- * WebAssembly cannot read the caller's buffer, hence the copy: one `TypedArray#set` per row (a
- * memcpy), after which the row sits in L1/L2 for the steps that follow. Every function computes
- * exactly what the JavaScript fallback computes, so the bytes are the same (every kernel test runs
- * both ways). `npm run bench:kernel` shows the two side by side.
+ * the loops' stores; a loop marking `out[sel[j]] = 1` cost ~4 ns per mark). WebAssembly has none of
+ * that, and the scan takes 16 elements a step. WebAssembly cannot read the caller's buffer, hence
+ * the copy: one `TypedArray#set` per row (a memcpy), after which the row sits in L1/L2 for the steps
+ * that follow. Every function computes exactly what the JavaScript fallback computes, so the bytes
+ * are the same (every kernel test runs both ways). `npm run bench:kernel` shows the two side by side.
  *
  * One wasm memory per thread (module state), grown to the longest row seen (up to
  * {@link WASM_MAX_COLS}); it is only touched inside one synchronous kernel call, so the calling
