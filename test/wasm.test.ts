@@ -29,6 +29,7 @@ import {
   sampleStaged,
   setWasmKernel,
   stageRow,
+  TABLE16_AT,
   WASM_MAX_COLS,
   wasmKernelAvailable,
   wasmKernelFor,
@@ -297,6 +298,14 @@ describe('the usual row whole in wasm, mine (wasm-kernel.ts, wasm/kernel.wat)', 
       ),
       { numRuns: 800 },
     );
+  });
+
+  it("reads its lane table where wasm-kernel.ts writes it (kernel.wat's literal offset = TABLE16_AT)", () => {
+    const text = readFileSync(new URL('../src/kernel/wasm/kernel.wat', import.meta.url), 'utf8');
+    const offsets = [...text.matchAll(/v128\.load offset=(\d+) \(i32\.shl \(local\.get \$half\)/g)].map((m) =>
+      Number(m[1]),
+    );
+    expect(offsets).toEqual([TABLE16_AT, TABLE16_AT]);
   });
 
   it('takes rows up to MINE_MAX_COLS (16-bit columns), the last column included', () => {
