@@ -203,13 +203,13 @@ function selectRowStaged(
     // failing that a histogram of the row finds the bucket, and the mark runs again).
     let dHi = sampleBucket(wasm.row, n, k, wasm.hist, neighbours);
     let m = markStaged(wasm, n, dHi, mask);
-    if (m >= 0 && !(markedAbove[0]! < k && k <= markedAbove[0]! + m)) {
+    if (m >= 0 && !holdsKth(m, k)) {
       const next = neighbours[k <= markedAbove[0]! ? 0 : 1]!;
       if (next !== dHi) {
         dHi = next;
         m = markStaged(wasm, n, dHi, mask);
       }
-      if (m >= 0 && !(markedAbove[0]! < k && k <= markedAbove[0]! + m)) {
+      if (m >= 0 && !holdsKth(m, k)) {
         dHi = thresholdBucket(wasm.hist, 0, histogramStaged(wasm, n), k, needBox) - 1024;
         m = markStaged(wasm, n, dHi, mask);
       }
@@ -226,6 +226,11 @@ function selectRowStaged(
   markSelected(wasm, gatherAllWithNan(wasm.row, 0, n, 0, wasm.cand, wasm.candKeys), k, mask);
   copyMaskOut(wasm, mask, n, out, words, base);
   return -1;
+}
+
+/** Whether the bucket {@link markStaged} just marked (`m` elements in it) holds the k-th largest. */
+function holdsKth(m: number, k: number): boolean {
+  return markedAbove[0]! < k && k <= markedAbove[0]! + m;
 }
 
 /**

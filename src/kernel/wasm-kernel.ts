@@ -362,8 +362,8 @@ export function gatherStaged(w: WasmKernel, n: number, pivot: number): number {
   const at = w.at;
   let c =
     pivot > 0
-      ? w.gatherPositive(at.row, (n + 7) & ~7, pivot << 13, at.cand, at.keys, 0)
-      : w.gather(at.row, (n + 3) & ~3, pivot << 13, at.cand, at.keys, 0);
+      ? w.gatherPositive(at.row, (n + 7) & ~7, pivot << 13, at.cand, at.keys)
+      : w.gather(at.row, (n + 3) & ~3, pivot << 13, at.cand, at.keys);
   if (c < 0) return -1;
   // The padding is -Inf: a candidate only under PIVOT_ALL; its columns come last.
   const cand = w.cand;

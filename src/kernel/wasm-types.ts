@@ -14,15 +14,8 @@ export interface WasmApi {
   Memory: new (descriptor: { initial: number }) => WasmMemory;
 }
 
-/** kernel.wat: `gather(row, n4, limit, cand, keys, base) -> count or -1 (NaN)`. */
-export type GatherFn = (
-  row: number,
-  n4: number,
-  limit: number,
-  cand: number,
-  keys: number,
-  base: number,
-) => number;
+/** kernel.wat: `gather(row, n4, limit, cand, keys) -> count or -1 (NaN)` (and `gatherPositive`). */
+export type GatherFn = (row: number, n4: number, limit: number, cand: number, keys: number) => number;
 /** kernel.wat: `select(keys, cand, c, k, wk, wi, hist, mask)`. */
 export type SelectFn = (
   keys: number,

@@ -7,26 +7,35 @@
 (module
   (import "e" "m" (memory 1))
 
-  ;; gather(row, n4, limit, cand, keys, base) -> count, or -1 if an element is a NaN.
+  ;; maxLanes(v) / minLanes(v): the largest / smallest of the four signed i32 lanes of `v`.
+  (func $maxLanes (param $v v128) (result i32)
+    (local.set $v (i32x4.max_s (local.get $v) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
+    (i32x4.extract_lane 0
+      (i32x4.max_s (local.get $v) (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $v) (local.get $v)))))
+  (func $minLanes (param $v v128) (result i32)
+    (local.set $v (i32x4.min_s (local.get $v) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
+    (i32x4.extract_lane 0
+      (i32x4.min_s (local.get $v) (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $v) (local.get $v)))))
+
+  ;; gather(row, n4, limit, cand, keys) -> count, or -1 if an element is a NaN.
   ;;
   ;; The candidate pass over a staged row: for the `n4` int32 float bits at byte offset `row` (`n4` a
-  ;; multiple of 4), writes at `cand` the flat indices `base + i`, in increasing order, of every
-  ;; element whose order key without the -0 fix (`b ^ ((b >> 31) & 0x7fffffff)`) is `>= limit`, and at
-  ;; `keys` their full order keys (-0 on +0). NaN probe: `((b & 0x7fffffff) + 0x7fffff) < 0`.
+  ;; multiple of 4), writes at `cand` the columns `i`, in increasing order, of every element whose
+  ;; order key without the -0 fix (`b ^ ((b >> 31) & 0x7fffffff)`) is `>= limit`, and at `keys`
+  ;; their full order keys (-0 on +0). NaN probe: `((b & 0x7fffffff) + 0x7fffff) < 0`.
   ;; Per step of four: compare with the limit, take the 4-bit lane mask, store the four indices and
   ;; the four keys shuffled by table entry `mask` at byte 0 (the selected lanes first), and advance
   ;; the count by the mask's popcount. Branch-free; each store writes 4 lanes, so `cand` and `keys`
   ;; need 3 entries of slack.
   (func $gather (export "gather")
     (param $row i32) (param $n4 i32) (param $limit i32) (param $cand i32) (param $keys i32)
-    (param $base i32) (result i32)
+    (result i32)
     (local $end i32) (local $count i32) (local $mask i32)
     (local $indices v128) (local $limits v128) (local $probe v128) (local $v v128)
     (local $sign v128) (local $kx v128) (local $shuffle v128)
     (local.set $end (i32.add (local.get $row) (i32.shl (local.get $n4) (i32.const 2))))
     (local.set $limits (i32x4.splat (local.get $limit)))
-    (local.set $indices
-      (i32x4.add (i32x4.splat (local.get $base)) (v128.const i32x4 0 1 2 3)))
+    (local.set $indices (v128.const i32x4 0 1 2 3))
     (loop $step
       ;; probe |= (v & 0x7fffffff) + 0x7fffff
       (local.set $v (v128.load (local.get $row)))
@@ -59,7 +68,7 @@
     (if (i32x4.bitmask (local.get $probe)) (then (return (i32.const -1))))
     (local.get $count))
 
-  ;; gatherPositive(row, n8, limit, cand, keys, base) -> count, or -1 if an element is a NaN
+  ;; gatherPositive(row, n8, limit, cand, keys) -> count, or -1 if an element is a NaN
   ;;
   ;; `gather` for a positive limit (the usual case: losses are >= 0), eight elements a step (`n8` a
   ;; multiple of 8): the raw bits of a non-negative float already order like its key, and every
@@ -68,13 +77,12 @@
   ;; the largest magnitude seen above +Inf's. `cand` and `keys` need 7 entries of slack.
   (func $gatherPositive (export "gatherPositive")
     (param $row i32) (param $n8 i32) (param $limit i32) (param $cand i32) (param $keys i32)
-    (param $base i32) (result i32)
+    (result i32)
     (local $end i32) (local $count i32) (local $mask i32)
     (local $indices v128) (local $limits v128) (local $probe v128) (local $v v128) (local $shuffle v128)
     (local.set $end (i32.add (local.get $row) (i32.shl (local.get $n8) (i32.const 2))))
     (local.set $limits (i32x4.splat (local.get $limit)))
-    (local.set $indices
-      (i32x4.add (i32x4.splat (local.get $base)) (v128.const i32x4 0 1 2 3)))
+    (local.set $indices (v128.const i32x4 0 1 2 3))
     (loop $step
       ;; elements 0-3 of the step
       (local.set $v (v128.load (local.get $row)))
@@ -211,9 +219,7 @@
     ;; copied out first). Every candidate is positive, so its bits are its key, and those of the
     ;; limit and of the row's maximum bound them: the digit is the 8 bits below the highest bit
     ;; where the bounds differ (the bits above it are the same for every candidate).
-    (local.set $maxS (i32x4.max_s (local.get $maxS) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $maxS) (local.get $maxS))))
-    (local.set $maxS (i32x4.max_s (local.get $maxS) (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $maxS) (local.get $maxS))))
-    (local.set $hi (i32x4.extract_lane 0 (local.get $maxS)))
+    (local.set $hi (call $maxLanes (local.get $maxS)))
     (local.set $shift (i32.sub (i32.const 24) (i32.clz (i32.xor (local.get $limit) (local.get $hi)))))
     (local.set $shift (select (local.get $shift) (i32.const 0) (i32.gt_s (local.get $shift) (i32.const 0))))
     ;; the digits' histogram, each digit counted four ways (entry 4 * digit + (j & 3))
@@ -456,12 +462,8 @@
       (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1)))
       (br_if $runs
         (i32.lt_u (local.tee $run (i32.add (local.get $run) (local.get $step))) (local.get $runEnd))))
-    (local.set $vTop (i32x4.max_s (local.get $vTop) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $vTop) (local.get $vTop))))
-    (local.set $vTop (i32x4.max_s (local.get $vTop) (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $vTop) (local.get $vTop))))
-    (local.set $top (i32x4.extract_lane 0 (local.get $vTop)))
-    (local.set $vBottom (i32x4.min_s (local.get $vBottom) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $vBottom) (local.get $vBottom))))
-    (local.set $vBottom (i32x4.min_s (local.get $vBottom) (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $vBottom) (local.get $vBottom))))
-    (local.set $bottom (i32x4.extract_lane 0 (local.get $vBottom)))
+    (local.set $top (call $maxLanes (local.get $vTop)))
+    (local.set $bottom (call $minLanes (local.get $vBottom)))
     ;; the bucket holding the need-th largest sample key
     (local.set $d (local.get $top))
     (block $found
@@ -505,9 +507,7 @@
       (i32.store (local.get $at)
         (i32.sub (i32.load (local.get $at)) (i32x4.extract_lane 3 (local.get $s0))))
       (br_if $second (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 4))) (i32.const 256))))
-    (local.set $vTop (i32x4.max_s (local.get $vTop) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $vTop) (local.get $vTop))))
-    (local.set $vTop (i32x4.max_s (local.get $vTop) (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $vTop) (local.get $vTop))))
-    (local.set $top (i32x4.extract_lane 0 (local.get $vTop)))
+    (local.set $top (call $maxLanes (local.get $vTop)))
     (local.set $sub (local.get $top))
     (block $found2
       (loop $scan2
