@@ -18,9 +18,10 @@ let callerScratch: KernelScratch | undefined;
  * `rank < k` is the hard negative mask, and `rank` itself is what `loss.sort(1, descending=True,
  * stable=True).indices.sort(1).indices` returns.
  *
- * Cost: one stable LSD radix sort (at most three 11-bit passes) and one O(cols) scatter per row,
- * since the seed's second sort only inverts a permutation. Same validation as
- * {@link hardNegativeMask}.
+ * Cost: one stable LSD radix sort per row (in wasm four 8-bit passes over packed (key, column)
+ * pairs, the last scattering the ranks; in the JavaScript fallback at most three 11-bit passes and an
+ * O(cols) scatter), since the seed's second sort only inverts a permutation; a digit every element
+ * of the row shares skips its pass. Same validation as {@link hardNegativeMask}.
  */
 export function rankDescending(loss: Float32Array, cols: number, options?: RankOptions): Int32Array {
   checkLoss(loss);
