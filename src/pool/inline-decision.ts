@@ -5,16 +5,16 @@
  * `Float32Array` is staged into shared memory, an `allocLoss` batch is read in place) and whether the
  * result is copied out; no constant fits them all (`node dist/bench/crossover.bench.js`). So the
  * miner times its own calls: per call shape (method, input kind, result kind, and the size's power of
- * two) it keeps the second best of the last few per-element times of each path, takes the faster, and now
- * and then runs the other path to keep its figure current (a new shape's first probe after
- * `FIRST_GAP / 2` calls: where the static threshold is wrong, the sooner the better). The gap
- * between probes doubles each
- * time the probe loses (up to `MAX_GAP` calls), so once settled they cost at most a few percent; it
- * falls back to `FIRST_GAP` when the preferred path changes, and jumps to `MAX_GAP` at once when the
- * other path measured more than `FAR` times slower (a batch of a few rows sent to the pool, say:
- * there is nothing to learn soon, and each probe costs a round trip). Before a path has a figure, the static
- * threshold decides. A size below `minPooled(threads)` never dispatches (a round trip alone costs
- * more than the threads can save).
+ * two) it keeps the second best of the last few per-element times of each path (see `figure`),
+ * takes the faster, and now and then runs the other path to keep its figure current (a new shape's
+ * first probe after `FIRST_GAP / 2` calls: where the static threshold is wrong, the sooner the
+ * better). The gap between probes doubles each time the probe loses (up to `MAX_GAP` calls), so once
+ * settled they cost at most a few percent; it falls back to `FIRST_GAP` when the preferred path
+ * changes, and jumps at once to `MAX_GAP` or more (see `PROBE_SHARE`) when the other path measured
+ * more than `FAR` times slower (a batch of a few rows sent to the pool, say: there is nothing to
+ * learn soon, and each probe costs a round trip). Before a path has a figure, the static threshold
+ * decides. A size below `minPooled(threads)` never dispatches (a round trip alone costs more than the
+ * threads can save).
  *
  * A probe is a run of `PROBE_RUN` calls, and the first call after the path changes is not recorded:
  * a dispatched call after a run of inline ones finds its threads asleep and their caches cold (and
