@@ -71,8 +71,25 @@ export function maskChecked(
   out: Uint8Array,
   nanLargest: boolean,
 ): Uint8Array {
-  callerScratch = scratchFor(callerScratch, cols);
-  const nanAt = selectRows(bitsOf(loss), cols, 0, counts.length, counts, out, callerScratch, nanLargest);
+  const nanAt = maskRowsChecked(bitsOf(loss), cols, 0, counts.length, counts, out, nanLargest);
   if (nanAt >= 0) throw nanError(nanAt, cols);
   return out;
+}
+
+/**
+ * Rows `rowStart .. rowEnd - 1` of {@link maskChecked} on the calling thread's scratch, given the
+ * losses' bits: answers the flat index of the first NaN met (with `nanLargest` false), else -1. The
+ * pool's calling thread mines its share of a dispatched call with it (pool/caller-rows.ts).
+ */
+export function maskRowsChecked(
+  bits: Int32Array,
+  cols: number,
+  rowStart: number,
+  rowEnd: number,
+  counts: Int32Array,
+  out: Uint8Array,
+  nanLargest: boolean,
+): number {
+  callerScratch = scratchFor(callerScratch, cols);
+  return selectRows(bits, cols, rowStart, rowEnd, counts, out, callerScratch, nanLargest);
 }

@@ -11,6 +11,7 @@ import {
   referenceMask,
 } from '../src/index.ts';
 import { callAffinityBalancer, tagCall } from '../src/pool/balancer.ts';
+import { copyAndMine } from '../src/pool/caller-rows.ts';
 import {
   InlineDecision,
   METHOD_MASK,
@@ -20,7 +21,16 @@ import {
   shapeSlot,
 } from '../src/pool/inline-decision.ts';
 import { INLINE_BELOW, planClaims, planRanges } from '../src/pool/plan.ts';
-import { SharedStaging } from '../src/pool/shared-buffers.ts';
+import {
+  CTRL_BACK_CLAIM,
+  CTRL_NAN_MET,
+  CTRL_NEXT_CLAIM,
+  CTRL_STAGED_ROWS,
+  CTRL_WORDS,
+  OWNER_NONE,
+  OWNER_THREAD,
+  SharedStaging,
+} from '../src/pool/shared-buffers.ts';
 import { batch, firstDifference, generate, prng, SPECIAL_VALUES } from './support/adversarial.ts';
 import { faultyMiner } from './support/gate.ts';
 import { settledArrayBuffers } from './support/memory.ts';
@@ -341,6 +351,172 @@ describe('pool results equal the synchronous API', () => {
     expect(firstDifference(mask, hardNegativeMask(one, SSD_COLS, [250]))).toBe(-1);
     expect(firstDifference(await miner.rank(one, SSD_COLS), rankDescending(one, SSD_COLS))).toBe(-1);
     expect(await miner.mask(new Float32Array(0), 3, 1)).toEqual(new Uint8Array(0));
+  });
+});
+
+describe('a loss not in shared memory: the calling thread mines from the back (caller-rows.ts)', () => {
+  // 300 rows of 1000 columns: claims of 65 rows (planClaims), 5 claims on one thread.
+  const cols = 1000;
+  const rows = 300;
+  const counts = ssdCounts(rows, 3).map((k) => Math.min(k, cols));
+
+  it('with its thread held before its first claim, the calling thread mines every row; the mask is exact', async () => {
+    const one = faultyMiner({ threads: 1, inlineBelow: 0 });
+    await using miner = one.miner;
+    const loss = expLoss(rows, cols, 11, false);
+    const before = miner.stats.callerRows;
+    const g = one.arm('none', { gated: true });
+    const call = miner.mask(loss, cols, counts);
+    // The calling thread's part ran before mask() returned: the thread has not claimed a row.
+    expect(miner.stats.callerRows - before).toBe(rows);
+    await g.reached;
+    g.release();
+    expect(firstDifference(await call, referenceMask(loss, cols, counts))).toBe(-1);
+  });
+
+  it('the first NaN in row order is reported, whichever side met it', async () => {
+    const one = faultyMiner({ threads: 1, inlineBelow: 0 });
+    await using miner = one.miner;
+    const loss = expLoss(rows, cols, 12, false);
+    loss[290 * cols + 7] = Number.NaN; // in the last claim, which the calling thread takes first
+    const late = syncError(() => hardNegativeMask(loss, cols, counts));
+    let before = miner.stats.callerRows;
+    let g = one.arm('none', { gated: true });
+    let call = miner.mask(loss, cols, counts);
+    // It stopped at its NaN: only the last claim (rows 260..299) is its own; the thread takes the rest.
+    expect(miner.stats.callerRows - before).toBe(rows - 260);
+    await g.reached;
+    g.release();
+    await expect(call).rejects.toThrow(late);
+    expect(String(late)).toMatch(/row 290, column 7/);
+
+    loss[10 * cols + 3] = Number.NaN; // now also in the thread's first claim
+    before = miner.stats.callerRows;
+    g = one.arm('none', { gated: true });
+    call = miner.mask(loss, cols, counts);
+    expect(miner.stats.callerRows - before).toBe(rows - 260);
+    await g.reached;
+    g.release();
+    await expect(call).rejects.toThrow(/row 10, column 3/);
+    loss[10 * cols + 3] = 1;
+    loss[290 * cols + 7] = 1;
+    expect(firstDifference(await miner.mask(loss, cols, counts), referenceMask(loss, cols, counts))).toBe(-1);
+  });
+
+  it('both sides mine: every row once, the same mask as the synchronous call, and a shared loss is left to the threads', async () => {
+    const loss = expLoss(64, SSD_COLS, 13, false);
+    const counts64 = ssdCounts(64, 14);
+    const expected = hardNegativeMask(loss, SSD_COLS, counts64);
+    for (let i = 0; i < 10; i++)
+      expect(firstDifference(await pooled.mask(loss, SSD_COLS, counts64), expected)).toBe(-1);
+    const before = pooled.stats.callerRows;
+    const shared = allocLoss(64, SSD_COLS);
+    shared.set(loss);
+    expect(firstDifference(await pooled.mask(shared, SSD_COLS, counts64), expected)).toBe(-1);
+    expect(firstDifference(await pooled.rank(loss, SSD_COLS), rankDescending(loss, SSD_COLS))).toBe(-1);
+    expect(pooled.stats.callerRows).toBe(before);
+  });
+});
+
+describe('copyAndMine (the two-ended claim protocol, with the threads played by the test)', () => {
+  const cols = 3;
+  const rows = 20;
+  const claim = 4; // 5 claims
+  function setup() {
+    const loss = Float32Array.from({ length: rows * cols }, (_, i) => i);
+    const ctx = new SharedArrayBuffer(64 * 4);
+    const ctrl = new Int32Array(ctx, 0, CTRL_WORDS);
+    const owners = new Int32Array(ctx, CTRL_WORDS * 4, 5);
+    Atomics.store(ctrl, CTRL_BACK_CLAIM, 5);
+    const staged = new Float32Array(rows * cols).fill(-1);
+    /** A pool thread's claim, as workers/mine-worker.ts takes it: the claim's index, or -1 when lost. */
+    const threadClaim = (): number => {
+      const c = Atomics.add(ctrl, CTRL_NEXT_CLAIM, 1);
+      if (c >= 5) return -1;
+      return Atomics.compareExchange(owners, c, OWNER_NONE, OWNER_THREAD) === OWNER_NONE ? c : -1;
+    };
+    return { loss, ctrl, owners, staged, threadClaim };
+  }
+  const common = { cols, rows, claim, lead: 1, blockRows: 2 };
+
+  it('the threads take the middle while the calling thread mines its first claim: it stops at their claim', () => {
+    const { loss, ctrl, owners, staged, threadClaim } = setup();
+    const mined: number[][] = [];
+    const share = copyAndMine({
+      ...common,
+      loss,
+      staged,
+      owners,
+      ctrl,
+      mine: (r, e) => {
+        mined.push([r, e]);
+        if (mined.length === 1) for (let c = 0; c < 4; c++) expect(threadClaim()).toBe(c);
+        return -1;
+      },
+    });
+    // Claim 4 (rows 16..19) is the caller's; claims 0..3 the threads'; its next back claim (3) lost.
+    expect(mined).toEqual([[16, 20]]);
+    expect(share).toEqual({ nanAt: -1, rows: 4 });
+    expect(Array.from(owners)).toEqual([1, 1, 1, 1, 2]);
+    expect(threadClaim()).toBe(-1);
+    // Every row the threads read is copied and published; the caller's rows are not copied.
+    expect(Atomics.load(ctrl, CTRL_STAGED_ROWS)).toBe(16);
+    expect(Array.from(staged.subarray(0, 16 * cols))).toEqual(Array.from(loss.subarray(0, 16 * cols)));
+    expect(staged.subarray(16 * cols).every((v) => v === -1)).toBe(true);
+  });
+
+  it('with no thread claiming, the calling thread mines every claim from the back, copying only the lead', () => {
+    const { loss, ctrl, owners, staged, threadClaim } = setup();
+    const mined: number[][] = [];
+    const share = copyAndMine({
+      ...common,
+      loss,
+      staged,
+      owners,
+      ctrl,
+      mine: (r, e) => {
+        mined.push([r, e]);
+        return -1;
+      },
+    });
+    expect(mined).toEqual([
+      [16, 20],
+      [12, 16],
+      [8, 12],
+      [4, 8],
+      [0, 4],
+    ]);
+    expect(share.rows).toBe(rows);
+    expect(Array.from(owners)).toEqual([2, 2, 2, 2, 2]);
+    expect(Atomics.load(ctrl, CTRL_STAGED_ROWS)).toBe(claim); // lead: one claim ahead of the front (0)
+    expect(threadClaim()).toBe(-1);
+  });
+
+  it('a NaN of its own stops its claims; a NaN the threads met stops them before they start', () => {
+    let { loss, ctrl, owners, staged } = setup();
+    let share = copyAndMine({
+      ...common,
+      loss,
+      staged,
+      owners,
+      ctrl,
+      mine: (r) => (r === 12 ? r * cols + 1 : -1),
+    });
+    expect(share).toEqual({ nanAt: 12 * cols + 1, rows: 8 });
+    expect(Atomics.load(ctrl, CTRL_STAGED_ROWS)).toBe(12);
+    ({ loss, ctrl, owners, staged } = setup());
+    Atomics.store(ctrl, CTRL_NAN_MET, 1);
+    share = copyAndMine({ ...common, loss, staged, owners, ctrl, mine: () => -1 });
+    expect(share).toEqual({ nanAt: -1, rows: 0 });
+    expect(Atomics.load(ctrl, CTRL_STAGED_ROWS)).toBe(rows);
+  });
+
+  it('without a kernel it only copies, block by block, every row', () => {
+    const { loss, ctrl, owners, staged } = setup();
+    const share = copyAndMine({ ...common, loss, staged, owners, ctrl, mine: undefined });
+    expect(share).toEqual({ nanAt: -1, rows: 0 });
+    expect(Array.from(staged)).toEqual(Array.from(loss));
+    expect(Atomics.load(ctrl, CTRL_STAGED_ROWS)).toBe(rows);
   });
 });
 

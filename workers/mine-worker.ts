@@ -37,6 +37,8 @@ import {
   CTRL_STAGED_ROWS,
   CTRL_WORDS,
   HIST_WORDS,
+  OWNER_NONE,
+  OWNER_THREAD,
 } from '../src/pool/shared-buffers.ts';
 
 /**
@@ -121,6 +123,8 @@ export default function mineTask(task: MineTask): number {
  * Claims: the counter hands out claims in row order, so when a task meets a NaN, every row before
  * it has already been claimed, by this task or another, and is finished by its claimant; raising
  * `CTRL_NAN_MET` only stops claims of later rows, and the smallest answer is still the first NaN.
+ * Claims the calling thread takes from the back (`ownersAt`) are all after every claim a task
+ * wins, and the calling thread answers its own first NaN (src/pool/caller-rows.ts).
  */
 function eachRows(
   task: MineTask,
@@ -131,11 +135,17 @@ function eachRows(
   const rowEnd = task.rowEnd;
   const claim = task.claim;
   if (claim > 0) {
+    const owners =
+      task.ownersAt > 0 ? new Int32Array(task.ctx, task.ownersAt * 4, Math.ceil(rowEnd / claim)) : undefined;
     for (;;) {
       if (Atomics.load(ctrl, CTRL_CANCEL) !== 0) return RESULT_CANCELLED;
       if (Atomics.load(ctrl, CTRL_NAN_MET) !== 0) return RESULT_OK;
-      const r = Atomics.add(ctrl, CTRL_NEXT_CLAIM, 1) * claim;
+      const c = Atomics.add(ctrl, CTRL_NEXT_CLAIM, 1);
+      const r = c * claim;
       if (r >= rowEnd) return RESULT_OK;
+      // Lost to the calling thread, which mines from the back: this claim and all later are its own.
+      if (owners !== undefined && Atomics.compareExchange(owners, c, OWNER_NONE, OWNER_THREAD) !== OWNER_NONE)
+        return RESULT_OK;
       const e = Math.min(rowEnd, r + claim);
       if (task.staged && !awaitStaged(ctrl, e)) return RESULT_CANCELLED;
       const nanAt = rows(r, e);

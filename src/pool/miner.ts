@@ -1,12 +1,13 @@
 import { hardNegativeMaskBatchWide } from '../batch-wide.ts';
-import { maskChecked } from '../mask.ts';
+import { maskChecked, maskRowsChecked } from '../mask.ts';
 import { rankDescending } from '../rank.ts';
-import { nanError } from '../validate.ts';
+import { bitsOf, nanError } from '../validate.ts';
 import type { CallArgs, MineOptions } from './args.ts';
 import { batchWideArgs, maskArgs, rankArgs } from './args.ts';
 import { firstNanAnswer, runBatchWide } from './batch-wide-protocol.ts';
 import type { PoolCall } from './call.ts';
 import { CallRegistry } from './call.ts';
+import type { CallerKernel } from './caller-rows.ts';
 import {
   InlineDecision,
   METHOD_MASK,
@@ -27,7 +28,7 @@ import {
 } from './miner-helpers.ts';
 import type { MinerOptions } from './miner-options.ts';
 import { readMinerOptions } from './miner-options.ts';
-import { planRanges } from './plan.ts';
+import { planClaims, planRanges } from './plan.ts';
 import type { MineTask } from './protocol.ts';
 import { RESULT_CANCELLED, TASK_HISTOGRAM, TASK_MASK, TASK_RANK } from './protocol.ts';
 import type { CallLayout } from './shared-buffers.ts';
@@ -101,6 +102,7 @@ export class PooledMiner {
   #counts: Int32Array = new Int32Array(16);
   readonly #threads: WorkerThreads;
   #cancelledTasks = 0;
+  #callerRows = 0;
 
   /**
    * Validates the options; starts no thread.
@@ -134,7 +136,9 @@ export class PooledMiner {
    * Diagnostics: calls in flight, staging buffers kept for reuse, how many tasks found their call
    * cancelled and stopped early (aborted or failed calls), and how many were posted to a thread
    * already running a task of the same call, to wait in its queue (see balancer.ts), and how many
-   * times the threads were replaced to free the shared memory they pinned (see plan.ts).
+   * times the threads were replaced to free the shared memory they pinned (see plan.ts), and how
+   * many rows of dispatched mask calls over a non-shared loss the calling thread mined itself (see
+   * caller-rows.ts).
    */
   get stats(): {
     active: number;
@@ -143,6 +147,7 @@ export class PooledMiner {
     cancelledTasks: number;
     queuedTasks: number;
     recycledPools: number;
+    callerRows: number;
   } {
     const { buffers, bytes } = this.#staging.stats;
     return {
@@ -152,6 +157,7 @@ export class PooledMiner {
       cancelledTasks: this.#cancelledTasks,
       queuedTasks: this.#threads.queuedTasks,
       recycledPools: this.#threads.recycled,
+      callerRows: this.#callerRows,
     };
   }
 
@@ -191,12 +197,20 @@ export class PooledMiner {
         0,
         args.lossShared ? 0 : args.n,
         args.outShared ? 0 : Math.ceil(args.n / 4),
+        args.lossShared ? 0 : Math.ceil(args.rows / planClaims(args.rows, args.cols, this.threads).claim),
       );
       const ctx = this.#staging.acquire(layout.bytes);
       new Int32Array(ctx, layout.countsAt * 4, args.rows).set(args.counts);
       const target = args.outShared ? args.out! : new Uint8Array(ctx, layout.outAt * 4, args.n);
+      // A loss not in shared memory: the calling thread mines rows from the back while it copies
+      // the threads' rows from the front (caller-rows.ts).
+      const bits = bitsOf(args.loss);
+      const mine = args.lossShared
+        ? undefined
+        : (r: number, e: number) =>
+            maskRowsChecked(bits, args.cols, r, e, args.counts, target, args.nanLargest);
       return this.#run(ctx, args, async (call) => {
-        const { tasks, round } = this.#rowTasks(TASK_MASK, call, args, layout, target);
+        const { tasks, round } = this.#rowTasks(TASK_MASK, call, args, layout, target, mine);
         const nanAt = firstNanAnswer(await round(tasks));
         if (nanAt >= 0) throw nanError(nanAt, args.cols);
         return timed(copyOut(target, args.out ?? sharedBytes(args.n)));
@@ -357,11 +371,12 @@ export class PooledMiner {
     args: CallArgs<Uint8Array | Int32Array>,
     layout: CallLayout,
     target: Uint8Array | Int32Array,
+    mine?: CallerKernel,
   ): { tasks: MineTask[]; round: (tasks: MineTask[]) => Promise<number[]> } {
     const tasks = rowTasks(kind, call, args, layout, target, this.threads);
     if (args.lossShared) this.#threads.sees(args.loss.buffer as SharedArrayBuffer);
     if (args.outShared) this.#threads.sees(target.buffer as SharedArrayBuffer);
-    const stage = stager(args, call.ctx, layout, tasks);
+    const stage = stager(args, call.ctx, layout, tasks, mine);
     return { tasks, round: (batch) => this.#round(call, batch, stage) };
   }
 
@@ -385,16 +400,22 @@ export class PooledMiner {
   }
 
   /**
-   * Posts every task and waits for all answers. A stopped call's answers are meaningless (tasks may
-   * have been cancelled half-way): the round then rejects (the call has already settled).
+   * Posts every task and waits for all answers, plus the calling thread's own (the first NaN it met
+   * in the rows it mined, see tasks.ts's `stager`), last. A stopped call's answers are meaningless
+   * (tasks may have been cancelled half-way): the round then rejects (the call has already settled).
    */
   async #round(call: PoolCall, tasks: MineTask[], stage?: Stager): Promise<number[]> {
     const posted = tasks.map((task) => {
       stage?.beforePost(task);
       return this.#dispatch(call, task);
     });
+    let own = -1;
     try {
-      stage?.afterPost();
+      if (stage !== undefined) {
+        const share = stage.afterPost();
+        own = share.nanAt;
+        this.#callerRows += share.rows;
+      }
     } catch (error) {
       // The tasks see the cancel flag and stop; their answers are awaited, so none is left unhandled.
       call.stop(error);
@@ -403,6 +424,7 @@ export class PooledMiner {
     }
     const answers = await Promise.all(posted);
     if (!call.running) throw new Error('call stopped');
+    if (stage !== undefined) answers.push(own);
     return answers;
   }
 }

@@ -61,4 +61,11 @@ export interface MineTask {
   claim: number;
   /** A claiming task over a loss the coordinator is still copying: wait on `CTRL_STAGED_ROWS`. */
   staged: boolean;
+  /**
+   * A claiming task whose call the calling thread also mines, taking claims from the back (see
+   * src/pool/caller-rows.ts): the int32 word offset in `ctx` of one owner word per claim, which the
+   * task must win (`OWNER_NONE` to `OWNER_THREAD`, shared-buffers.ts) before it reads a claim's rows;
+   * a claim it loses and every later one are the calling thread's. 0: no owner words.
+   */
+  ownersAt: number;
 }

@@ -24,6 +24,23 @@ export const CTRL_NAN_MET = 2;
  * word; a task waits on it before reading rows not yet copied.
  */
 export const CTRL_STAGED_ROWS = 3;
+/**
+ * Control word index, mask calls over a staged loss, which the calling thread mines from the back
+ * while the threads claim from the front (see caller-rows.ts): the claims not yet taken from the
+ * back. The calling thread takes claim `c = Atomics.sub(ctrl, CTRL_BACK_CLAIM, 1) - 1`; whether
+ * that claim is its own is settled by the claim's owner word (see {@link OWNER_THREAD}).
+ */
+export const CTRL_BACK_CLAIM = 4;
+/**
+ * Owner word values of a claim that both ends may take: nobody yet, a pool thread, the calling
+ * thread. Each claim is offered to at most one pool thread (the front counter) and to the calling
+ * thread at most once (the back counter), and each side takes it with `Atomics.compareExchange(owners,
+ * c, OWNER_NONE, mine)`: exactly one side wins, and a side that loses stops claiming, since every
+ * claim past it is the other side's.
+ */
+export const OWNER_NONE = 0;
+export const OWNER_THREAD = 1;
+export const OWNER_CALLER = 2;
 /** Int32 words of one batch-wide histogram slot: 2^11 buckets of 11-bit digits. */
 export const HIST_WORDS = 2048;
 
@@ -32,12 +49,14 @@ export const MAX_ELEMENTS = 0x7fffffff;
 
 /**
  * Where things sit in a call's staging buffer, in int32 words from its start: control words, then
- * the per-row counts, then the histogram slots (one per task), then the copied losses, then the
- * staged result (when the caller's `out` is not shared). Regions start on 16-word (64-byte)
- * boundaries.
+ * the per-row counts, then the claims' owner words (mask calls over a staged loss), then the
+ * histogram slots (one per task), then the copied losses, then the staged result (when the caller's
+ * `out` is not shared). Regions start on 16-word (64-byte) boundaries.
  */
 export interface CallLayout {
   countsAt: number;
+  /** The claims' owner words; 0 when the call has none. */
+  ownersAt: number;
   histAt: number;
   lossAt: number;
   outAt: number;
@@ -48,15 +67,30 @@ export interface CallLayout {
 const align16 = (words: number): number => Math.ceil(words / 16) * 16;
 
 /**
- * Layout for `counts` per-row counts, `histSlots` histogram slots, `lossCopy` copied float32 losses
- * and `outWords` int32 words of staged result (each may be 0). Cost: O(1).
+ * Layout for `counts` per-row counts, `histSlots` histogram slots, `lossCopy` copied float32 losses,
+ * `outWords` int32 words of staged result and `owners` claim owner words (each may be 0).
+ * Cost: O(1).
  */
-export function callLayout(counts: number, histSlots: number, lossCopy: number, outWords = 0): CallLayout {
+export function callLayout(
+  counts: number,
+  histSlots: number,
+  lossCopy: number,
+  outWords = 0,
+  owners = 0,
+): CallLayout {
   const countsAt = CTRL_WORDS;
-  const histAt = countsAt + align16(counts);
+  const ownersAt = countsAt + align16(counts);
+  const histAt = ownersAt + align16(owners);
   const lossAt = histAt + histSlots * HIST_WORDS;
   const outAt = lossAt + align16(lossCopy);
-  return { countsAt, histAt, lossAt, outAt, bytes: (outAt + outWords) * 4 };
+  return {
+    countsAt,
+    ownersAt: owners > 0 ? ownersAt : 0,
+    histAt,
+    lossAt,
+    outAt,
+    bytes: (outAt + outWords) * 4,
+  };
 }
 
 /** Whether a typed array lives in a `SharedArrayBuffer` (so workers can read it without a copy). */

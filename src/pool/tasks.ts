@@ -7,18 +7,28 @@
  */
 import type { CallArgs } from './args.ts';
 import type { PoolCall } from './call.ts';
+import { type CallerKernel, type CallerShare, copyAndMine } from './caller-rows.ts';
 import { planClaims, planRanges } from './plan.ts';
 import { type MineTask, TASK_MASK, TASK_RANK } from './protocol.ts';
 import {
   type CallLayout,
+  CTRL_BACK_CLAIM,
   CTRL_NAN_MET,
   CTRL_NEXT_CLAIM,
   CTRL_STAGED_ROWS,
   CTRL_WORDS,
+  OWNER_NONE,
 } from './shared-buffers.ts';
 
 /** Elements copied between two notifications of the staged-rows word (see {@link stager}). */
 const STAGE_BLOCK_ELEMENTS = 1 << 16;
+
+/**
+ * Claims per thread the copy keeps ahead of the threads' front while the calling thread mines from
+ * the back (caller-rows.ts): while it mines one claim, each thread mines about one, so two each
+ * leave no thread waiting for rows.
+ */
+const LEAD_PER_THREAD = 2;
 
 /**
  * The call's tasks: claiming tasks for mask and rank, one per planned row range otherwise. Resets
@@ -47,6 +57,11 @@ export function rowTasks(
     Atomics.store(ctrl, CTRL_NEXT_CLAIM, 0);
     Atomics.store(ctrl, CTRL_NAN_MET, 0);
     Atomics.store(ctrl, CTRL_STAGED_ROWS, args.lossShared ? rows : 0);
+    if (layout.ownersAt > 0) {
+      const claims = Math.ceil(rows / claim);
+      new Int32Array(ctx, layout.ownersAt * 4, claims).fill(OWNER_NONE);
+      Atomics.store(ctrl, CTRL_BACK_CLAIM, claims);
+    }
   }
   const count = plan?.tasks ?? bounds!.length - 1;
   const tasks: MineTask[] = [];
@@ -74,6 +89,7 @@ export function rowTasks(
       index: t,
       claim,
       staged: claiming && !args.lossShared,
+      ownersAt: claiming ? layout.ownersAt : 0,
     });
   }
   return tasks;
@@ -83,9 +99,16 @@ export function rowTasks(
 export interface Stager {
   /** Copies the rows of a range task, once, just before it is posted. */
   readonly beforePost: (task: MineTask) => void;
-  /** Copies what the claiming tasks read, block by block, once they are all posted. */
-  readonly afterPost: () => void;
+  /**
+   * Copies what the claiming tasks read, block by block, once they are all posted, and mines the
+   * calling thread's share when the call has owner words (caller-rows.ts): answers the first NaN the
+   * calling thread met and the rows it mined.
+   */
+  readonly afterPost: () => CallerShare;
 }
+
+/** Nothing done on the calling thread besides copying. */
+const NO_SHARE: CallerShare = { nanAt: -1, rows: 0 };
 
 /**
  * For a non-shared `loss` (`undefined` for a shared one): copies it into the call's staging buffer
@@ -93,34 +116,42 @@ export interface Stager {
  * threads start while later rows are still being copied (rather than after one serial copy of the
  * whole batch). Claiming tasks: once they are posted, about 2^16 elements at a time, each block
  * published through `CTRL_STAGED_ROWS` (store, then notify), which a task waits on before reading a
- * claimed row not yet copied; the copy outruns the kernel, so the tasks rarely wait. This runs
- * synchronously on the calling thread, so it finishes unless it throws; a throw stops the call,
- * whose cancel flag (and notify, call.ts) ends the waits.
+ * claimed row not yet copied; with owner words in the layout (mask calls) the calling thread also
+ * mines rows from the back with `mine` (caller-rows.ts), else the copy outruns the kernel, so the
+ * tasks rarely wait. This runs synchronously on the calling thread, so it finishes unless it throws;
+ * a throw stops the call, whose cancel flag (and notify, call.ts) ends the waits.
  */
 export function stager(
   args: CallArgs<Uint8Array | Int32Array>,
   ctx: SharedArrayBuffer,
   layout: CallLayout,
   tasks: readonly MineTask[],
+  mine?: CallerKernel,
 ): Stager | undefined {
   if (args.lossShared) return undefined;
   const { loss, cols, rows } = args;
   const staged = new Float32Array(ctx, layout.lossAt * 4, args.n);
-  if (tasks[0]?.claim !== 0) {
-    const ctrl = new Int32Array(ctx, 0, CTRL_WORDS);
-    let copied = false;
-    const blockRows = Math.max(1, Math.floor(STAGE_BLOCK_ELEMENTS / cols));
+  const claim = tasks[0]?.claim ?? 0;
+  if (claim !== 0) {
+    let done = false;
+    const twoEnded = layout.ownersAt > 0 && mine !== undefined;
     return {
       beforePost: () => {},
       afterPost: () => {
-        if (copied) return;
-        copied = true;
-        for (let r = 0; r < rows; r += blockRows) {
-          const e = Math.min(rows, r + blockRows);
-          staged.set(loss.subarray(r * cols, e * cols), r * cols);
-          Atomics.store(ctrl, CTRL_STAGED_ROWS, e);
-          Atomics.notify(ctrl, CTRL_STAGED_ROWS);
-        }
+        if (done) return NO_SHARE;
+        done = true;
+        return copyAndMine({
+          loss,
+          staged,
+          cols,
+          rows,
+          claim,
+          owners: new Int32Array(ctx, layout.ownersAt * 4, twoEnded ? Math.ceil(rows / claim) : 0),
+          ctrl: new Int32Array(ctx, 0, CTRL_WORDS),
+          lead: LEAD_PER_THREAD * tasks.length,
+          blockRows: Math.max(1, Math.floor(STAGE_BLOCK_ELEMENTS / cols)),
+          mine: twoEnded ? mine : undefined,
+        });
       },
     };
   }
@@ -130,6 +161,6 @@ export function stager(
       if (!pending.delete(task)) return;
       staged.set(loss.subarray(task.rowStart * cols, task.rowEnd * cols), task.rowStart * cols);
     },
-    afterPost: () => {},
+    afterPost: () => NO_SHARE,
   };
 }
