@@ -63,7 +63,13 @@ export function rowTasks(
       Atomics.store(ctrl, CTRL_BACK_CLAIM, claims);
     }
   }
-  const count = plan?.tasks ?? bounds!.length - 1;
+  // The calling thread mines too (caller-rows.ts): it takes one thread's place.
+  const count =
+    plan === undefined
+      ? bounds!.length - 1
+      : layout.ownersAt > 0
+        ? Math.max(1, Math.min(plan.tasks, threads - 1))
+        : plan.tasks;
   const tasks: MineTask[] = [];
   for (let t = 0; t < count; t++) {
     tasks.push({
