@@ -62,8 +62,9 @@ function clockFor(n: number, decision: InlineDecision): number {
  * ranges, a few per thread, for the batch-wide mask) and runs the same kernel as
  * {@link hardNegativeMask} on them, reading the losses and writing the
  * result in `SharedArrayBuffer`s: results are bit-identical to the synchronous functions. A shared
- * `loss` ({@link allocLoss}) is read in place; any other is first copied into a recycled staging
- * buffer. Workers write into a shared `options.out` directly; otherwise into the staging buffer,
+ * `loss` ({@link allocLoss}) is read in place; any other is copied into a recycled staging buffer
+ * while the threads work, and for a mask the calling thread mines rows of it itself meanwhile
+ * (caller-rows.ts), so the call keeps the calling thread busy. Workers write into a shared `options.out` directly; otherwise into the staging buffer,
  * from which the result is copied into `options.out` or a fresh shared array owned by the caller
  * (so no worker ever holds a handle to a buffer the caller may drop). Calls with fewer than
  * `inlineBelow` elements run on the calling thread through the synchronous API.
@@ -164,8 +165,10 @@ export class PooledMiner {
   /**
    * {@link hardNegativeMask} on the pool: resolves to the `(rows, cols)` mask (1 = hard negative),
    * bit-identical to the synchronous result. Cost: the kernel's O(N) per row divided over the
-   * threads, plus one round trip per call; a non-shared `loss` is copied once first, and a result
-   * not written into a shared `options.out` is copied out once at the end.
+   * threads, plus one round trip per call; a non-shared `loss` is copied for the threads by the
+   * calling thread, which also mines rows of it from the back in one thread's place until the
+   * threads' claims meet its own (caller-rows.ts: the promise is returned only after that), and a
+   * result not written into a shared `options.out` is copied out once at the end.
    *
    * Rejects (never throws) with the synchronous API's `TypeError`/`RangeError` for bad arguments or
    * a NaN loss (naming the first NaN's row and column in the whole batch), a `TypeError` when an

@@ -100,8 +100,9 @@ export function isShared(view: ArrayBufferView): boolean {
 
 /**
  * A zeroed `(rows, cols)` float32 batch in a fresh `SharedArrayBuffer`. Fill it and pass it to
- * `HardNegativeMiner` methods: the workers read it in place, with no copy (any other `Float32Array`
- * is first copied into a shared staging buffer, one pass over it). Do not write to it
+ * `HardNegativeMiner` methods: the workers read it in place, with no copy, and the calling thread
+ * stays free (any other `Float32Array` is copied into a shared staging buffer on the calling thread,
+ * which for a mask also mines part of its rows). Do not write to it
  * while a call that reads it is pending.
  *
  * @throws {TypeError} `rows` or `cols` not a number.
