@@ -374,6 +374,19 @@ describe('a loss not in shared memory: the calling thread mines from the back (c
     expect(firstDifference(await call, referenceMask(loss, cols, counts))).toBe(-1);
   });
 
+  it('the caller may overwrite its loss as soon as mask() returns: every row was copied or mined by then', async () => {
+    const two = faultyMiner({ threads: 2, inlineBelow: 0 });
+    await using miner = two.miner;
+    const loss = expLoss(rows, cols, 15, false);
+    const expected = referenceMask(loss, cols, counts);
+    const g = two.arm('none', { gated: true }); // the call's one task: held before its first claim
+    const call = miner.mask(loss, cols, counts);
+    loss.fill(Number.NaN);
+    await g.reached;
+    g.release();
+    expect(firstDifference(await call, expected)).toBe(-1);
+  });
+
   it('the first NaN in row order is reported, whichever side met it', async () => {
     const one = faultyMiner({ threads: 1, inlineBelow: 0 });
     await using miner = one.miner;
