@@ -1041,10 +1041,27 @@ describe('the measured inline decision', () => {
         previous = inline;
       }
       const gaps = starts.slice(1).map((p, i) => p - starts[i]!);
-      expect(gaps[0]).toBe(257); // no probe measured yet: MAX_GAP
-      expect(gaps.slice(1).every((g) => g === expectedGap)).toBe(true);
+      // From the first probe run on: its cost spaces the next probe as soon as it is measured.
+      expect(gaps.every((g) => g === expectedGap)).toBe(true);
       expect(gaps.length).toBeGreaterThan(2);
     }
+  });
+
+  it('a new shape whose first probe measures the other path far slower is not probed again soon', () => {
+    const d = new InlineDecision(INLINE_BELOW, true);
+    const b16 = 16 * SSD_COLS; // below the static threshold: inline first
+    const s = shapeSlot(METHOD_MASK, b16, true, true);
+    const paths: boolean[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const inline = d.inline(s, b16);
+      paths.push(inline);
+      d.record(s, inline, b16, inline ? 0.4 : 2.5); // dispatched calls ~6x slower, as at B = 16 here
+    }
+    const probes = paths.flatMap((inline, i) => (inline ? [] : [i]));
+    expect(probes.slice(0, 2)).toEqual([3, 4]); // the first probe run, FIRST_GAP / 2 calls in
+    // The next one is spaced by that run's cost (100 x 5 ms / 0.4 ms = 1250 calls), not 8 calls later.
+    expect(probes[2]).toBeGreaterThanOrEqual(3 + 1250);
+    expect(probes.length).toBe(4);
   });
 
   it('gives the same bytes as hardNegativeMask whichever path a default miner takes', async () => {

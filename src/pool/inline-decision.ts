@@ -11,7 +11,7 @@
  * better). The gap between probes doubles each time the probe loses (up to `MAX_GAP` calls), so once
  * settled they cost at most a few percent; it falls back to `FIRST_GAP` when the preferred path
  * changes, and jumps at once to `MAX_GAP` or more (see `PROBE_SHARE`) when the other path measured
- * more than `FAR` times slower (a batch of a few rows sent to the pool, say: there is nothing to
+ * more than `FAR` times slower (as soon as the probe run that measured it ends) (a batch of a few rows sent to the pool, say: there is nothing to
  * learn soon, and each probe costs a round trip). Before a path has a figure, the static threshold
  * decides. A size below `minPooled(threads)` never dispatches (a round trip alone costs more than the
  * threads can save).
@@ -112,6 +112,8 @@ export class InlineDecision {
   readonly #lastPath = new Uint8Array(SLOTS).fill(NO_PATH);
   /** Milliseconds the probe calls since the last scheduled probe took (cold first calls included). */
   readonly #probeMs = new Float64Array(SLOTS);
+  /** The path a probe call just recorded (1 inline, 2 pooled; 0 none since the last decision). */
+  readonly #probed = new Uint8Array(SLOTS);
 
   /** Calls with fewer elements always run inline when the decision is measured ({@link minPooled}). */
   readonly minPooled: number;
@@ -140,14 +142,24 @@ export class InlineDecision {
       this.#probeLeft[slot]!--;
       return !inline;
     }
-    if (--this.#countdown[slot]! > 0) return inline;
     const measuredBoth = a !== Number.POSITIVE_INFINITY && b !== Number.POSITIVE_INFINITY;
     const far = measuredBoth && (inline ? b > FAR * a : a > FAR * b);
-    let gap = far ? MAX_GAP : Math.min(MAX_GAP, this.#gap[slot]! * 2);
-    if (far) {
-      const callMs = (inline ? a : b) * n;
-      gap = Math.min(MAX_FAR_GAP, Math.max(gap, Math.ceil((PROBE_SHARE * this.#probeMs[slot]!) / callMs)));
+    const probed = this.#probed[slot]!;
+    this.#probed[slot] = 0;
+    if (far && probed !== 0 && probed !== preferred) {
+      // A probe run has just measured the other path far slower: space the next probe by that now,
+      // not by the gap set when this one was scheduled, knowing less (a new shape's second probe
+      // came 8 calls after its first, which cost ~4% over the first few hundred calls at B = 16,
+      // `node dist/bench/crossover.bench.js --sizes 16`). Not after a probe that won: the path it
+      // displaced has a stale figure, and gets the usual early probe.
+      const gap = this.#farGap(slot, (inline ? a : b) * n);
+      if (gap > this.#gap[slot]!) {
+        this.#countdown[slot]! += gap - this.#gap[slot]!;
+        this.#gap[slot] = gap;
+      }
     }
+    if (--this.#countdown[slot]! > 0) return inline;
+    const gap = far ? this.#farGap(slot, (inline ? a : b) * n) : Math.min(MAX_GAP, this.#gap[slot]! * 2);
     this.#probeMs[slot] = 0;
     this.#gap[slot] = gap;
     this.#countdown[slot] = this.#gap[slot]!;
@@ -155,11 +167,23 @@ export class InlineDecision {
     return !inline;
   }
 
+  /**
+   * Calls between probes of a far slower path: `MAX_GAP`, or more where the last probe run took
+   * more than `MAX_GAP / PROBE_SHARE` calls' time (`callMs` a call of the preferred path), up to
+   * `MAX_FAR_GAP`.
+   */
+  #farGap(slot: number, callMs: number): number {
+    return Math.min(MAX_FAR_GAP, Math.max(MAX_GAP, Math.ceil((PROBE_SHARE * this.#probeMs[slot]!) / callMs)));
+  }
+
   /** Records a call of `n` elements with shape `slot` that took `ms` on the given path. */
   record(slot: number, inline: boolean, n: number, ms: number): void {
     if (!this.measured || n < this.minPooled || !(ms >= 0)) return;
     const path = inline ? 1 : 0;
-    if (this.#preferred[slot] === (inline ? 2 : 1)) this.#probeMs[slot]! += ms; // a probe
+    if (this.#preferred[slot] === (inline ? 2 : 1)) {
+      this.#probeMs[slot]! += ms; // a probe
+      this.#probed[slot] = inline ? 1 : 2;
+    }
     const last = this.#lastPath[slot]!;
     this.#lastPath[slot] = path;
     if (last !== NO_PATH && last !== path) return; // the first call after a switch: cold, see above
