@@ -11,7 +11,7 @@ import {
   referenceMask,
 } from '../src/index.ts';
 import { callAffinityBalancer, tagCall } from '../src/pool/balancer.ts';
-import { copyAndMine } from '../src/pool/caller-rows.ts';
+import { copyAndMine, threadClaim } from '../src/pool/caller-rows.ts';
 import {
   InlineDecision,
   METHOD_MASK,
@@ -24,11 +24,8 @@ import { INLINE_BELOW, planClaims, planRanges } from '../src/pool/plan.ts';
 import {
   CTRL_BACK_CLAIM,
   CTRL_NAN_MET,
-  CTRL_NEXT_CLAIM,
   CTRL_STAGED_ROWS,
   CTRL_WORDS,
-  OWNER_NONE,
-  OWNER_THREAD,
   SharedStaging,
 } from '../src/pool/shared-buffers.ts';
 import { batch, firstDifference, generate, prng, SPECIAL_VALUES } from './support/adversarial.ts';
@@ -442,13 +439,9 @@ describe('copyAndMine (the two-ended claim protocol, with the threads played by 
     const owners = new Int32Array(ctx, CTRL_WORDS * 4, 5);
     Atomics.store(ctrl, CTRL_BACK_CLAIM, 5);
     const staged = new Float32Array(rows * cols).fill(-1);
-    /** A pool thread's claim, as workers/mine-worker.ts takes it: the claim's index, or -1 when lost. */
-    const threadClaim = (): number => {
-      const c = Atomics.add(ctrl, CTRL_NEXT_CLAIM, 1);
-      if (c >= 5) return -1;
-      return Atomics.compareExchange(owners, c, OWNER_NONE, OWNER_THREAD) === OWNER_NONE ? c : -1;
-    };
-    return { loss, ctrl, owners, staged, threadClaim };
+    /** A pool thread's next claim, taken as workers/mine-worker.ts takes it. */
+    const takeClaim = (): number => threadClaim(ctrl, owners, 5);
+    return { loss, ctrl, owners, staged, threadClaim: takeClaim };
   }
   const common = { cols, rows, claim, lead: 1, blockRows: 2 };
 
@@ -503,6 +496,29 @@ describe('copyAndMine (the two-ended claim protocol, with the threads played by 
     expect(Array.from(owners)).toEqual([2, 2, 2, 2, 2]);
     expect(Atomics.load(ctrl, CTRL_STAGED_ROWS)).toBe(claim); // lead: one claim ahead of the front (0)
     expect(threadClaim()).toBe(-1);
+  });
+
+  it('a NaN the threads meet while it mines stops its claims, and it still copies every row below its own', () => {
+    const { loss, ctrl, owners, staged, threadClaim } = setup();
+    const mined: number[][] = [];
+    const share = copyAndMine({
+      ...common,
+      loss,
+      staged,
+      owners,
+      ctrl,
+      mine: (r, e) => {
+        mined.push([r, e]);
+        // Meanwhile a thread wins claims 0 and 1, meets a NaN in claim 0, and holds claim 1 waiting for rows.
+        expect(threadClaim()).toBe(0);
+        expect(threadClaim()).toBe(1);
+        Atomics.store(ctrl, CTRL_NAN_MET, 1);
+        return -1;
+      },
+    });
+    expect(mined).toEqual([[16, 20]]);
+    expect(share).toEqual({ nanAt: -1, rows: 4 });
+    expect(Atomics.load(ctrl, CTRL_STAGED_ROWS)).toBe(16); // claim 1's rows (4..7) and up to its own
   });
 
   it('a NaN of its own stops its claims; a NaN the threads met stops them before they start', () => {
@@ -1045,6 +1061,45 @@ describe('the measured inline decision', () => {
       expect(gaps.every((g) => g === expectedGap)).toBe(true);
       expect(gaps.length).toBeGreaterThan(2);
     }
+  });
+
+  it('a call timed at 0 ms spaces the probes of a far slower path as far as allowed, never at every call', () => {
+    const d = new InlineDecision(INLINE_BELOW, true);
+    const s = shapeSlot(METHOD_MASK, n, true, true);
+    d.record(s, false, n, 3); // pooled: 3 ms
+    d.record(s, false, n, 3);
+    d.record(s, true, n, 0); // inline: below the clock's resolution (the first after a switch: not recorded)
+    d.record(s, true, n, 0);
+    const probes: number[] = [];
+    for (let i = 0; i < 9000; i++) {
+      const inline = d.inline(s, n);
+      if (!inline) probes.push(i);
+      // Its dispatched probes are not recorded (as when they overlap other calls): no probe cost known.
+      else d.record(s, true, n, 0);
+    }
+    const starts = probes.filter((p, i) => i === 0 || probes[i - 1] !== p - 1);
+    const gaps = starts.slice(1).map((p, i) => p - starts[i]!);
+    expect(gaps.length).toBeGreaterThan(0);
+    expect(gaps.every((g) => g >= 4096)).toBe(true);
+  });
+
+  it('a dispatched call recorded after the preference changed does not delay the early re-check', () => {
+    const d = new InlineDecision(INLINE_BELOW, true);
+    const s = shapeSlot(METHOD_MASK, n, true, true); // above the static threshold: pooled first
+    d.record(s, false, n, 1);
+    d.record(s, false, n, 1);
+    const paths: boolean[] = [];
+    for (let i = 0; i < 4; i++) paths.push(d.inline(s, n));
+    expect(paths).toEqual([false, false, false, true]); // the probe run of the calling thread starts
+    expect(d.inline(s, n)).toBe(true);
+    d.record(s, true, n, 0.2); // the first after a switch: not recorded
+    d.record(s, true, n, 0.2); // inline is 5x faster
+    expect(d.inline(s, n)).toBe(true); // inline is now preferred
+    d.record(s, false, n, 5); // a slow dispatched call that was still in flight
+    const next: boolean[] = [];
+    for (let i = 0; i < 12; i++) next.push(d.inline(s, n));
+    // The pool's stale figure is re-checked FIRST_GAP calls after the switch, as usual.
+    expect(next.indexOf(false)).toBe(6);
   });
 
   it('a new shape whose first probe measures the other path far slower is not probed again soon', () => {

@@ -21,6 +21,7 @@ import { rankRows } from '../src/kernel/rank-rows.ts';
 import type { KernelScratch } from '../src/kernel/scratch.ts';
 import { scratchFor } from '../src/kernel/scratch.ts';
 import { firstNan, selectRows } from '../src/kernel/select-rows.ts';
+import { threadClaim } from '../src/pool/caller-rows.ts';
 import type { MineTask } from '../src/pool/protocol.ts';
 import {
   RESULT_CANCELLED,
@@ -33,12 +34,9 @@ import {
 import {
   CTRL_CANCEL,
   CTRL_NAN_MET,
-  CTRL_NEXT_CLAIM,
   CTRL_STAGED_ROWS,
   CTRL_WORDS,
   HIST_WORDS,
-  OWNER_NONE,
-  OWNER_THREAD,
 } from '../src/pool/shared-buffers.ts';
 
 /**
@@ -135,17 +133,14 @@ function eachRows(
   const rowEnd = task.rowEnd;
   const claim = task.claim;
   if (claim > 0) {
-    const owners =
-      task.ownersAt > 0 ? new Int32Array(task.ctx, task.ownersAt * 4, Math.ceil(rowEnd / claim)) : undefined;
+    const claims = Math.ceil(rowEnd / claim);
+    const owners = task.ownersAt > 0 ? new Int32Array(task.ctx, task.ownersAt * 4, claims) : undefined;
     for (;;) {
       if (Atomics.load(ctrl, CTRL_CANCEL) !== 0) return RESULT_CANCELLED;
       if (Atomics.load(ctrl, CTRL_NAN_MET) !== 0) return RESULT_OK;
-      const c = Atomics.add(ctrl, CTRL_NEXT_CLAIM, 1);
+      const c = threadClaim(ctrl, owners, claims);
+      if (c < 0) return RESULT_OK;
       const r = c * claim;
-      if (r >= rowEnd) return RESULT_OK;
-      // Lost to the calling thread, which mines from the back: this claim and all later are its own.
-      if (owners !== undefined && Atomics.compareExchange(owners, c, OWNER_NONE, OWNER_THREAD) !== OWNER_NONE)
-        return RESULT_OK;
       const e = Math.min(rowEnd, r + claim);
       if (task.staged && !awaitStaged(ctrl, e)) return RESULT_CANCELLED;
       const nanAt = rows(r, e);

@@ -14,9 +14,11 @@
  * (`CTRL_NEXT_CLAIM`), the calling thread from the back counter (`CTRL_BACK_CLAIM`), and each side
  * must then win the claim's owner word. A claim reaches at most one thread and the calling thread at
  * most once, so exactly one side mines it; the side that loses stops, as every claim past it is the
- * other side's. The copy runs a few claims ahead of the threads' front and never past the calling
- * thread's lowest claim, so no row is copied that the threads will not read, and a thread waiting
- * for rows (`CTRL_STAGED_ROWS`) waits at most about one claim of the calling thread's kernel time.
+ * other side's. The copy runs a few claims ahead of the threads' front, never past the claim the
+ * calling thread takes next, so the only rows copied in vain are those of the few claims it takes
+ * after the copy reached them (where the ends meet, or all of a call whose threads start late); a
+ * thread waiting for rows (`CTRL_STAGED_ROWS`) waits at most about one claim of the calling
+ * thread's kernel time.
  *
  * This blocks the calling thread for its share of the kernel time as well as for the copy (which it
  * blocked before): an `allocLoss` input keeps it free.
@@ -28,6 +30,7 @@ import {
   CTRL_STAGED_ROWS,
   OWNER_CALLER,
   OWNER_NONE,
+  OWNER_THREAD,
 } from './shared-buffers.ts';
 
 /** What the calling thread did: the first NaN it met (flat index, or -1), and the rows it mined. */
@@ -74,7 +77,8 @@ export function copyAndMine(call: TwoEndedCall): CallerShare {
   let nanAt = -1;
   for (;;) {
     const front = Atomics.load(ctrl, CTRL_NEXT_CLAIM);
-    const want = mining ? Math.min(low, (front + lead) * claim) : low;
+    const next = Atomics.load(ctrl, CTRL_BACK_CLAIM) - 1; // the claim it takes next
+    const want = mining ? Math.min(low, (front + lead) * claim, Math.max(0, next) * claim) : low;
     if (copied < want) {
       const e = Math.min(want, copied + blockRows);
       staged.set(loss.subarray(copied * cols, e * cols), copied * cols);
@@ -85,7 +89,10 @@ export function copyAndMine(call: TwoEndedCall): CallerShare {
     }
     if (!mining || mine === undefined) return { nanAt, rows: rows - low };
     if (Atomics.load(ctrl, CTRL_NAN_MET) !== 0) {
-      mining = false; // a thread met a NaN before every claim of ours: ours cannot change the answer
+      // A thread met a NaN before every claim of ours: ours cannot change the answer. The copy still
+      // goes on up to `low`: a thread may have won a claim just before the flag went up, and waits
+      // for its rows.
+      mining = false;
       continue;
     }
     const c = Atomics.sub(ctrl, CTRL_BACK_CLAIM, 1) - 1;
@@ -97,4 +104,18 @@ export function copyAndMine(call: TwoEndedCall): CallerShare {
     nanAt = mine(low, Math.min(rows, low + claim));
     if (nanAt >= 0) mining = false;
   }
+}
+
+/**
+ * A pool thread's next claim of a two-ended call (`owners` given) or of a one-ended one: the claim's
+ * index, or -1 when no claim is left for the threads (the front counter passed the last of the
+ * `claims`, or the calling thread won this one, and so every later one). Cost: an atomic add and,
+ * two-ended, a compare-exchange.
+ */
+export function threadClaim(ctrl: Int32Array, owners: Int32Array | undefined, claims: number): number {
+  const c = Atomics.add(ctrl, CTRL_NEXT_CLAIM, 1);
+  if (c >= claims) return -1;
+  if (owners !== undefined && Atomics.compareExchange(owners, c, OWNER_NONE, OWNER_THREAD) !== OWNER_NONE)
+    return -1;
+  return c;
 }

@@ -11,9 +11,9 @@
  * better). The gap between probes doubles each time the probe loses (up to `MAX_GAP` calls), so once
  * settled they cost at most a few percent; it falls back to `FIRST_GAP` when the preferred path
  * changes, and jumps at once to `MAX_GAP` or more (see `PROBE_SHARE`) when the other path measured
- * more than `FAR` times slower (as soon as the probe run that measured it ends) (a batch of a few rows sent to the pool, say: there is nothing to
- * learn soon, and each probe costs a round trip). Before a path has a figure, the static threshold
- * decides. A size below `minPooled(threads)` never dispatches (a round trip alone costs more than the
+ * more than `FAR` times slower, as soon as the probe run that measured it ends (a batch of a few
+ * rows sent to the pool, say: there is nothing to learn soon, and each probe costs a round trip).
+ * Before a path has a figure, the static threshold decides. A size below `minPooled(threads)` never dispatches (a round trip alone costs more than the
  * threads can save).
  *
  * A probe is a run of `PROBE_RUN` calls, and the first call after the path changes is not recorded:
@@ -112,7 +112,11 @@ export class InlineDecision {
   readonly #lastPath = new Uint8Array(SLOTS).fill(NO_PATH);
   /** Milliseconds the probe calls since the last scheduled probe took (cold first calls included). */
   readonly #probeMs = new Float64Array(SLOTS);
-  /** The path a probe call just recorded (1 inline, 2 pooled; 0 none since the last decision). */
+  /**
+   * The path of the probe run issued last (1 inline, 2 pooled), until the first decision after it
+   * (0 then): set where the probe is issued, not where a call is recorded, since a dispatched call
+   * still in flight when the preference changed is recorded on what is then the other path.
+   */
   readonly #probed = new Uint8Array(SLOTS);
 
   /** Calls with fewer elements always run inline when the decision is measured ({@link minPooled}). */
@@ -164,6 +168,7 @@ export class InlineDecision {
     this.#gap[slot] = gap;
     this.#countdown[slot] = this.#gap[slot]!;
     this.#probeLeft[slot] = PROBE_RUN - 1;
+    this.#probed[slot] = inline ? 2 : 1;
     return !inline;
   }
 
@@ -173,17 +178,16 @@ export class InlineDecision {
    * `MAX_FAR_GAP`.
    */
   #farGap(slot: number, callMs: number): number {
-    return Math.min(MAX_FAR_GAP, Math.max(MAX_GAP, Math.ceil((PROBE_SHARE * this.#probeMs[slot]!) / callMs)));
+    const byCost = Math.ceil((PROBE_SHARE * this.#probeMs[slot]!) / callMs);
+    // A call measured at 0 ms (below the clock's resolution) spaces probes as far as allowed.
+    return Number.isFinite(byCost) ? Math.min(MAX_FAR_GAP, Math.max(MAX_GAP, byCost)) : MAX_FAR_GAP;
   }
 
   /** Records a call of `n` elements with shape `slot` that took `ms` on the given path. */
   record(slot: number, inline: boolean, n: number, ms: number): void {
     if (!this.measured || n < this.minPooled || !(ms >= 0)) return;
     const path = inline ? 1 : 0;
-    if (this.#preferred[slot] === (inline ? 2 : 1)) {
-      this.#probeMs[slot]! += ms; // a probe
-      this.#probed[slot] = inline ? 1 : 2;
-    }
+    if (this.#preferred[slot] === (inline ? 2 : 1)) this.#probeMs[slot]! += ms; // a probe
     const last = this.#lastPath[slot]!;
     this.#lastPath[slot] = path;
     if (last !== NO_PATH && last !== path) return; // the first call after a switch: cold, see above

@@ -64,9 +64,10 @@ function clockFor(n: number, decision: InlineDecision): number {
  * result in `SharedArrayBuffer`s: results are bit-identical to the synchronous functions. A shared
  * `loss` ({@link allocLoss}) is read in place; any other is copied into a recycled staging buffer
  * while the threads work, and for a mask the calling thread mines rows of it itself meanwhile
- * (caller-rows.ts), so the call keeps the calling thread busy. Workers write into a shared `options.out` directly; otherwise into the staging buffer,
- * from which the result is copied into `options.out` or a fresh shared array owned by the caller
- * (so no worker ever holds a handle to a buffer the caller may drop). Calls with fewer than
+ * (caller-rows.ts), so the call keeps the calling thread busy. Workers write into a shared
+ * `options.out` directly; otherwise into the staging buffer, from which the result is copied into
+ * `options.out` or a fresh shared array owned by the caller (so no worker ever holds a handle to a
+ * buffer the caller may drop). Calls with fewer than
  * `inlineBelow` elements run on the calling thread through the synchronous API.
  *
  * The threads start together on the first call that needs them (so constructing a miner is cheap

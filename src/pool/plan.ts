@@ -65,8 +65,9 @@ export const CLAIM_ELEMENTS = 1 << 16;
 /**
  * Rows per claim and the number of claiming tasks for a `(rows, cols)` mask or rank call on
  * `threads` threads: whole rows of about {@link CLAIM_ELEMENTS} elements (at least one row, and at
- * most an even share, so every thread gets some), one task per thread that can get a claim.
- * Cost: O(1).
+ * most an even share, so every thread gets some), one task per thread that can get a claim (a mask
+ * over a non-shared loss posts one fewer, at least one: the calling thread mines in its place,
+ * tasks.ts). Cost: O(1).
  */
 export function planClaims(rows: number, cols: number, threads: number): { claim: number; tasks: number } {
   const claim = Math.max(1, Math.min(Math.floor(CLAIM_ELEMENTS / cols), Math.ceil(rows / threads)));

@@ -32,7 +32,9 @@ const LEAD_PER_THREAD = 2;
 
 /**
  * The call's tasks: claiming tasks for mask and rank, one per planned row range otherwise. Resets
- * the call's claim words. A non-shared `loss` is read from the staging buffer (see {@link stager}).
+ * the call's claim words (and owner words). A non-shared `loss` is read from the staging buffer (see
+ * {@link stager}); with owner words in `layout` (a mask over a non-shared loss) the calling thread
+ * mines too, in the last thread's place, so there is one claiming task fewer (at least one).
  */
 export function rowTasks(
   kind: number,
