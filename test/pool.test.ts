@@ -413,6 +413,35 @@ describe('a loss not in shared memory: the calling thread mines from the back (c
     expect(firstDifference(await miner.mask(loss, cols, counts), referenceMask(loss, cols, counts))).toBe(-1);
   });
 
+  it('racing on 1, 2 and 3 threads over 1 to 40 claims, with NaNs anywhere: the synchronous mask or its first-NaN error', async () => {
+    const random = prng(31);
+    const miners = [1, 2, 3].map((threads) => new HardNegativeMiner({ threads, inlineBelow: 0 }));
+    try {
+      for (let i = 0; i < 60; i++) {
+        const miner = miners[i % 3]!;
+        const c = [7, 1000, 8732, 70000][Math.floor(random() * 4)]!;
+        const claimRows = Math.max(1, Math.floor(65536 / c));
+        const r = 1 + Math.floor(random() * Math.min(40 * claimRows, Math.floor(600_000 / c)));
+        const loss = expLoss(r, c, i, false);
+        for (let j = Math.floor(random() * 3); j > 0; j--)
+          loss[Math.floor(random() * loss.length)] = Number.NaN;
+        const k = Array.from({ length: r }, () => Math.floor(random() * (c + 1)));
+        let expected: Uint8Array | Error;
+        try {
+          expected = hardNegativeMask(loss, c, k);
+        } catch (error) {
+          expected = error as Error;
+        }
+        const call = miner.mask(loss, c, k);
+        if (expected instanceof Error) await expect(call).rejects.toThrow(expected);
+        else expect(firstDifference(await call, expected)).toBe(-1);
+      }
+      expect(miners.every((m) => m.stats.callerRows > 0)).toBe(true);
+    } finally {
+      await Promise.all(miners.map((m) => m.close()));
+    }
+  });
+
   it('both sides mine: every row once, the same mask as the synchronous call, and a shared loss is left to the threads', async () => {
     const loss = expLoss(64, SSD_COLS, 13, false);
     const counts64 = ssdCounts(64, 14);
