@@ -21,6 +21,7 @@ import {
   abortError,
   closedError,
   copyOut,
+  faultIn,
   nanPolicy,
   settle,
   sharedBytes,
@@ -214,10 +215,15 @@ export class PooledMiner {
         : (r: number, e: number) =>
             maskRowsChecked(bits, args.cols, r, e, args.counts, target, args.nanLargest);
       return this.#run(ctx, args, async (call) => {
+        // Allocated before any task is posted (an allocation that throws leaves nothing running), its
+        // pages faulted in while the threads mine rather than by the copy at the end.
+        const result = args.out ?? sharedBytes(args.n);
         const { tasks, round } = this.#rowTasks(TASK_MASK, call, args, layout, target, mine);
-        const nanAt = firstNanAnswer(await round(tasks));
+        const answers = round(tasks);
+        if (result !== args.out) faultIn(result);
+        const nanAt = firstNanAnswer(await answers);
         if (nanAt >= 0) throw nanError(nanAt, args.cols);
-        return timed(copyOut(target, args.out ?? sharedBytes(args.n)));
+        return timed(copyOut(target, result));
       });
     });
   }
@@ -246,10 +252,13 @@ export class PooledMiner {
       const ctx = this.#staging.acquire(layout.bytes);
       const target = args.outShared ? args.out! : new Int32Array(ctx, layout.outAt * 4, args.n);
       return this.#run(ctx, args, async (call) => {
+        const result = args.out ?? fresh(); // faulted in while the threads rank (see mask)
         const { tasks, round } = this.#rowTasks(TASK_RANK, call, args, layout, target);
-        const nanAt = firstNanAnswer(await round(tasks));
+        const answers = round(tasks);
+        if (result !== args.out) faultIn(result);
+        const nanAt = firstNanAnswer(await answers);
         if (nanAt >= 0) throw nanError(nanAt, args.cols);
-        return timed(copyOut(target, args.out ?? fresh()));
+        return timed(copyOut(target, result));
       });
     });
   }
@@ -285,11 +294,14 @@ export class PooledMiner {
       const ctx = this.#staging.acquire(layout.bytes);
       const target = args.outShared ? args.out! : new Uint8Array(ctx, layout.outAt * 4, args.n);
       return this.#run(ctx, args, async (call) => {
+        const result = args.out ?? sharedBytes(args.n); // faulted in while the threads work (see mask)
         const { tasks, round } = this.#rowTasks(TASK_HISTOGRAM, call, args, layout, target);
         for (let t = 0; t < tasks.length; t++) tasks[t]!.slot = layout.histAt + t * HIST_WORDS;
-        const nanAt = await runBatchWide(round, tasks, new Int32Array(ctx), args.k, args.n);
+        const done = runBatchWide(round, tasks, new Int32Array(ctx), args.k, args.n);
+        if (result !== args.out) faultIn(result);
+        const nanAt = await done;
         if (nanAt >= 0) throw nanError(nanAt, args.cols);
-        return timed(copyOut(target, args.out ?? sharedBytes(args.n)));
+        return timed(copyOut(target, result));
       });
     });
   }
