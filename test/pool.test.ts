@@ -1,5 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -440,6 +441,22 @@ describe('a loss not in shared memory: the calling thread mines from the back (c
     } finally {
       await Promise.all(miners.map((m) => m.close()));
     }
+  });
+
+  it('a stale worker file (from before shared claims) fails the call at once instead of waiting forever', async () => {
+    await using miner = new HardNegativeMiner({
+      threads: 2,
+      inlineBelow: 0,
+      workerUrl: fileURLToPath(new URL('./fixtures/stale-worker.ts', import.meta.url)),
+    });
+    const shared = expLoss(rows, cols, 16, true);
+    expect(
+      firstDifference(await miner.mask(shared, cols, counts), hardNegativeMask(shared, cols, counts)),
+    ).toBe(-1);
+    const plain = Float32Array.from(shared);
+    await expect(miner.mask(plain, cols, counts)).rejects.toThrow(
+      /failed in a worker thread: .*unknown task kind 4/,
+    );
   });
 
   it('both sides mine: every row once, the same mask as the synchronous call, and a shared loss is left to the threads', async () => {

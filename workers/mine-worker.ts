@@ -28,6 +28,7 @@ import {
   RESULT_OK,
   TASK_HISTOGRAM,
   TASK_MASK,
+  TASK_MASK_SHARED_CLAIMS,
   TASK_RANK,
   TASK_WRITE,
 } from '../src/pool/protocol.ts';
@@ -59,7 +60,8 @@ export default function mineTask(task: MineTask): number {
   const chunkRows = Math.max(1, Math.floor(CHUNK_ELEMENTS / cols));
   const nanLargest = task.nanLargest;
   switch (task.kind) {
-    case TASK_MASK: {
+    case TASK_MASK:
+    case TASK_MASK_SHARED_CLAIMS: {
       const scratch = (maskScratch = scratchFor(maskScratch, cols));
       const counts = new Int32Array(task.ctx, CTRL_WORDS * 4, task.length / cols);
       const out = new Uint8Array(task.out, task.outAt, task.length);

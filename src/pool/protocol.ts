@@ -13,6 +13,13 @@ export const TASK_RANK = 1;
 export const TASK_HISTOGRAM = 2;
 /** Batch-wide phase 2: write the range's mask for threshold `(shift, prefix)` taking `quota` ties. */
 export const TASK_WRITE = 3;
+/**
+ * A `TASK_MASK` whose claims the calling thread shares (`ownersAt`, src/pool/caller-rows.ts). A kind
+ * of its own so that a worker file older than the owner words (a stale copy shipped beside a bundle)
+ * rejects it as an unknown kind, failing the call, instead of mining claims the calling thread owns
+ * and waiting forever for rows that are never copied.
+ */
+export const TASK_MASK_SHARED_CLAIMS = 4;
 
 /** Answer of a task that ran to the end with no NaN (a NaN answers its flat index, >= 0). */
 export const RESULT_OK = -1;

@@ -9,7 +9,7 @@ import type { CallArgs } from './args.ts';
 import type { PoolCall } from './call.ts';
 import { type CallerKernel, type CallerShare, copyAndMine } from './caller-rows.ts';
 import { planClaims, planRanges } from './plan.ts';
-import { type MineTask, TASK_MASK, TASK_RANK } from './protocol.ts';
+import { type MineTask, TASK_MASK, TASK_MASK_SHARED_CLAIMS, TASK_RANK } from './protocol.ts';
 import {
   type CallLayout,
   CTRL_BACK_CLAIM,
@@ -73,9 +73,10 @@ export function rowTasks(
         ? Math.max(1, Math.min(plan.tasks, threads - 1))
         : plan.tasks;
   const tasks: MineTask[] = [];
+  const taskKind = layout.ownersAt > 0 && kind === TASK_MASK ? TASK_MASK_SHARED_CLAIMS : kind;
   for (let t = 0; t < count; t++) {
     tasks.push({
-      kind,
+      kind: taskKind,
       loss: lossBuffer,
       lossAt: lossByte,
       length: n,
