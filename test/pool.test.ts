@@ -489,7 +489,7 @@ describe('copyAndMine (the two-ended claim protocol, with the threads played by 
     const takeClaim = (): number => threadClaim(ctrl, owners, 5);
     return { loss, ctrl, owners, staged, threadClaim: takeClaim };
   }
-  const common = { cols, rows, claim, lead: 1, blockRows: 2 };
+  const common = { cols, rows, claim, lead: 1, blockRows: 2, fault: undefined };
 
   it('the threads take the middle while the calling thread mines its first claim: it stops at their claim', () => {
     const { loss, ctrl, owners, staged, threadClaim } = setup();
@@ -584,6 +584,28 @@ describe('copyAndMine (the two-ended claim protocol, with the threads played by 
     share = copyAndMine({ ...common, loss, staged, owners, ctrl, mine: () => -1 });
     expect(share).toEqual({ nanAt: -1, rows: 0 });
     expect(Atomics.load(ctrl, CTRL_STAGED_ROWS)).toBe(rows);
+  });
+
+  it('faults in a fresh result (one store per 4 KiB page, the zero it holds) before its own first claim', () => {
+    const { loss, ctrl, owners, staged } = setup();
+    const fault = new Uint8Array(3 * 4096 + 100).fill(7); // 7s show which bytes it wrote
+    const touched = (i: number) => i % 4096 === 0;
+    let checked = false;
+    copyAndMine({
+      ...common,
+      loss,
+      staged,
+      owners,
+      ctrl,
+      fault,
+      mine: () => {
+        if (!checked) expect(fault.every((v, i) => v === (touched(i) ? 0 : 7))).toBe(true);
+        checked = true;
+        return -1;
+      },
+    });
+    expect(checked).toBe(true);
+    expect(fault.every((v, i) => v === (touched(i) ? 0 : 7))).toBe(true);
   });
 
   it('without a kernel it only copies, block by block, every row', () => {

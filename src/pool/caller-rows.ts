@@ -57,7 +57,17 @@ export interface TwoEndedCall {
   readonly blockRows: number;
   /** The calling thread's kernel; `undefined`: it only copies (the threads mine every row). */
   readonly mine: CallerKernel | undefined;
+  /**
+   * A fresh result to fault in (one store per 4 KiB page) while the threads work, in pieces between
+   * the copy's turns and before the calling thread's own claims, so that the threads, not the end of
+   * the call, absorb its cost; `undefined`: none.
+   */
+  readonly fault: Uint8Array | undefined;
 }
+
+/** Bytes of a fresh result faulted in between two looks at the threads' front (64 pages). */
+const FAULT_PIECE = 1 << 18;
+const NOTHING = new Uint8Array(0);
 
 /** The calling thread's kernel on rows `r .. e - 1` of a call: the first NaN's flat index, or -1. */
 export type CallerKernel = (rowStart: number, rowEnd: number) => number;
@@ -65,12 +75,15 @@ export type CallerKernel = (rowStart: number, rowEnd: number) => number;
 /**
  * Runs the calling thread's part (see the file's comment) until the two ends meet, the threads meet
  * a NaN, or it meets one itself (`nanAt`; the threads still mine every earlier claim, so the call's
- * first NaN is the smallest answer). It leaves every row the threads may claim copied. Cost: the
- * copy of the threads' rows plus the kernel on its own; the caller's thread is busy throughout.
+ * first NaN is the smallest answer). It leaves every row the threads may claim copied and `fault`
+ * faulted in. Cost: the copy of the threads' rows, the faults, and the kernel on its own claims; the
+ * caller's thread is busy throughout.
  */
 export function copyAndMine(call: TwoEndedCall): CallerShare {
   const { loss, staged, cols, rows, claim, owners, ctrl, lead, blockRows, mine } = call;
+  const fault = call.fault ?? NOTHING;
   let copied = 0;
+  let faulted = 0;
   /** Rows from here on are the calling thread's (its lowest claim won so far). */
   let low = rows;
   let mining = mine !== undefined;
@@ -85,6 +98,12 @@ export function copyAndMine(call: TwoEndedCall): CallerShare {
       copied = e;
       Atomics.store(ctrl, CTRL_STAGED_ROWS, e);
       Atomics.notify(ctrl, CTRL_STAGED_ROWS);
+      continue;
+    }
+    if (faulted < fault.length) {
+      const e = Math.min(fault.length, faulted + FAULT_PIECE);
+      for (let i = faulted; i < e; i += 4096) fault[i] = 0; // the zero it holds
+      faulted = e;
       continue;
     }
     if (!mining || mine === undefined) return { nanAt, rows: rows - low };

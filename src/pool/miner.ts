@@ -216,11 +216,21 @@ export class PooledMiner {
             maskRowsChecked(bits, args.cols, r, e, args.counts, target, args.nanLargest);
       return this.#run(ctx, args, async (call) => {
         // Allocated before any task is posted (an allocation that throws leaves nothing running), its
-        // pages faulted in while the threads mine rather than by the copy at the end.
+        // pages faulted in while the threads mine rather than by the copy at the end: by the
+        // calling thread's share for a plain loss (caller-rows.ts), else once the tasks are posted.
         const result = args.out ?? sharedBytes(args.n);
-        const { tasks, round } = this.#rowTasks(TASK_MASK, call, args, layout, target, mine);
+        const fresh = result !== args.out;
+        const { tasks, round } = this.#rowTasks(
+          TASK_MASK,
+          call,
+          args,
+          layout,
+          target,
+          mine,
+          fresh ? result : undefined,
+        );
         const answers = round(tasks);
-        if (result !== args.out) faultIn(result);
+        if (fresh && args.lossShared) faultIn(result);
         const nanAt = firstNanAnswer(await answers);
         if (nanAt >= 0) throw nanError(nanAt, args.cols);
         return timed(copyOut(target, result));
@@ -388,11 +398,12 @@ export class PooledMiner {
     layout: CallLayout,
     target: Uint8Array | Int32Array,
     mine?: CallerKernel,
+    fault?: Uint8Array,
   ): { tasks: MineTask[]; round: (tasks: MineTask[]) => Promise<number[]> } {
     const tasks = rowTasks(kind, call, args, layout, target, this.threads);
     if (args.lossShared) this.#threads.sees(args.loss.buffer as SharedArrayBuffer);
     if (args.outShared) this.#threads.sees(target.buffer as SharedArrayBuffer);
-    const stage = stager(args, call.ctx, layout, tasks, mine);
+    const stage = stager(args, call.ctx, layout, tasks, mine, fault);
     return { tasks, round: (batch) => this.#round(call, batch, stage) };
   }
 

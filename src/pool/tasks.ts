@@ -126,8 +126,8 @@ const NO_SHARE: CallerShare = { nanAt: -1, rows: 0 };
  * whole batch). Claiming tasks: once they are posted, about 2^16 elements at a time, each block
  * published through `CTRL_STAGED_ROWS` (store, then notify), which a task waits on before reading a
  * claimed row not yet copied; with owner words in the layout (mask calls) the calling thread also
- * mines rows from the back with `mine` (caller-rows.ts), else the copy outruns the kernel, so the
- * tasks rarely wait. This runs synchronously on the calling thread, so it finishes unless it throws;
+ * faults in the fresh result `fault` and mines rows from the back with `mine` (caller-rows.ts), else
+ * the copy outruns the kernel, so the tasks rarely wait. This runs synchronously on the calling thread, so it finishes unless it throws;
  * a throw stops the call, whose cancel flag (and notify, call.ts) ends the waits.
  */
 export function stager(
@@ -136,6 +136,7 @@ export function stager(
   layout: CallLayout,
   tasks: readonly MineTask[],
   mine?: CallerKernel,
+  fault?: Uint8Array,
 ): Stager | undefined {
   if (args.lossShared) return undefined;
   const { loss, cols, rows } = args;
@@ -160,6 +161,7 @@ export function stager(
           lead: LEAD_PER_THREAD * tasks.length,
           blockRows: Math.max(1, Math.floor(STAGE_BLOCK_ELEMENTS / cols)),
           mine: twoEnded ? mine : undefined,
+          fault: twoEnded ? fault : undefined,
         });
       },
     };
