@@ -12,7 +12,7 @@ import {
   referenceMask,
 } from '../src/index.ts';
 import { callAffinityBalancer, tagCall } from '../src/pool/balancer.ts';
-import { copyAndMine, threadClaim } from '../src/pool/caller-rows.ts';
+import { type CallerKernel, copyAndMine, threadClaim } from '../src/pool/caller-rows.ts';
 import {
   InlineDecision,
   METHOD_MASK,
@@ -193,7 +193,8 @@ const PLAN_SHAPES = [
 describe('planClaims', () => {
   it('claims whole rows of about 2^16 elements, at most an even share, one task per thread that gets one', () => {
     for (const [rows, cols, threads] of [...PLAN_SHAPES, [100_000, 1, 4], [2 ** 31 - 1, 1, 2]] as const) {
-      const { claim, tasks } = planClaims(rows, cols, threads);
+      const { claim, claims, tasks } = planClaims(rows, cols, threads);
+      expect(claims).toBe(Math.ceil(rows / claim));
       expect(Number.isInteger(claim) && claim >= 1).toBe(true);
       expect(claim).toBeLessThanOrEqual(Math.max(1, Math.ceil(rows / threads)));
       expect(claim === 1 || claim * cols <= 1 << 16).toBe(true);
@@ -201,9 +202,9 @@ describe('planClaims', () => {
       // The claim counter (an int32 of claims, not rows) stays far from overflow.
       expect(Math.ceil(rows / claim) + tasks).toBeLessThan(2 ** 31);
     }
-    expect(planClaims(1024, 8732, 2)).toEqual({ claim: 7, tasks: 2 });
-    expect(planClaims(1, 8732, 4)).toEqual({ claim: 1, tasks: 1 });
-    expect(planClaims(3, 8732, 2)).toEqual({ claim: 2, tasks: 2 });
+    expect(planClaims(1024, 8732, 2)).toEqual({ claim: 7, claims: 147, tasks: 2 });
+    expect(planClaims(1, 8732, 4)).toEqual({ claim: 1, claims: 1, tasks: 1 });
+    expect(planClaims(3, 8732, 2)).toEqual({ claim: 2, claims: 2, tasks: 2 });
   });
 });
 
@@ -487,24 +488,19 @@ describe('copyAndMine (the two-ended claim protocol, with the threads played by 
     const staged = new Float32Array(rows * cols).fill(-1);
     /** A pool thread's next claim, taken as workers/mine-worker.ts takes it. */
     const takeClaim = (): number => threadClaim(ctrl, owners, 5);
-    return { loss, ctrl, owners, staged, threadClaim: takeClaim };
+    /** The calling thread's part over these arrays, one claim of copy lead, blocks of 2 rows. */
+    const run = (mine: CallerKernel | undefined, fault?: Uint8Array) =>
+      copyAndMine({ loss, staged, owners, ctrl, cols, rows, claim, lead: 1, blockRows: 2, mine, fault });
+    return { loss, ctrl, owners, staged, threadClaim: takeClaim, run };
   }
-  const common = { cols, rows, claim, lead: 1, blockRows: 2, fault: undefined };
 
   it('the threads take the middle while the calling thread mines its first claim: it stops at their claim', () => {
-    const { loss, ctrl, owners, staged, threadClaim } = setup();
+    const { loss, ctrl, owners, staged, threadClaim, run } = setup();
     const mined: number[][] = [];
-    const share = copyAndMine({
-      ...common,
-      loss,
-      staged,
-      owners,
-      ctrl,
-      mine: (r, e) => {
-        mined.push([r, e]);
-        if (mined.length === 1) for (let c = 0; c < 4; c++) expect(threadClaim()).toBe(c);
-        return -1;
-      },
+    const share = run((r, e) => {
+      mined.push([r, e]);
+      if (mined.length === 1) for (let c = 0; c < 4; c++) expect(threadClaim()).toBe(c);
+      return -1;
     });
     // Claim 4 (rows 16..19) is the caller's; claims 0..3 the threads'; its next back claim (3) lost.
     expect(mined).toEqual([[16, 20]]);
@@ -518,18 +514,11 @@ describe('copyAndMine (the two-ended claim protocol, with the threads played by 
   });
 
   it('with no thread claiming, the calling thread mines every claim from the back, copying only the lead', () => {
-    const { loss, ctrl, owners, staged, threadClaim } = setup();
+    const { ctrl, owners, threadClaim, run } = setup();
     const mined: number[][] = [];
-    const share = copyAndMine({
-      ...common,
-      loss,
-      staged,
-      owners,
-      ctrl,
-      mine: (r, e) => {
-        mined.push([r, e]);
-        return -1;
-      },
+    const share = run((r, e) => {
+      mined.push([r, e]);
+      return -1;
     });
     expect(mined).toEqual([
       [16, 20],
@@ -545,22 +534,15 @@ describe('copyAndMine (the two-ended claim protocol, with the threads played by 
   });
 
   it('a NaN the threads meet while it mines stops its claims, and it still copies every row below its own', () => {
-    const { loss, ctrl, owners, staged, threadClaim } = setup();
+    const { ctrl, threadClaim, run } = setup();
     const mined: number[][] = [];
-    const share = copyAndMine({
-      ...common,
-      loss,
-      staged,
-      owners,
-      ctrl,
-      mine: (r, e) => {
-        mined.push([r, e]);
-        // Meanwhile a thread wins claims 0 and 1, meets a NaN in claim 0, and holds claim 1 waiting for rows.
-        expect(threadClaim()).toBe(0);
-        expect(threadClaim()).toBe(1);
-        Atomics.store(ctrl, CTRL_NAN_MET, 1);
-        return -1;
-      },
+    const share = run((r, e) => {
+      mined.push([r, e]);
+      // Meanwhile a thread wins claims 0 and 1, meets a NaN in claim 0, and holds claim 1 waiting for rows.
+      expect(threadClaim()).toBe(0);
+      expect(threadClaim()).toBe(1);
+      Atomics.store(ctrl, CTRL_NAN_MET, 1);
+      return -1;
     });
     expect(mined).toEqual([[16, 20]]);
     expect(share).toEqual({ nanAt: -1, rows: 4 });
@@ -568,49 +550,34 @@ describe('copyAndMine (the two-ended claim protocol, with the threads played by 
   });
 
   it('a NaN of its own stops its claims; a NaN the threads met stops them before they start', () => {
-    let { loss, ctrl, owners, staged } = setup();
-    let share = copyAndMine({
-      ...common,
-      loss,
-      staged,
-      owners,
-      ctrl,
-      mine: (r) => (r === 12 ? r * cols + 1 : -1),
-    });
+    let { ctrl, run } = setup();
+    let share = run((r) => (r === 12 ? r * cols + 1 : -1));
     expect(share).toEqual({ nanAt: 12 * cols + 1, rows: 8 });
     expect(Atomics.load(ctrl, CTRL_STAGED_ROWS)).toBe(12);
-    ({ loss, ctrl, owners, staged } = setup());
+    ({ ctrl, run } = setup());
     Atomics.store(ctrl, CTRL_NAN_MET, 1);
-    share = copyAndMine({ ...common, loss, staged, owners, ctrl, mine: () => -1 });
+    share = run(() => -1);
     expect(share).toEqual({ nanAt: -1, rows: 0 });
     expect(Atomics.load(ctrl, CTRL_STAGED_ROWS)).toBe(rows);
   });
 
   it('faults in a fresh result (one store per 4 KiB page, the zero it holds) before its own first claim', () => {
-    const { loss, ctrl, owners, staged } = setup();
+    const { run } = setup();
     const fault = new Uint8Array(3 * 4096 + 100).fill(7); // 7s show which bytes it wrote
     const touched = (i: number) => i % 4096 === 0;
     let checked = false;
-    copyAndMine({
-      ...common,
-      loss,
-      staged,
-      owners,
-      ctrl,
-      fault,
-      mine: () => {
-        if (!checked) expect(fault.every((v, i) => v === (touched(i) ? 0 : 7))).toBe(true);
-        checked = true;
-        return -1;
-      },
-    });
+    run(() => {
+      if (!checked) expect(fault.every((v, i) => v === (touched(i) ? 0 : 7))).toBe(true);
+      checked = true;
+      return -1;
+    }, fault);
     expect(checked).toBe(true);
     expect(fault.every((v, i) => v === (touched(i) ? 0 : 7))).toBe(true);
   });
 
   it('without a kernel it only copies, block by block, every row', () => {
-    const { loss, ctrl, owners, staged } = setup();
-    const share = copyAndMine({ ...common, loss, staged, owners, ctrl, mine: undefined });
+    const { loss, ctrl, staged, run } = setup();
+    const share = run(undefined);
     expect(share).toEqual({ nanAt: -1, rows: 0 });
     expect(Array.from(staged)).toEqual(Array.from(loss));
     expect(Atomics.load(ctrl, CTRL_STAGED_ROWS)).toBe(rows);

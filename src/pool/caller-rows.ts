@@ -28,6 +28,7 @@ import {
   CTRL_NAN_MET,
   CTRL_NEXT_CLAIM,
   CTRL_STAGED_ROWS,
+  faultIn,
   OWNER_CALLER,
   OWNER_NONE,
   OWNER_THREAD,
@@ -102,7 +103,7 @@ export function copyAndMine(call: TwoEndedCall): CallerShare {
     }
     if (faulted < fault.length) {
       const e = Math.min(fault.length, faulted + FAULT_PIECE);
-      for (let i = faulted; i < e; i += 4096) fault[i] = 0; // the zero it holds
+      faultIn(fault, faulted, e);
       faulted = e;
       continue;
     }

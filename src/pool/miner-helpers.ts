@@ -19,17 +19,6 @@ export function sharedBytes(n: number): Uint8Array {
   return new Uint8Array(new SharedArrayBuffer(n));
 }
 
-/**
- * Touches one byte per 4 KiB page of a fresh result (writing the zero it holds), so that its page
- * faults are taken now, on the calling thread while the pool threads work, rather than by the copy
- * of the result at the end of the call. Cost: one store per page, plus the faults.
- */
-export function faultIn<T extends Uint8Array | Int32Array>(fresh: T): T {
-  const bytes = new Uint8Array(fresh.buffer, fresh.byteOffset, fresh.byteLength);
-  for (let i = 0; i < bytes.length; i += 4096) bytes[i] = 0;
-  return fresh;
-}
-
 /** Turns a synchronous throw into a rejection: the async methods never throw. */
 export function settle<T>(run: () => Promise<T>): Promise<T> {
   try {

@@ -21,7 +21,6 @@ import {
   abortError,
   closedError,
   copyOut,
-  faultIn,
   nanPolicy,
   settle,
   sharedBytes,
@@ -33,7 +32,7 @@ import { planClaims, planRanges } from './plan.ts';
 import type { MineTask } from './protocol.ts';
 import { RESULT_CANCELLED, TASK_HISTOGRAM, TASK_MASK, TASK_RANK } from './protocol.ts';
 import type { CallLayout } from './shared-buffers.ts';
-import { callLayout, HIST_WORDS, SharedStaging } from './shared-buffers.ts';
+import { callLayout, faultIn, HIST_WORDS, SharedStaging } from './shared-buffers.ts';
 import { rowTasks, type Stager, stager } from './tasks.ts';
 import { WorkerThreads } from './threads.ts';
 
@@ -202,18 +201,19 @@ export class PooledMiner {
         0,
         args.lossShared ? 0 : args.n,
         args.outShared ? 0 : Math.ceil(args.n / 4),
-        args.lossShared ? 0 : Math.ceil(args.rows / planClaims(args.rows, args.cols, this.threads).claim),
+        args.lossShared ? 0 : planClaims(args.rows, args.cols, this.threads).claims,
       );
       const ctx = this.#staging.acquire(layout.bytes);
       new Int32Array(ctx, layout.countsAt * 4, args.rows).set(args.counts);
       const target = args.outShared ? args.out! : new Uint8Array(ctx, layout.outAt * 4, args.n);
       // A loss not in shared memory: the calling thread mines rows from the back while it copies
       // the threads' rows from the front (caller-rows.ts).
-      const bits = bitsOf(args.loss);
-      const mine = args.lossShared
-        ? undefined
-        : (r: number, e: number) =>
-            maskRowsChecked(bits, args.cols, r, e, args.counts, target, args.nanLargest);
+      const bits = args.lossShared ? undefined : bitsOf(args.loss);
+      const mine =
+        bits === undefined
+          ? undefined
+          : (r: number, e: number) =>
+              maskRowsChecked(bits, args.cols, r, e, args.counts, target, args.nanLargest);
       return this.#run(ctx, args, async (call) => {
         // Allocated before any task is posted (an allocation that throws leaves nothing running), its
         // pages faulted in while the threads mine rather than by the copy at the end: by the

@@ -67,11 +67,16 @@ export const CLAIM_ELEMENTS = 1 << 16;
  * `threads` threads: whole rows of about {@link CLAIM_ELEMENTS} elements (at least one row, and at
  * most an even share, so every thread gets some), one task per thread that can get a claim (a mask
  * over a non-shared loss posts one fewer, at least one: the calling thread mines in its place,
- * tasks.ts). Cost: O(1).
+ * tasks.ts), and `claims`, the number of claims. Cost: O(1).
  */
-export function planClaims(rows: number, cols: number, threads: number): { claim: number; tasks: number } {
+export function planClaims(
+  rows: number,
+  cols: number,
+  threads: number,
+): { claim: number; claims: number; tasks: number } {
   const claim = Math.max(1, Math.min(Math.floor(CLAIM_ELEMENTS / cols), Math.ceil(rows / threads)));
-  return { claim, tasks: Math.max(1, Math.min(threads, Math.ceil(rows / claim))) };
+  const claims = Math.ceil(rows / claim);
+  return { claim, claims, tasks: Math.max(1, Math.min(threads, claims)) };
 }
 
 /**

@@ -54,26 +54,22 @@ export function rowTasks(
   const plan = claiming ? planClaims(rows, cols, threads) : undefined;
   const bounds = plan === undefined ? planRanges(rows, cols, threads) : undefined;
   const claim = plan?.claim ?? 0;
-  if (claiming) {
+  // Owner words: the calling thread mines claims too (caller-rows.ts), in one thread's place.
+  const shared = plan !== undefined && layout.ownersAt > 0;
+  if (plan !== undefined) {
     const ctrl = new Int32Array(ctx, 0, CTRL_WORDS);
     Atomics.store(ctrl, CTRL_NEXT_CLAIM, 0);
     Atomics.store(ctrl, CTRL_NAN_MET, 0);
     Atomics.store(ctrl, CTRL_STAGED_ROWS, args.lossShared ? rows : 0);
-    if (layout.ownersAt > 0) {
-      const claims = Math.ceil(rows / claim);
-      new Int32Array(ctx, layout.ownersAt * 4, claims).fill(OWNER_NONE);
-      Atomics.store(ctrl, CTRL_BACK_CLAIM, claims);
+    if (shared) {
+      new Int32Array(ctx, layout.ownersAt * 4, plan.claims).fill(OWNER_NONE);
+      Atomics.store(ctrl, CTRL_BACK_CLAIM, plan.claims);
     }
   }
-  // The calling thread mines too (caller-rows.ts): it takes one thread's place.
-  const count =
-    plan === undefined
-      ? bounds!.length - 1
-      : layout.ownersAt > 0
-        ? Math.max(1, Math.min(plan.tasks, threads - 1))
-        : plan.tasks;
+  let count = plan?.tasks ?? bounds!.length - 1;
+  if (shared) count = Math.max(1, Math.min(count, threads - 1));
   const tasks: MineTask[] = [];
-  const taskKind = layout.ownersAt > 0 && kind === TASK_MASK ? TASK_MASK_SHARED_CLAIMS : kind;
+  const taskKind = shared && kind === TASK_MASK ? TASK_MASK_SHARED_CLAIMS : kind;
   for (let t = 0; t < count; t++) {
     tasks.push({
       kind: taskKind,
@@ -98,7 +94,7 @@ export function rowTasks(
       index: t,
       claim,
       staged: claiming && !args.lossShared,
-      ownersAt: claiming ? layout.ownersAt : 0,
+      ownersAt: shared ? layout.ownersAt : 0,
     });
   }
   return tasks;
