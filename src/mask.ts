@@ -19,7 +19,17 @@ export interface MaskOptions extends NanOptions {
   out?: Uint8Array;
 }
 
-let callerScratch: KernelScratch | undefined;
+let scratch: KernelScratch | undefined;
+
+/**
+ * The calling thread's kernel scratch for rows of `cols` (one per thread, reallocated only when the
+ * column count grows): the sync API's, and the pool's calling thread's for its share of a dispatched
+ * call (pool/caller-rows.ts). Not exported from the package.
+ */
+export function callerScratch(cols: number): KernelScratch {
+  scratch = scratchFor(scratch, cols);
+  return scratch;
+}
 
 /**
  * SSD hard negative mask, synchronously on the calling thread: for each row of the `(rows, cols)`
@@ -71,25 +81,16 @@ export function maskChecked(
   out: Uint8Array,
   nanLargest: boolean,
 ): Uint8Array {
-  const nanAt = maskRowsChecked(bitsOf(loss), cols, 0, counts.length, counts, out, nanLargest);
+  const nanAt = selectRows(
+    bitsOf(loss),
+    cols,
+    0,
+    counts.length,
+    counts,
+    out,
+    callerScratch(cols),
+    nanLargest,
+  );
   if (nanAt >= 0) throw nanError(nanAt, cols);
   return out;
-}
-
-/**
- * Rows `rowStart .. rowEnd - 1` of {@link maskChecked} on the calling thread's scratch, given the
- * losses' bits: answers the flat index of the first NaN met (with `nanLargest` false), else -1. The
- * pool's calling thread mines its share of a dispatched call with it (pool/caller-rows.ts).
- */
-export function maskRowsChecked(
-  bits: Int32Array,
-  cols: number,
-  rowStart: number,
-  rowEnd: number,
-  counts: Int32Array,
-  out: Uint8Array,
-  nanLargest: boolean,
-): number {
-  callerScratch = scratchFor(callerScratch, cols);
-  return selectRows(bits, cols, rowStart, rowEnd, counts, out, callerScratch, nanLargest);
 }

@@ -1,5 +1,6 @@
 import { hardNegativeMaskBatchWide } from '../batch-wide.ts';
-import { maskChecked, maskRowsChecked } from '../mask.ts';
+import { selectRows } from '../kernel/select-rows.ts';
+import { callerScratch, maskChecked } from '../mask.ts';
 import { rankDescending } from '../rank.ts';
 import { bitsOf, nanError } from '../validate.ts';
 import type { CallArgs, MineOptions } from './args.ts';
@@ -213,7 +214,16 @@ export class PooledMiner {
         bits === undefined
           ? undefined
           : (r: number, e: number) =>
-              maskRowsChecked(bits, args.cols, r, e, args.counts, target, args.nanLargest);
+              selectRows(
+                bits,
+                args.cols,
+                r,
+                e,
+                args.counts,
+                target,
+                callerScratch(args.cols),
+                args.nanLargest,
+              );
       return this.#run(ctx, args, async (call) => {
         // Allocated before any task is posted (an allocation that throws leaves nothing running), its
         // pages faulted in while the threads mine rather than by the copy at the end: by the
